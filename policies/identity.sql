@@ -1,0 +1,64 @@
+-- Identity: users and sessions. Not tenant data (a user belongs to many organizations),
+-- so the rules are about the caller and the people they share the current organization with.
+
+-- ----- auth.users ---------------------------------------------------------------------
+-- password_hash is not readable by the API role at all: login reads it through
+-- auth.credentials_for. status is not writable: nobody re-enables themselves.
+grant select (id, email, status, created_at, updated_at),
+      insert (id, email, password_hash),
+      update (email, password_hash)
+   on auth.users to rowguard_api;
+
+create policy users_select on auth.users for select to rowguard_api
+  using (id = (select app.current_user_id())
+         or exists (select from app.memberships m
+                     where m.user_id = users.id
+                       and m.org_id = (select app.current_org_id())));
+comment on policy users_select on auth.users is
+  'A user sees themselves, and the members of the organization the request acts in (whose memberships they can see: memberships_select).';
+
+create policy users_insert on auth.users for insert to rowguard_api
+  with check (id = (select app.current_user_id()) and status = 'active');
+comment on policy users_insert on auth.users is
+  'Sign-up: api.register sets app.user_id to the new id first, so only that one active user can be created.';
+
+create policy users_update on auth.users for update to rowguard_api
+  using (id = (select app.current_user_id()))
+  with check (id = (select app.current_user_id()));
+comment on policy users_update on auth.users is
+  'A user changes only their own account (email, password hash: the column grants).';
+
+grant select on auth.users to rowguard_kernel;
+create policy users_select_kernel on auth.users for select to rowguard_kernel
+  using (true);
+comment on policy users_select_kernel on auth.users is
+  'SECURITY DEFINER helpers: auth.credentials_for (login by email) and auth.begin_request (is the user active?).';
+
+-- ----- auth.sessions ------------------------------------------------------------------
+grant select, insert (user_id, user_agent, ip) on auth.sessions to rowguard_api;
+
+create policy sessions_select on auth.sessions for select to rowguard_api
+  using (user_id = (select app.current_user_id()));
+comment on policy sessions_select on auth.sessions is 'A user sees only their own sessions.';
+
+create policy sessions_insert on auth.sessions for insert to rowguard_api
+  with check (user_id = (select app.current_user_id()));
+comment on policy sessions_insert on auth.sessions is
+  'A session is created only for the caller (sign-up and login set app.user_id to the authenticated user first).';
+
+grant select, update (last_used_at) on auth.sessions to rowguard_kernel;
+create policy sessions_select_kernel on auth.sessions for select to rowguard_kernel
+  using (true);
+comment on policy sessions_select_kernel on auth.sessions is
+  'auth.begin_request: is the session named by the access token live?';
+create policy sessions_update_kernel on auth.sessions for update to rowguard_kernel
+  using (true) with check (true);
+comment on policy sessions_update_kernel on auth.sessions is
+  'auth.begin_request: touch last_used_at (at most once a minute); the column grant allows nothing else.';
+
+-- ----- the API functions of this domain -------------------------------------------------
+grant execute on function
+  api.register(text, text, text, text, text),
+  api.create_session(uuid, text, text),
+  api.me()
+to rowguard_api;

@@ -1,0 +1,80 @@
+-- Sign-up, sign-in and "who am I". register and create_session run before any session
+-- exists: they set app.user_id to the user they create or that the API has just
+-- authenticated (argon2id, in Go), so the inserts below pass the ordinary policies.
+
+create function api.register(
+  p_email text, p_password_hash text, p_organization_name text, p_user_agent text, p_ip text
+) returns json
+language plpgsql volatile as $$
+declare
+  v_user_id    uuid := app.uuid_v7();
+  v_session_id uuid;
+  v_org        json;
+begin
+  perform set_config('app.user_id', v_user_id::text, true);
+  begin
+    insert into auth.users (id, email, password_hash)
+    values (v_user_id, btrim(p_email), p_password_hash);
+  exception when unique_violation then
+    raise exception 'an account with this email already exists'
+      using errcode = 'RG409', column = 'email';
+  end;
+
+  insert into auth.sessions (user_id, user_agent, ip)
+  values (v_user_id, left(p_user_agent, 512), p_ip::inet)
+  returning id into v_session_id;
+
+  if p_organization_name is not null then
+    v_org := api.create_organization(p_organization_name, null);
+  end if;
+
+  return json_build_object(
+    'user', api.user_json(v_user_id),
+    'organization', v_org,
+    'session_id', v_session_id);
+end
+$$;
+comment on function api.register(text, text, text, text, text) is
+  'POST /v1/auth/register: a new active user, a session, and optionally an organization the user OWNs.';
+
+create function api.create_session(p_user_id uuid, p_user_agent text, p_ip text) returns json
+language plpgsql volatile as $$
+declare
+  v_status     auth.user_status;
+  v_session_id uuid;
+begin
+  perform set_config('app.user_id', p_user_id::text, true);
+  select u.status into v_status from auth.users u where u.id = p_user_id;
+  if not found then
+    raise exception 'invalid credentials' using errcode = 'RG401';
+  end if;
+  if v_status <> 'active' then
+    raise exception 'this account is disabled' using errcode = 'RG403';
+  end if;
+
+  insert into auth.sessions (user_id, user_agent, ip)
+  values (p_user_id, left(p_user_agent, 512), p_ip::inet)
+  returning id into v_session_id;
+
+  return json_build_object('user', api.user_json(p_user_id), 'session_id', v_session_id);
+end
+$$;
+comment on function api.create_session(uuid, text, text) is
+  'POST /v1/auth/login, after the API verified the password: a new session for an active user.';
+
+create function api.me() returns json
+language plpgsql stable as $$
+begin
+  return json_build_object(
+    'user', api.user_json(app.current_user_id()),
+    'memberships', coalesce((
+      select json_agg(json_build_object(
+               'organization', json_build_object('id', o.id, 'name', o.name, 'slug', o.slug),
+               'role', m.role,
+               'joined_at', m.created_at) order by o.name, o.id)
+        from app.memberships m
+        join app.organizations o on o.id = m.org_id
+       where m.user_id = app.current_user_id()), '[]'::json));
+end
+$$;
+comment on function api.me() is 'GET /v1/auth/me: the caller and every membership with its role.';

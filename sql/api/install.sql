@@ -1,0 +1,21 @@
+-- tern code package: the SQL functions the HTTP layer calls, one file per resource.
+-- Dropped and recreated on every install; policies/ (installed after this package)
+-- grants EXECUTE on them. Every function is SECURITY INVOKER: it runs as the API role,
+-- under row-level security. Role rules are not written here; they are the policies.
+-- A function only turns "RLS hid or refused the row" into the right error code.
+--
+-- Error codes raised here (mapped once by the HTTP layer):
+--   RG401 unauthenticated   RG403 forbidden   RG404 not found
+--   RG409 conflict          RG422 invalid input (COLUMN names the field)
+drop schema if exists api cascade;
+set local role rowguard_owner;
+create schema api;
+comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: everything here runs under the caller''s policies.';
+
+{{ template "errors.sql" . }}
+{{ template "json.sql" . }}
+{{ template "identity.sql" . }}
+{{ template "organizations.sql" . }}
+{{ template "projects.sql" . }}
+
+reset role;

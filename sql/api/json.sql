@@ -1,0 +1,40 @@
+-- Row → JSON builders: the response shapes of the REST API, in one place.
+-- Timestamps render as RFC 3339; ids as UUID strings.
+
+create function api.user_json(p_user_id uuid) returns json
+language sql stable as $$
+  -- Explicit columns: rowguard_api may not read auth.users.password_hash.
+  select json_build_object(
+           'id', u.id, 'email', u.email, 'status', u.status,
+           'created_at', u.created_at, 'updated_at', u.updated_at)
+    from auth.users u
+   where u.id = p_user_id
+$$;
+
+create function api.organization_json(o app.organizations, p_role app.org_role) returns json
+language sql immutable as $$
+  select json_build_object(
+           'id', o.id, 'name', o.name, 'slug', o.slug, 'role', p_role,
+           'created_at', o.created_at, 'updated_at', o.updated_at)
+$$;
+
+create function api.project_json(p app.projects) returns json
+language sql immutable as $$
+  select json_build_object(
+           'id', p.id, 'org_id', p.org_id, 'name', p.name, 'description', p.description,
+           'created_by', p.created_by, 'created_at', p.created_at, 'updated_at', p.updated_at)
+$$;
+
+-- A keyset page: the items and, when more rows follow, the cursor of the last item.
+create function api.page_json(p_items json[], p_ids uuid[], p_limit int) returns json
+language sql immutable as $$
+  select json_build_object(
+           'items', coalesce(array_to_json(p_items[1:p_limit]), '[]'::json),
+           'next_cursor', case when cardinality(p_ids) > p_limit then p_ids[p_limit] end)
+$$;
+
+-- Cursors compare with <, so "no cursor" is the largest UUID: one sargable predicate.
+create function api.cursor_or_max(p_cursor uuid) returns uuid
+language sql immutable as $$
+  select coalesce(p_cursor, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+$$;
