@@ -1,0 +1,274 @@
+// Package config reads rowguard's settings from environment variables (envconfig) and
+// validates them once, at start, with messages that name the offending variable.
+package config
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/rowguard/rowguard/internal/token"
+)
+
+// DevKeyFile is the development signing key's file name inside the data directory.
+const DevKeyFile = "jwt-ed25519.pem"
+
+// Variable documents one environment variable.
+type Variable struct {
+	Name    string
+	Default string
+	Meaning string
+}
+
+// Variables lists every variable rowguard reads, for `rowguard help` and the README.
+var Variables = []Variable{
+	{"DATABASE_URL", "(unset: development mode)", "PostgreSQL URL the server logs in with: a role that is NOSUPERUSER, NOBYPASSRLS, owns nothing and is a member of rowguard_api. Unset: `rowguard serve` starts a private cluster in ROWGUARD_DATA_DIR, migrates it and uses the login role rowguard_app."},
+	{"MIGRATION_DATABASE_URL", "DATABASE_URL", "PostgreSQL URL `rowguard migrate` uses: the owner of the rowguard objects or a superuser (the first run creates the roles, so it needs CREATEROLE)."},
+	{"ROWGUARD_ADDR", "127.0.0.1:8080", "host:port the HTTP server listens on."},
+	{"ROWGUARD_DATA_DIR", ".rowguard", "Development mode only: holds the private PostgreSQL cluster (postgres/) and the generated signing key (" + DevKeyFile + ")."},
+	{"ROWGUARD_JWT_PRIVATE_KEY", "(generated in development mode)", "Ed25519 private key signing access tokens, PEM PKCS#8 (`openssl genpkey -algorithm ed25519`); `\\n` escapes are accepted. Required when DATABASE_URL is set, unless ROWGUARD_JWT_PRIVATE_KEY_FILE is."},
+	{"ROWGUARD_JWT_PRIVATE_KEY_FILE", "", "Path of a file holding that key instead (e.g. a mounted secret). Not both."},
+	{"ROWGUARD_JWT_KEY_ID", "RFC 7638 thumbprint of the key", "`kid` header of issued tokens."},
+	{"ROWGUARD_JWT_ISSUER", "rowguard", "`iss` claim: issued and required."},
+	{"ROWGUARD_JWT_AUDIENCE", "rowguard-api", "`aud` claim: issued and required."},
+	{"ROWGUARD_ACCESS_TOKEN_TTL", "15m", "Lifetime of an access token, 1m to 24h."},
+	{"ROWGUARD_TOKEN_LEEWAY", "30s", "Clock skew tolerated on exp/nbf/iat, 0s to 5m."},
+	{"ROWGUARD_MAX_BODY_BYTES", "1MiB", "Largest request body accepted (bytes, or with KiB/MiB/KB/MB), 1KiB to 64MiB; larger → 413."},
+	{"ROWGUARD_REQUEST_TIMEOUT", "10s", "Time limit of one request, database work included, 1s to 10m; exceeded → 503/504."},
+	{"ROWGUARD_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)."},
+}
+
+// ServeConfig is the configuration of `rowguard serve`.
+type ServeConfig struct {
+	DatabaseURL       string        `envconfig:"DATABASE_URL"`
+	Addr              string        `envconfig:"ROWGUARD_ADDR" default:"127.0.0.1:8080"`
+	DataDir           string        `envconfig:"ROWGUARD_DATA_DIR" default:".rowguard"`
+	JWTPrivateKeyPEM  string        `envconfig:"ROWGUARD_JWT_PRIVATE_KEY"`
+	JWTPrivateKeyFile string        `envconfig:"ROWGUARD_JWT_PRIVATE_KEY_FILE"`
+	JWTKeyID          string        `envconfig:"ROWGUARD_JWT_KEY_ID"`
+	JWTIssuer         string        `envconfig:"ROWGUARD_JWT_ISSUER" default:"rowguard"`
+	JWTAudience       string        `envconfig:"ROWGUARD_JWT_AUDIENCE" default:"rowguard-api"`
+	AccessTokenTTL    time.Duration `envconfig:"ROWGUARD_ACCESS_TOKEN_TTL" default:"15m"`
+	TokenLeeway       time.Duration `envconfig:"ROWGUARD_TOKEN_LEEWAY" default:"30s"`
+	MaxBodyBytes      ByteSize      `envconfig:"ROWGUARD_MAX_BODY_BYTES" default:"1MiB"`
+	RequestTimeout    time.Duration `envconfig:"ROWGUARD_REQUEST_TIMEOUT" default:"10s"`
+	LogLevel          slog.Level    `envconfig:"ROWGUARD_LOG_LEVEL" default:"info"`
+
+	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
+	// development key file).
+	JWTPrivateKey ed25519.PrivateKey `ignored:"true"`
+	// JWTKeySource says where JWTPrivateKey came from, for the start-up log.
+	JWTKeySource string `ignored:"true"`
+}
+
+// DevMode reports whether no DATABASE_URL is set: the server then runs on a private
+// development cluster in DataDir.
+func (c *ServeConfig) DevMode() bool { return c.DatabaseURL == "" }
+
+// MigrateConfig is the configuration of `rowguard migrate`.
+type MigrateConfig struct {
+	MigrationDatabaseURL string     `envconfig:"MIGRATION_DATABASE_URL"`
+	DatabaseURL          string     `envconfig:"DATABASE_URL"`
+	DataDir              string     `envconfig:"ROWGUARD_DATA_DIR" default:".rowguard"`
+	LogLevel             slog.Level `envconfig:"ROWGUARD_LOG_LEVEL" default:"info"`
+}
+
+// URL is the URL to migrate with: MIGRATION_DATABASE_URL, else DATABASE_URL, else ""
+// (development mode: the private cluster in DataDir).
+func (c *MigrateConfig) URL() string {
+	if c.MigrationDatabaseURL != "" {
+		return c.MigrationDatabaseURL
+	}
+	return c.DatabaseURL
+}
+
+// LoadServe reads and validates the serve configuration from the environment. In
+// development mode without a configured key it loads, or generates and saves (mode
+// 0600), DataDir/jwt-ed25519.pem.
+func LoadServe() (*ServeConfig, error) {
+	var c ServeConfig
+	if err := envconfig.Process("", &c); err != nil {
+		return nil, describe(err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if err := c.loadKey(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// LoadMigrate reads and validates the migrate configuration from the environment.
+func LoadMigrate() (*MigrateConfig, error) {
+	var c MigrateConfig
+	if err := envconfig.Process("", &c); err != nil {
+		return nil, describe(err)
+	}
+	var errs []error
+	if c.DataDir == "" && c.URL() == "" {
+		errs = append(errs, errors.New("ROWGUARD_DATA_DIR: must not be empty"))
+	}
+	return &c, errors.Join(errs...)
+}
+
+func (c *ServeConfig) validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	if host, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("ROWGUARD_ADDR", "must be host:port, e.g. 127.0.0.1:8080 or :8080 (got %q)", c.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		bad("ROWGUARD_ADDR", "port must be a number from 1 to 65535 (got %q)", port)
+	} else if strings.ContainsAny(host, " /") {
+		bad("ROWGUARD_ADDR", "invalid host %q", host)
+	}
+	if c.DevMode() && strings.TrimSpace(c.DataDir) == "" {
+		bad("ROWGUARD_DATA_DIR", "must not be empty")
+	}
+	if c.JWTPrivateKeyPEM != "" && c.JWTPrivateKeyFile != "" {
+		bad("ROWGUARD_JWT_PRIVATE_KEY_FILE", "set either it or ROWGUARD_JWT_PRIVATE_KEY, not both")
+	}
+	if !c.DevMode() && c.JWTPrivateKeyPEM == "" && c.JWTPrivateKeyFile == "" {
+		bad("ROWGUARD_JWT_PRIVATE_KEY", "required when DATABASE_URL is set: a PEM PKCS#8 Ed25519 private key "+
+			"(openssl genpkey -algorithm ed25519), or set ROWGUARD_JWT_PRIVATE_KEY_FILE to its path")
+	}
+	if strings.TrimSpace(c.JWTIssuer) == "" {
+		bad("ROWGUARD_JWT_ISSUER", "must not be empty")
+	}
+	if strings.TrimSpace(c.JWTAudience) == "" {
+		bad("ROWGUARD_JWT_AUDIENCE", "must not be empty")
+	}
+	if c.JWTKeyID != "" && strings.ContainsAny(c.JWTKeyID, " \t\r\n\"") {
+		bad("ROWGUARD_JWT_KEY_ID", "must not contain spaces or quotes")
+	}
+	between := func(name string, v, lo, hi time.Duration) {
+		if v < lo || v > hi {
+			bad(name, "must be between %s and %s (got %s)", short(lo), short(hi), short(v))
+		}
+	}
+	between("ROWGUARD_ACCESS_TOKEN_TTL", c.AccessTokenTTL, time.Minute, 24*time.Hour)
+	between("ROWGUARD_TOKEN_LEEWAY", c.TokenLeeway, 0, 5*time.Minute)
+	between("ROWGUARD_REQUEST_TIMEOUT", c.RequestTimeout, time.Second, 10*time.Minute)
+	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
+		bad("ROWGUARD_MAX_BODY_BYTES", "must be between 1KiB and 64MiB (got %s)", c.MaxBodyBytes)
+	}
+	switch c.LogLevel {
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+	default:
+		bad("ROWGUARD_LOG_LEVEL", "must be debug, info, warn or error (got %s)", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *ServeConfig) loadKey() error {
+	switch {
+	case c.JWTPrivateKeyPEM != "":
+		pemText := c.JWTPrivateKeyPEM
+		if !strings.Contains(pemText, "\n") {
+			pemText = strings.ReplaceAll(pemText, `\n`, "\n") // one-line form, e.g. in a .env file
+		}
+		key, err := token.ParsePrivateKeyPEM([]byte(pemText))
+		if err != nil {
+			return fmt.Errorf("ROWGUARD_JWT_PRIVATE_KEY: %v", strings.TrimPrefix(err.Error(), "token: "))
+		}
+		c.JWTPrivateKey, c.JWTKeySource = key, "ROWGUARD_JWT_PRIVATE_KEY"
+	case c.JWTPrivateKeyFile != "":
+		key, err := token.LoadPrivateKeyFile(c.JWTPrivateKeyFile)
+		if err != nil {
+			return fmt.Errorf("ROWGUARD_JWT_PRIVATE_KEY_FILE: %v", strings.TrimPrefix(err.Error(), "token: "))
+		}
+		c.JWTPrivateKey, c.JWTKeySource = key, c.JWTPrivateKeyFile
+	default: // development mode (validate requires a key otherwise)
+		path := filepath.Join(c.DataDir, DevKeyFile)
+		key, err := devKey(path)
+		if err != nil {
+			return fmt.Errorf("ROWGUARD_DATA_DIR: development signing key %s: %w", path, err)
+		}
+		c.JWTPrivateKey, c.JWTKeySource = key, path
+	}
+	return nil
+}
+
+// devKey loads the development signing key at path, generating it (mode 0600) the
+// first time.
+func devKey(path string) (ed25519.PrivateKey, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err == nil {
+		if fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("is readable by others (mode %v): chmod 600 %s, or delete it to get a new key", fi.Mode().Perm(), path)
+		}
+		return token.LoadPrivateKeyFile(path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key, err := token.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	pemBytes, err := token.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return token.LoadPrivateKeyFile(path) // another process generated it meanwhile
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(pemBytes); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return key, nil
+}
+
+// describe rewrites envconfig's parse errors to name the variable and what it wants.
+func describe(err error) error {
+	var pe *envconfig.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	want := pe.TypeName
+	switch pe.TypeName {
+	case "time.Duration", "Duration":
+		want = "a duration such as 30s, 15m or 1h"
+	case "slog.Level", "Level":
+		want = "debug, info, warn or error"
+	case "config.ByteSize", "ByteSize":
+		want = "a size in bytes such as 1048576, 512KiB or 1MiB"
+	}
+	return fmt.Errorf("%s: must be %s (got %q)", pe.KeyName, want, pe.Value)
+}
+
+// short formats a duration without trailing zero units: 1m, not 1m0s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -1,0 +1,215 @@
+package config
+
+import (
+	"crypto/ed25519"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rowguard/rowguard/internal/token"
+)
+
+// clearEnv unsets every variable config reads, for the duration of the test.
+func clearEnv(t *testing.T) {
+	for _, v := range Variables {
+		t.Setenv(v.Name, "")
+		os.Unsetenv(v.Name)
+	}
+}
+
+func keyPEM(t *testing.T) (string, ed25519.PrivateKey) {
+	t.Helper()
+	key, err := token.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := token.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), key
+}
+
+func TestServeDefaultsInDevMode(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	t.Setenv("ROWGUARD_DATA_DIR", dir)
+	c, err := LoadServe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.DevMode() || c.Addr != "127.0.0.1:8080" || c.AccessTokenTTL != 15*time.Minute || c.TokenLeeway != 30*time.Second ||
+		c.MaxBodyBytes != 1<<20 || c.RequestTimeout != 10*time.Second || c.LogLevel != slog.LevelInfo ||
+		c.JWTIssuer != "rowguard" || c.JWTAudience != "rowguard-api" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	keyFile := filepath.Join(dir, DevKeyFile)
+	fi, err := os.Stat(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode %v, want 0600", keyFile, fi.Mode().Perm())
+	}
+	if len(c.JWTPrivateKey) != ed25519.PrivateKeySize || c.JWTKeySource != keyFile {
+		t.Fatalf("key from %q, %d bytes", c.JWTKeySource, len(c.JWTPrivateKey))
+	}
+
+	// The next start reuses the same key: tokens survive restarts.
+	again, err := LoadServe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.JWTPrivateKey.Equal(c.JWTPrivateKey) {
+		t.Fatal("development key changed between two starts")
+	}
+
+	// A key file others can read is refused.
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadServe(); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("world-readable key: err = %v", err)
+	}
+}
+
+func TestServeProductionNeedsKey(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("DATABASE_URL", "postgres://rowguard_app@db/rowguard")
+	_, err := LoadServe()
+	if err == nil || !strings.HasPrefix(err.Error(), "ROWGUARD_JWT_PRIVATE_KEY: required when DATABASE_URL is set") {
+		t.Fatalf("err = %v", err)
+	}
+
+	pemText, key := keyPEM(t)
+	t.Setenv("ROWGUARD_JWT_PRIVATE_KEY", pemText)
+	c, err := LoadServe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DevMode() || !c.JWTPrivateKey.Equal(key) || c.JWTKeySource != "ROWGUARD_JWT_PRIVATE_KEY" {
+		t.Fatalf("config %+v", c)
+	}
+
+	// One-line form with \n escapes, as in a .env file.
+	t.Setenv("ROWGUARD_JWT_PRIVATE_KEY", strings.ReplaceAll(strings.TrimSpace(pemText), "\n", `\n`))
+	if c, err := LoadServe(); err != nil || !c.JWTPrivateKey.Equal(key) {
+		t.Fatalf("escaped PEM: %v", err)
+	}
+
+	// From a file.
+	file := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(file, []byte(pemText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ROWGUARD_JWT_PRIVATE_KEY_FILE", file)
+	if _, err := LoadServe(); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("both key variables: err = %v", err)
+	}
+	os.Unsetenv("ROWGUARD_JWT_PRIVATE_KEY")
+	if c, err := LoadServe(); err != nil || !c.JWTPrivateKey.Equal(key) || c.JWTKeySource != file {
+		t.Fatalf("key file: %v", err)
+	}
+}
+
+func TestServeValidation(t *testing.T) {
+	pemText, _ := keyPEM(t)
+	cases := []struct {
+		name, value, want string
+	}{
+		{"ROWGUARD_ACCESS_TOKEN_TTL", "30s", "ROWGUARD_ACCESS_TOKEN_TTL: must be between 1m and 24h (got 30s)"},
+		{"ROWGUARD_ACCESS_TOKEN_TTL", "48h", "ROWGUARD_ACCESS_TOKEN_TTL: must be between 1m and 24h (got 48h)"},
+		{"ROWGUARD_ACCESS_TOKEN_TTL", "fifteen", `ROWGUARD_ACCESS_TOKEN_TTL: must be a duration such as 30s, 15m or 1h (got "fifteen")`},
+		{"ROWGUARD_TOKEN_LEEWAY", "-1s", "ROWGUARD_TOKEN_LEEWAY: must be between 0s and 5m (got -1s)"},
+		{"ROWGUARD_TOKEN_LEEWAY", "10m", "ROWGUARD_TOKEN_LEEWAY: must be between 0s and 5m (got 10m)"},
+		{"ROWGUARD_REQUEST_TIMEOUT", "500ms", "ROWGUARD_REQUEST_TIMEOUT: must be between 1s and 10m (got 500ms)"},
+		{"ROWGUARD_MAX_BODY_BYTES", "100", "ROWGUARD_MAX_BODY_BYTES: must be between 1KiB and 64MiB (got 100B)"},
+		{"ROWGUARD_MAX_BODY_BYTES", "1GiB", "ROWGUARD_MAX_BODY_BYTES: must be between 1KiB and 64MiB (got 1024MiB)"},
+		{"ROWGUARD_MAX_BODY_BYTES", "lots", `ROWGUARD_MAX_BODY_BYTES: must be a size in bytes such as 1048576, 512KiB or 1MiB (got "lots")`},
+		{"ROWGUARD_ADDR", "8080", `ROWGUARD_ADDR: must be host:port, e.g. 127.0.0.1:8080 or :8080 (got "8080")`},
+		{"ROWGUARD_ADDR", "localhost:http", `ROWGUARD_ADDR: port must be a number from 1 to 65535 (got "http")`},
+		{"ROWGUARD_ADDR", ":70000", `ROWGUARD_ADDR: port must be a number from 1 to 65535 (got "70000")`},
+		{"ROWGUARD_LOG_LEVEL", "loud", `ROWGUARD_LOG_LEVEL: must be debug, info, warn or error (got "loud")`},
+		{"ROWGUARD_LOG_LEVEL", "info+2", "ROWGUARD_LOG_LEVEL: must be debug, info, warn or error (got INFO+2)"},
+		{"ROWGUARD_JWT_ISSUER", " ", "ROWGUARD_JWT_ISSUER: must not be empty"},
+		{"ROWGUARD_JWT_AUDIENCE", " ", "ROWGUARD_JWT_AUDIENCE: must not be empty"},
+		{"ROWGUARD_JWT_KEY_ID", "a b", "ROWGUARD_JWT_KEY_ID: must not contain spaces or quotes"},
+		{"ROWGUARD_JWT_PRIVATE_KEY", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n", `ROWGUARD_JWT_PRIVATE_KEY: PEM block is "PUBLIC KEY"`},
+		{"ROWGUARD_JWT_PRIVATE_KEY", "not a key", "ROWGUARD_JWT_PRIVATE_KEY: no PEM block found"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv("DATABASE_URL", "postgres://rowguard_app@db/rowguard")
+			t.Setenv("ROWGUARD_JWT_PRIVATE_KEY", pemText)
+			t.Setenv(tc.name, tc.value)
+			_, err := LoadServe()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestServeReportsEveryBadVariable(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ROWGUARD_DATA_DIR", t.TempDir())
+	t.Setenv("ROWGUARD_ACCESS_TOKEN_TTL", "1s")
+	t.Setenv("ROWGUARD_REQUEST_TIMEOUT", "1h")
+	_, err := LoadServe()
+	if err == nil || !strings.Contains(err.Error(), "ROWGUARD_ACCESS_TOKEN_TTL") || !strings.Contains(err.Error(), "ROWGUARD_REQUEST_TIMEOUT") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMigrateURLFallsBackToDatabaseURL(t *testing.T) {
+	clearEnv(t)
+	c, err := LoadMigrate()
+	if err != nil || c.URL() != "" || c.DataDir != ".rowguard" {
+		t.Fatalf("dev: %+v, %v", c, err)
+	}
+	t.Setenv("DATABASE_URL", "postgres://app@db/rowguard")
+	if c, _ := LoadMigrate(); c.URL() != "postgres://app@db/rowguard" {
+		t.Fatalf("URL() = %q", c.URL())
+	}
+	t.Setenv("MIGRATION_DATABASE_URL", "postgres://owner@db/rowguard")
+	if c, _ := LoadMigrate(); c.URL() != "postgres://owner@db/rowguard" {
+		t.Fatalf("URL() = %q", c.URL())
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"1048576": 1 << 20, "1MiB": 1 << 20, "512 KiB": 512 << 10, "64kb": 64000, "2MB": 2000000, "10B": 10} {
+		var b ByteSize
+		if err := b.Decode(in); err != nil || b != want {
+			t.Errorf("Decode(%q) = %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1", "1.5MiB", "1TiB"} {
+		var b ByteSize
+		if err := b.Decode(in); err == nil {
+			t.Errorf("Decode(%q) = %d, want an error", in, b)
+		}
+	}
+	if s := ByteSize(1 << 20).String(); s != "1MiB" {
+		t.Errorf("String() = %q", s)
+	}
+}
+
+func TestVariablesDocumentEveryField(t *testing.T) {
+	documented := map[string]bool{}
+	for _, v := range Variables {
+		documented[v.Name] = true
+	}
+	for _, name := range []string{"DATABASE_URL", "MIGRATION_DATABASE_URL", "ROWGUARD_ADDR", "ROWGUARD_DATA_DIR",
+		"ROWGUARD_JWT_PRIVATE_KEY", "ROWGUARD_JWT_PRIVATE_KEY_FILE", "ROWGUARD_JWT_KEY_ID", "ROWGUARD_JWT_ISSUER",
+		"ROWGUARD_JWT_AUDIENCE", "ROWGUARD_ACCESS_TOKEN_TTL", "ROWGUARD_TOKEN_LEEWAY", "ROWGUARD_MAX_BODY_BYTES",
+		"ROWGUARD_REQUEST_TIMEOUT", "ROWGUARD_LOG_LEVEL"} {
+		if !documented[name] {
+			t.Errorf("%s is not in Variables", name)
+		}
+	}
+}
