@@ -71,8 +71,8 @@ func bootstrapLoginRole(ctx context.Context, conn *pgx.Conn, role string) error 
 	return nil
 }
 
-// DevDatabase starts (or reuses) the private development cluster in dir (DefaultDevDir
-// when empty), creates the database "rowguard", migrates it to the latest version as
+// DevDatabase starts (or reuses) the private development cluster in dir/postgres (dir
+// is DefaultDevDir when empty), creates the database "rowguard", migrates it to the latest version as
 // the superuser and bootstraps the login role rowguard_app. It returns the URL the
 // server should use (rowguard_app over the cluster's Unix socket) and the cluster,
 // which the caller stops when done. Progress lines go to log.
@@ -86,7 +86,22 @@ func DevDatabase(ctx context.Context, dir string, log io.Writer) (appURL string,
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	cluster, err = pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Log: log})
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("database: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		// As root the server runs as the postgres user, which must pass through dir:
+		// allow search (x) for others, not listing.
+		if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(dir, fi.Mode().Perm()|0o011); err != nil {
+				return "", nil, fmt.Errorf("database: %w", err)
+			}
+		}
+	}
+	// The cluster lives in its own subdirectory: when we are root, the server runs as
+	// the postgres user, which then owns that directory but nothing else in dir (the
+	// development signing key stays private).
+	cluster, err = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "postgres"), Log: log})
 	if err != nil {
 		return "", nil, err
 	}

@@ -274,6 +274,10 @@ func TestDevDatabase(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o711) // the postgres user must reach it when tests run as root
 	ctx := context.Background()
+	// The data directory may already exist, private (the signing key is written first).
+	if err := os.Mkdir(dir+"/dev", 0o700); err != nil {
+		t.Fatal(err)
+	}
 	url, cluster, err := database.DevDatabase(ctx, dir+"/dev", nil)
 	if err != nil {
 		t.Fatal(err)
