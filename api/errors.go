@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// statusClientClosedRequest is logged (never seen by anyone) when the
+// client went away before the answer was ready, as nginx does.
+const statusClientClosedRequest = 499
+
+// fail answers r with the problem err maps to, and logs what the client
+// must not see. It is the only place errors become HTTP responses.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.failWith(w, r, err, nil)
+}
+
+// failWith is fail with the problem already chosen (nil: map err).
+func (s *Server) failWith(w http.ResponseWriter, r *http.Request, err error, e *apiError) {
+	if errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled) {
+		// Not our timeout (that is DeadlineExceeded): the client hung up.
+		s.log(r).Info("client closed request", "error", err.Error())
+		w.WriteHeader(statusClientClosedRequest)
+		return
+	}
+	if e == nil {
+		e = s.mapError(r, err)
+	}
+	writeProblem(w, r, e)
+}
+
+// mapError turns any error into the problem to answer with, per the
+// SQLSTATE table of the contract. Internal details are logged here and
+// never put in the returned detail, except the messages of RGnnn errors,
+// which SQL functions write for clients.
+func (s *Server) mapError(r *http.Request, err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return s.mapPgError(r, pe)
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
+		s.log(r).Warn("request timed out", "error", err.Error())
+		return newError(ProblemTimeout, "The request took too long and was cancelled.")
+	case isUnavailable(err):
+		s.log(r).Error("database unavailable", "error", err.Error())
+		return newError(ProblemUnavailable, "The service cannot reach its database. Retry shortly.")
+	}
+	s.log(r).Error("internal error", "error", err.Error())
+	return newError(ProblemInternal, "An unexpected error occurred. Quote the request_id when reporting it.")
+}
+
+// isUnavailable reports errors that mean "no database right now" rather
+// than "this request is wrong": failed connects and a closed pool.
+func isUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, errNoPool) {
+		return true
+	}
+	return strings.Contains(err.Error(), "closed pool")
+}
+
+var errNoPool = errors.New("api: no database pool configured")
+
+func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
+	attrs := []any{
+		"sqlstate", pe.Code, "constraint", pe.ConstraintName,
+		"table", pe.SchemaName + "." + pe.TableName, "column", pe.ColumnName,
+	}
+	code := pe.Code
+	switch {
+	case len(code) == 5 && strings.HasPrefix(code, "RG"):
+		status, err := strconv.Atoi(code[2:])
+		kind, ok := kindForStatus(status)
+		if err != nil || !ok {
+			break // an undocumented RG code: internal error below
+		}
+		e := newError(kind, pe.Message)
+		if pe.ColumnName != "" && (status == http.StatusUnprocessableEntity || status == http.StatusConflict) {
+			e.errors = []FieldError{{Field: pe.ColumnName, Message: pe.Message}}
+		}
+		if status == http.StatusUnauthorized {
+			e.authenticate = bearerChallenge("invalid_token", pe.Message)
+		}
+		s.log(r).Debug("database refused request", append(attrs, "message", pe.Message)...)
+		return e
+
+	case code == "42501": // insufficient_privilege: an RLS WITH CHECK refused the row
+		s.log(r).Info("row-level security refused a write", attrs...)
+		return newError(ProblemForbidden, "Your role in this organization does not allow this action.")
+
+	case code == "23505": // unique_violation
+		s.log(r).Info("unique violation", attrs...)
+		e := newError(ProblemConflict, "A resource with the same unique value already exists.")
+		if f := constraintField(pe, "_key"); f != "" {
+			e.errors = []FieldError{{Field: f, Message: "is already taken"}}
+		}
+		return e
+
+	case code == "23503": // foreign_key_violation
+		s.log(r).Info("foreign key violation", attrs...)
+		return fieldProblem(pe, "_fkey", "refers to a resource that does not exist")
+	case code == "23514": // check_violation
+		s.log(r).Info("check violation", attrs...)
+		return fieldProblem(pe, "_check", "is not valid")
+	case code == "22P02": // invalid_text_representation
+		s.log(r).Info("invalid text representation", attrs...)
+		return fieldProblem(pe, "", "has an invalid format")
+	case code == "22001": // string_data_right_truncation
+		s.log(r).Info("value too long", attrs...)
+		return fieldProblem(pe, "", "is too long")
+	case code == "23502": // not_null_violation
+		s.log(r).Info("not-null violation", attrs...)
+		return fieldProblem(pe, "", "must not be null")
+
+	case code == "P0002": // no_data_found
+		return newError(ProblemNotFound, "The resource does not exist.")
+	case code == "57014": // query_canceled: statement_timeout or our cancel
+		s.log(r).Warn("statement cancelled", attrs...)
+		return newError(ProblemTimeout, "The request took too long and was cancelled.")
+	}
+	s.log(r).Error("database error", append(attrs,
+		"message", pe.Message, "detail", pe.Detail, "hint", pe.Hint,
+		"where", pe.Where, "routine", pe.Routine)...)
+	return newError(ProblemInternal, "An unexpected error occurred. Quote the request_id when reporting it.")
+}
+
+// fieldProblem is a 422 naming the column the error is about: the
+// error's column when Postgres gives one, else the constraint name less
+// "<table>_" and suffix, else "body".
+func fieldProblem(pe *pgconn.PgError, suffix, message string) *apiError {
+	field := pe.ColumnName
+	if field == "" && suffix != "" {
+		field = constraintField(pe, suffix)
+	}
+	if field == "" {
+		field = "body"
+	}
+	return validationError(FieldError{Field: field, Message: message})
+}
+
+// constraintField derives a field name from a constraint named
+// "<table>_<field><suffix>" (Postgres' default naming):
+// organizations_name_check → name. Tenant-scoped unique keys lead with
+// org_id (projects_org_id_name_key → name).
+func constraintField(pe *pgconn.PgError, suffix string) string {
+	c, ok := strings.CutSuffix(pe.ConstraintName, suffix)
+	if !ok {
+		return ""
+	}
+	c, ok = strings.CutPrefix(c, pe.TableName+"_")
+	if !ok {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(c, "org_id_"); ok {
+		c = rest
+	}
+	return c
+}
+
+// log returns the logger annotated with the request's id.
+func (s *Server) log(r *http.Request) *slog.Logger {
+	return s.logger.With("request_id", RequestIDFrom(r.Context()))
+}

@@ -1,0 +1,100 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
+)
+
+// beginRequestSQL tells Postgres who is asking, in which organization. It
+// raises RG401 for a dead session or disabled user and RG404 when the
+// organization does not exist or the caller is not a member.
+const beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid)`
+
+// call runs one api.* SQL function for an authenticated request and writes
+// its json result unchanged with status (204: no body).
+//
+// query must select exactly one json value; args are its parameters. The
+// caller's user and session come from the verified token, the organization
+// from the {org_id} path variable when the route has one.
+//
+// Both statements go out as one pgx batch on one pooled connection: one
+// network round trip, and — the extended protocol sends a single Sync for
+// the batch — one implicit transaction, so the transaction-local settings
+// made by auth.begin_request are seen by the function and die with the
+// transaction (safe behind PgBouncer in transaction mode). If any
+// statement fails, Postgres rolls the whole batch back.
+func (s *Server) call(w http.ResponseWriter, r *http.Request, status int, query string, args ...any) {
+	body, err := s.callJSON(r.Context(), r, query, args...)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSONBytes(w, r, status, body)
+}
+
+func (s *Server) callJSON(ctx context.Context, r *http.Request, query string, args ...any) ([]byte, error) {
+	claims, ok := claimsFrom(ctx)
+	if !ok {
+		// A route wired without s.authenticate: a programming error.
+		return nil, errors.New("api: call on an unauthenticated route")
+	}
+	var orgID any // NULL unless the route names an organization
+	if id, ok := mux.Vars(r)["org_id"]; ok {
+		orgID = id
+	}
+	if s.pool == nil {
+		return nil, errNoPool
+	}
+
+	batch := &pgx.Batch{}
+	batch.Queue(beginRequestSQL, claims.UserID, claims.SessionID, orgID)
+	batch.Queue(query, args...)
+	br := s.pool.SendBatch(ctx, batch)
+
+	var body []byte
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&body)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// queryJSON runs a single statement outside any request context (sign-up
+// and sign-in, before a session exists): its own implicit transaction.
+func (s *Server) queryJSON(ctx context.Context, query string, args ...any) ([]byte, error) {
+	if s.pool == nil {
+		return nil, errNoPool
+	}
+	var body []byte
+	if err := s.pool.QueryRow(ctx, query, args...).Scan(&body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// writeJSONBytes writes a json document built elsewhere (by Postgres). A
+// SQL NULL (nil) is the answer of the delete functions: 204 when that is
+// the status asked for; on any other route the function found nothing.
+func writeJSONBytes(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	if status == http.StatusNoContent {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if body == nil || string(body) == "null" {
+		writeProblem(w, r, newError(ProblemNotFound, "The resource does not exist."))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,223 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Sign-up and sign-in run before any session exists, so they do not go
+// through auth.begin_request: each is its own small transaction calling the
+// functions the contract reserves for it, then Go issues the access token
+// (sub = user id, sid = session id).
+
+type registerResponse struct {
+	User         json.RawMessage `json:"user"`
+	Organization json.RawMessage `json:"organization"`
+	AccessToken  string          `json:"access_token"`
+	TokenType    string          `json:"token_type"`
+	ExpiresIn    int64           `json:"expires_in"`
+}
+
+type loginResponse struct {
+	User        json.RawMessage `json:"user"`
+	AccessToken string          `json:"access_token"`
+	TokenType   string          `json:"token_type"`
+	ExpiresIn   int64           `json:"expires_in"`
+}
+
+// sessionResult is what api.register and api.create_session return.
+type sessionResult struct {
+	User         json.RawMessage `json:"user"`
+	Organization json.RawMessage `json:"organization"`
+	SessionID    string          `json:"session_id"`
+}
+
+// POST /v1/auth/register
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	var (
+		email, pw string
+		orgName   *string
+	)
+	if err := decodeBody(r,
+		str("email", true, &email, checkEmail),
+		str("password", true, &pw, checkPassword),
+		nullableStr("organization_name", &orgName, checkName),
+	); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var hash string
+	err := s.withHashSlot(r.Context(), func() (err error) {
+		hash, err = s.passwords.Hash(pw)
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := s.queryJSON(r.Context(), `select api.register($1, $2, $3, $4, $5)`,
+		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+	if err != nil {
+		// The organization's own columns surface as organization_name here.
+		e := s.mapError(r, err)
+		for i, fe := range e.errors {
+			if fe.Field == "name" || fe.Field == "slug" {
+				e.errors[i].Field = "organization_name"
+			}
+		}
+		s.failWith(w, r, err, e)
+		return
+	}
+	res, tok, expiresIn, err := s.startSession(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(res.Organization) == 0 {
+		res.Organization = json.RawMessage("null")
+	}
+	writeJSON(w, http.StatusCreated, registerResponse{
+		User: res.User, Organization: res.Organization,
+		AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn,
+	})
+}
+
+// POST /v1/auth/login
+//
+// An unknown email and a wrong password get the same answer after the same
+// work (one query, one argon2id hash), so neither the body nor the timing
+// tells whether an account exists. Only after the right password does a
+// disabled account learn that it is disabled (403).
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var email, pw string
+	if err := decodeBody(r,
+		str("email", true, &email, nil),
+		str("password", true, &pw, nil),
+	); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.pool == nil {
+		s.fail(w, r, errNoPool)
+		return
+	}
+	var userID, hash string
+	err := s.pool.QueryRow(r.Context(),
+		`select user_id::text, password_hash from auth.credentials_for($1)`, email).Scan(&userID, &hash)
+	known := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		s.fail(w, r, err)
+		return
+	}
+
+	var ok bool
+	err = s.withHashSlot(r.Context(), func() error {
+		if !known {
+			s.passwords.DummyVerify(pw)
+			return nil
+		}
+		var verr error
+		ok, verr = s.passwords.Verify(pw, hash)
+		if verr != nil {
+			// A stored hash we cannot read: log it, answer like a wrong password.
+			s.log(r).Error("unreadable password hash", "user_id", userID, "error", verr.Error())
+		}
+		return nil
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		s.fail(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."))
+		return
+	}
+
+	body, err := s.queryJSON(r.Context(), `select api.create_session($1::uuid, $2, $3)`,
+		userID, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+	if err != nil {
+		e := s.mapError(r, err)
+		switch e.kind {
+		case ProblemForbidden:
+			e = newError(ProblemAccountDisabled, "This account is disabled.")
+		case ProblemUnauthorized: // the user vanished between the two queries
+			e = newError(ProblemInvalidCredentials, "The email or password is incorrect.")
+		}
+		s.failWith(w, r, err, e)
+		return
+	}
+	res, tok, expiresIn, err := s.startSession(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if info := infoFrom(r.Context()); info != nil {
+		info.userID = userID
+	}
+	writeJSON(w, http.StatusOK, loginResponse{
+		User: res.User, AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn,
+	})
+}
+
+// startSession reads the json of api.register / api.create_session and
+// issues the access token for its user and session.
+func (s *Server) startSession(body []byte) (res sessionResult, tok string, expiresIn int64, err error) {
+	if err := json.Unmarshal(body, &res); err != nil {
+		return res, "", 0, fmt.Errorf("api: decoding session result: %w", err)
+	}
+	var user struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(res.User, &user); err != nil || !isUUID(user.ID) || !isUUID(res.SessionID) {
+		return res, "", 0, fmt.Errorf("api: session result lacks user id or session id: %s", body)
+	}
+	tok, ttl, err := s.tokens.Issue(user.ID, res.SessionID)
+	if err != nil {
+		return res, "", 0, err
+	}
+	return res, tok, int64(ttl / time.Second), nil
+}
+
+// GET /v1/auth/me
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	s.call(w, r, http.StatusOK, `select api.me()`)
+}
+
+// withHashSlot runs f (an argon2id hash) once fewer than the configured
+// number of hashes are running. Each hash holds its memory cost (19 MiB by
+// default) for tens of milliseconds: unbounded, a burst of sign-ins would
+// exhaust memory. A request that cannot get a slot before its deadline is
+// told to retry (503).
+func (s *Server) withHashSlot(ctx context.Context, f func() error) error {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return newError(ProblemUnavailable, "Too many sign-ins are in progress. Retry shortly.")
+	}
+	defer func() { <-s.hashSlots }()
+	return f()
+}
+
+// userAgent is the request's User-Agent, cut to what auth.sessions keeps.
+// Header bytes need not be UTF-8; Postgres text must be.
+func userAgent(r *http.Request) string {
+	ua := []rune(strings.ToValidUTF8(r.UserAgent(), ""))
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return string(ua)
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

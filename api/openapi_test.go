@@ -1,0 +1,213 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rowguard/rowguard/api"
+	"github.com/rowguard/rowguard/api/apitest"
+)
+
+// Every registered route is documented, and every documented operation is
+// registered.
+func TestRoutesMatchOpenAPI(t *testing.T) {
+	f := newFixture(t)
+	spec, err := apitest.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var registered []string
+	for _, r := range f.srv.Routes() {
+		registered = append(registered, r.Method+" "+r.Path)
+	}
+	sort.Strings(registered)
+	documented := spec.Operations()
+	for _, op := range registered {
+		if !slices.Contains(documented, op) {
+			t.Errorf("route %s is registered but missing from openapi.json", op)
+		}
+	}
+	for _, op := range documented {
+		if !slices.Contains(registered, op) {
+			t.Errorf("operation %s is in openapi.json but not registered", op)
+		}
+	}
+}
+
+type openapiDoc struct {
+	Security []map[string][]string                 `json:"security"`
+	Paths    map[string]map[string]json.RawMessage `json:"paths"`
+	Comps    struct {
+		Schemas map[string]json.RawMessage `json:"schemas"`
+	} `json:"components"`
+}
+
+type operation struct {
+	Security  *[]map[string][]string     `json:"security"`
+	Responses map[string]json.RawMessage `json:"responses"`
+}
+
+func loadDoc(t *testing.T) openapiDoc {
+	t.Helper()
+	var d openapiDoc
+	if err := json.Unmarshal(api.OpenAPI(), &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Security in the document matches the router: public routes declare
+// security: [], authenticated ones inherit bearerAuth and document 401.
+func TestOpenAPISecurityMatchesRoutes(t *testing.T) {
+	f := newFixture(t)
+	d := loadDoc(t)
+	for _, r := range f.srv.Routes() {
+		var op operation
+		if err := json.Unmarshal(d.Paths[r.Path][strings.ToLower(r.Method)], &op); err != nil {
+			t.Fatalf("%s %s: %v", r.Method, r.Path, err)
+		}
+		public := op.Security != nil && len(*op.Security) == 0
+		if public == r.Auth {
+			t.Errorf("%s %s: router auth=%v, document public=%v", r.Method, r.Path, r.Auth, public)
+		}
+		if _, ok := op.Responses["401"]; r.Auth && !ok {
+			t.Errorf("%s %s requires a token but documents no 401", r.Method, r.Path)
+		}
+		if _, ok := op.Responses["default"]; !ok {
+			t.Errorf("%s %s has no default (problem) response", r.Method, r.Path)
+		}
+	}
+}
+
+// Every response schema in the document compiles (all $refs resolve).
+func TestOpenAPISchemasCompile(t *testing.T) {
+	spec, err := apitest.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := loadDoc(t)
+	for _, op := range spec.Operations() {
+		method, path, _ := strings.Cut(op, " ")
+		var o operation
+		if err := json.Unmarshal(d.Paths[path][strings.ToLower(method)], &o); err != nil {
+			t.Fatal(err)
+		}
+		for code := range o.Responses {
+			status := 599
+			if code != "default" {
+				status, _ = strconv.Atoi(code)
+			}
+			rs, err := spec.Response(method, path, status)
+			if err != nil {
+				t.Errorf("%s %s: %v", op, code, err)
+				continue
+			}
+			for mt := range rs.Content {
+				if !strings.HasSuffix(mt, "json") {
+					continue
+				}
+				// An empty object is never valid for our fixed shapes; what
+				// matters is that compilation (inside ValidateBody) succeeds.
+				err := spec.ValidateBody(method, path, status, mt, []byte(`{}`))
+				if err != nil && strings.Contains(err.Error(), "compiling") {
+					t.Errorf("%s %s %s: %v", op, code, mt, err)
+				}
+			}
+		}
+	}
+}
+
+// The Problem schema's type enum and the Go problem kinds are the same set.
+func TestProblemTypesDocumented(t *testing.T) {
+	d := loadDoc(t)
+	var problem struct {
+		Description string `json:"description"`
+		Properties  struct {
+			Type struct {
+				Enum []string `json:"enum"`
+			} `json:"type"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(d.Comps.Schemas["Problem"], &problem); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, k := range api.ProblemKinds() {
+		kinds = append(kinds, k.Type())
+		if !strings.Contains(problem.Description, "| `"+k.Type()+"` | "+strconv.Itoa(k.Status)+" |") {
+			t.Errorf("problem %s (%d) missing from the Problem description table", k.Slug, k.Status)
+		}
+	}
+	sort.Strings(kinds)
+	doc := slices.Clone(problem.Properties.Type.Enum)
+	sort.Strings(doc)
+	if !slices.Equal(kinds, doc) {
+		t.Errorf("problem types differ:\n go:  %v\n doc: %v", kinds, doc)
+	}
+}
+
+// Shapes the contract fixes are closed: additionalProperties false.
+func TestOpenAPIShapesClosed(t *testing.T) {
+	d := loadDoc(t)
+	for name, raw := range d.Comps.Schemas {
+		var s struct {
+			Type                 any   `json:"type"`
+			AdditionalProperties *bool `json:"additionalProperties"`
+		}
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Type == "object" && (s.AdditionalProperties == nil || *s.AdditionalProperties) {
+			t.Errorf("schema %s is an open object", name)
+		}
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	f := newFixture(t)
+	resp := f.do(req{method: http.MethodGet, path: "/openapi.json"})
+	body := apitest.Validate(t, resp, "/openapi.json")
+	if resp.StatusCode != http.StatusOK || string(body) != string(api.OpenAPI()) {
+		t.Fatalf("status %d, %d bytes", resp.StatusCode, len(body))
+	}
+	var v struct {
+		OpenAPI string `json:"openapi"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.OpenAPI != "3.1.0" {
+		t.Fatalf("openapi = %q, %v", v.OpenAPI, err)
+	}
+}
+
+// The docs page works offline: it and its assets are served from the
+// binary and reference nothing outside this server.
+func TestDocsSelfContained(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct{ path, ctype, must string }{
+		{"/docs", "text/html; charset=utf-8", `src="/docs/docs.js"`},
+		{"/docs/docs.js", "text/javascript; charset=utf-8", `fetch("/openapi.json"`},
+		{"/docs/docs.css", "text/css; charset=utf-8", "font-family"},
+	} {
+		resp := f.do(req{method: http.MethodGet, path: c.path})
+		body := apitest.Validate(t, resp, c.path)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != c.ctype {
+			t.Fatalf("%s: %d %q", c.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if !strings.Contains(string(body), c.must) {
+			t.Errorf("%s lacks %q", c.path, c.must)
+		}
+		for _, ext := range []string{"http://", "https://", "//cdn", "@import"} {
+			if strings.Contains(string(body), ext) {
+				t.Errorf("%s references an external resource (%q)", c.path, ext)
+			}
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") {
+			t.Errorf("%s CSP = %q", c.path, csp)
+		}
+	}
+}

@@ -1,0 +1,210 @@
+// Package api is rowguard's thin HTTP layer: it authenticates the caller,
+// runs one SQL function per request inside a transaction that tells
+// PostgreSQL who is asking (row-level security does the rest), and writes
+// back the JSON PostgreSQL built. Errors are RFC 9457 problem documents.
+//
+// The routes, their bodies and every response are described by the
+// embedded OpenAPI 3.1 document (openapi.json), served at /openapi.json and
+// rendered at /docs.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rowguard/rowguard/internal/password"
+	"github.com/rowguard/rowguard/internal/token"
+)
+
+// Defaults applied by NewServer to zero Options fields.
+const (
+	DefaultMaxBodyBytes   = 1 << 20 // 1 MiB
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// Options configure a Server. Tokens is required; the rest have defaults.
+type Options struct {
+	// Pool connects as the API's login role (NOBYPASSRLS, member of
+	// rowguard_api). Nil: every database route answers 503 (useful only
+	// for tests of the HTTP layer itself).
+	Pool *pgxpool.Pool
+	// Tokens issues and verifies access tokens.
+	Tokens *token.Authority
+	// Logger receives the access log and error details. Nil: slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes caps request bodies (413 beyond). Zero: DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// RequestTimeout bounds each request's work (504 beyond). Zero: DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Version is reported by /healthz.
+	Version string
+	// Passwords hashes and verifies passwords. Nil: password.Default().
+	Passwords *password.Hasher
+	// HashConcurrency bounds concurrent password hashes (each holds the
+	// hash's memory cost). Zero: twice GOMAXPROCS.
+	HashConcurrency int
+}
+
+// Route is one registered endpoint. Path is the template as documented in
+// openapi.json, e.g. /v1/orgs/{org_id}.
+type Route struct {
+	Method string
+	Path   string
+	// Auth reports whether the route requires a bearer token.
+	Auth bool
+}
+
+// Server is the HTTP handler of the API. Create it with NewServer.
+type Server struct {
+	pool      *pgxpool.Pool
+	tokens    *token.Authority
+	passwords *password.Hasher
+	logger    *slog.Logger
+	version   string
+	hashSlots chan struct{}
+
+	router  *mux.Router
+	handler http.Handler
+	routes  []registeredRoute
+}
+
+type registeredRoute struct {
+	Route
+	pathRE *regexp.Regexp
+}
+
+// NewServer builds the API handler. It panics if opts.Tokens is nil.
+func NewServer(opts Options) *Server {
+	if opts.Tokens == nil {
+		panic("api: Options.Tokens is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.Passwords == nil {
+		opts.Passwords = password.Default()
+	}
+	if opts.HashConcurrency <= 0 {
+		opts.HashConcurrency = 2 * runtime.GOMAXPROCS(0)
+	}
+	s := &Server{
+		pool:      opts.Pool,
+		tokens:    opts.Tokens,
+		passwords: opts.Passwords,
+		logger:    opts.Logger,
+		version:   opts.Version,
+		hashSlots: make(chan struct{}, opts.HashConcurrency),
+		router:    mux.NewRouter(),
+	}
+	s.routeAll()
+	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	s.router.Use(recordRoute)
+
+	// Outermost first. These wrap the router itself, so 404 and 405
+	// answers get a request id, a log line and the same headers.
+	var h http.Handler = s.router
+	h = timeout(opts.RequestTimeout)(h)
+	h = limitBody(opts.MaxBodyBytes)(h)
+	h = s.recoverer(h)
+	h = secureHeaders(h)
+	h = s.accessLog(h)
+	h = requestID(h)
+	s.handler = h
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// Routes lists every registered endpoint, in registration order.
+func (s *Server) Routes() []Route {
+	out := make([]Route, len(s.routes))
+	for i, r := range s.routes {
+		out[i] = r.Route
+	}
+	return out
+}
+
+func (s *Server) routeAll() {
+	const public, private = false, true
+
+	s.handle(http.MethodGet, "/healthz", s.healthz, public)
+	s.handle(http.MethodGet, "/readyz", s.readyz, public)
+	s.handle(http.MethodGet, "/openapi.json", s.openapi, public)
+	s.handle(http.MethodGet, "/docs", s.docsPage, public)
+	s.handle(http.MethodGet, "/docs/docs.js", s.docsAsset("docs.js", "text/javascript; charset=utf-8"), public)
+	s.handle(http.MethodGet, "/docs/docs.css", s.docsAsset("docs.css", "text/css; charset=utf-8"), public)
+
+	s.handle(http.MethodPost, "/v1/auth/register", s.register, public)
+	s.handle(http.MethodPost, "/v1/auth/login", s.login, public)
+	s.handle(http.MethodGet, "/v1/auth/me", s.me, private)
+
+	s.handle(http.MethodGet, "/v1/orgs", s.listOrganizations, private)
+	s.handle(http.MethodPost, "/v1/orgs", s.createOrganization, private)
+	s.handle(http.MethodGet, "/v1/orgs/{org_id}", s.getOrganization, private)
+	s.handle(http.MethodPatch, "/v1/orgs/{org_id}", s.updateOrganization, private)
+	s.handle(http.MethodDelete, "/v1/orgs/{org_id}", s.deleteOrganization, private)
+	s.handle(http.MethodGet, "/v1/orgs/{org_id}/members", s.listMembers, private)
+
+	s.handle(http.MethodGet, "/v1/orgs/{org_id}/projects", s.listProjects, private)
+	s.handle(http.MethodPost, "/v1/orgs/{org_id}/projects", s.createProject, private)
+	s.handle(http.MethodGet, "/v1/orgs/{org_id}/projects/{project_id}", s.getProject, private)
+	s.handle(http.MethodPatch, "/v1/orgs/{org_id}/projects/{project_id}", s.updateProject, private)
+	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/projects/{project_id}", s.deleteProject, private)
+}
+
+// idVar matches the path variables that hold ids ({org_id}, {project_id}).
+var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
+
+// handle registers h for method and a path template. Id variables only
+// match canonical UUIDs, so any other value is a 404 before any handler
+// runs.
+func (s *Server) handle(method, path string, h http.HandlerFunc, auth bool) {
+	if auth {
+		h = s.authenticate(h)
+	}
+	pattern := idVar.ReplaceAllString(path, `{$1:`+uuidPattern+`}`)
+	route := s.router.Methods(method).Path(pattern).Handler(h).Name(path)
+	re, err := route.GetPathRegexp()
+	if err != nil {
+		panic("api: route " + path + ": " + err.Error())
+	}
+	s.routes = append(s.routes, registeredRoute{
+		Route:  Route{Method: method, Path: path, Auth: auth},
+		pathRE: regexp.MustCompile(re),
+	})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, r, newError(ProblemNotFound, "No resource lives at this path."))
+}
+
+// methodNotAllowed answers a known path asked with the wrong method, and
+// lists the right ones in Allow.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, rt := range s.routes {
+		if rt.pathRE.MatchString(r.URL.Path) {
+			allow = append(allow, rt.Method)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeProblem(w, r, newError(ProblemMethodNotAllowed,
+		"This path accepts "+strings.Join(allow, ", ")+"."))
+}
