@@ -72,11 +72,34 @@ func bootstrapLoginRole(ctx context.Context, conn *pgx.Conn, role string) error 
 }
 
 // DevDatabase starts (or reuses) the private development cluster in dir/postgres (dir
-// is DefaultDevDir when empty), creates the database "rowguard", migrates it to the latest version as
-// the superuser and bootstraps the login role rowguard_app. It returns the URL the
-// server should use (rowguard_app over the cluster's Unix socket) and the cluster,
-// which the caller stops when done. Progress lines go to log.
+// is DefaultDevDir when empty), creates the database "rowguard", migrates it to the
+// latest version as the superuser and bootstraps the login role rowguard_app. It
+// returns the URL the server should use (rowguard_app over the cluster's Unix socket)
+// and the cluster, which the caller stops when done. Progress lines go to log.
 func DevDatabase(ctx context.Context, dir string, log io.Writer) (appURL string, cluster *pgcluster.Cluster, err error) {
+	cluster, adminURL, err := StartDevCluster(ctx, dir, log)
+	if err != nil {
+		return "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			stopQuietly(cluster)
+			cluster = nil
+		}
+	}()
+	if err := Migrate(ctx, adminURL, Latest, log); err != nil {
+		return "", nil, err
+	}
+	if err := BootstrapLoginRole(ctx, adminURL, DevLoginRole); err != nil {
+		return "", nil, err
+	}
+	return cluster.URL(DevDatabaseName, DevLoginRole), cluster, nil
+}
+
+// StartDevCluster starts (or reuses) the development cluster in dir/postgres and
+// creates the database "rowguard" when missing, without migrating it. It returns the
+// cluster and the superuser URL of that database.
+func StartDevCluster(ctx context.Context, dir string, log io.Writer) (cluster *pgcluster.Cluster, adminURL string, err error) {
 	if dir == "" {
 		dir = DefaultDevDir
 	}
@@ -87,14 +110,14 @@ func DevDatabase(ctx context.Context, dir string, log io.Writer) (appURL string,
 		dir = abs
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("database: %w", err)
+		return nil, "", fmt.Errorf("database: %w", err)
 	}
 	if os.Geteuid() == 0 {
 		// As root the server runs as the postgres user, which must pass through dir:
 		// allow search (x) for others, not listing.
 		if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o001 == 0 {
 			if err := os.Chmod(dir, fi.Mode().Perm()|0o011); err != nil {
-				return "", nil, fmt.Errorf("database: %w", err)
+				return nil, "", fmt.Errorf("database: %w", err)
 			}
 		}
 	}
@@ -103,25 +126,17 @@ func DevDatabase(ctx context.Context, dir string, log io.Writer) (appURL string,
 	// development signing key stays private).
 	cluster, err = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "postgres"), Log: log})
 	if err != nil {
-		return "", nil, err
+		return nil, "", err
 	}
-	defer func() {
-		if err != nil {
-			if stopErr := cluster.Stop(); stopErr != nil {
-				fmt.Fprintf(os.Stderr, "database: stopping the development cluster: %v\n", stopErr)
-			}
-			cluster = nil
-		}
-	}()
 	if err := cluster.CreateDatabase(ctx, DevDatabaseName); err != nil {
-		return "", nil, err
+		stopQuietly(cluster)
+		return nil, "", err
 	}
-	adminURL := cluster.URL(DevDatabaseName, pgcluster.Superuser)
-	if err := Migrate(ctx, adminURL, Latest, log); err != nil {
-		return "", nil, err
+	return cluster, cluster.URL(DevDatabaseName, pgcluster.Superuser), nil
+}
+
+func stopQuietly(c *pgcluster.Cluster) {
+	if err := c.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "database: stopping the development cluster: %v\n", err)
 	}
-	if err := BootstrapLoginRole(ctx, adminURL, DevLoginRole); err != nil {
-		return "", nil, err
-	}
-	return cluster.URL(DevDatabaseName, DevLoginRole), cluster, nil
 }

@@ -55,10 +55,10 @@ func CheckServingRole(ctx context.Context, pool *pgxpool.Pool) error {
 	if super {
 		reasons = append(reasons, "it is a superuser, and superusers bypass row-level security")
 	}
-	if bypass {
+	if bypass && !super {
 		reasons = append(reasons, "it has BYPASSRLS")
 	}
-	if createRole {
+	if createRole && !super {
 		reasons = append(reasons, "it has CREATEROLE, so it could grant itself the owner role")
 	}
 	if !ownerExists || !apiExist {

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rowguard/rowguard"
+	"github.com/rowguard/rowguard/api"
+	"github.com/rowguard/rowguard/internal/config"
+	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/token"
+)
+
+// shutdownGrace is how long in-flight requests get to finish after SIGINT/SIGTERM.
+const shutdownGrace = 20 * time.Second
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "serve   (configured by environment variables: rowguard help)", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.LoadServe()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	dbURL := cfg.DatabaseURL
+	if cfg.DevMode() {
+		fmt.Fprintf(stdout, "DATABASE_URL is unset: development mode, database in %s\n", cfg.DataDir)
+		url, cluster, err := database.DevDatabase(ctx, cfg.DataDir, stdout)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cluster.Started() {
+				fmt.Fprintln(stdout, "stopping the development database")
+			}
+			if err := cluster.Stop(); err != nil {
+				logger.Error("stop the development database", "err", err)
+			}
+		}()
+		dbURL = url
+	}
+
+	pool, err := database.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := database.CheckServingRole(ctx, pool); err != nil {
+		return err
+	}
+
+	tokens, err := token.NewAuthority(cfg.JWTPrivateKey, cfg.JWTKeyID, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL, cfg.TokenLeeway)
+	if err != nil {
+		return fmt.Errorf("ROWGUARD_JWT_*: %w", err)
+	}
+	handler := api.NewServer(api.Options{
+		Pool:           pool,
+		Tokens:         tokens,
+		Logger:         logger,
+		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
+		RequestTimeout: cfg.RequestTimeout,
+		Version:        rowguard.Version,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ROWGUARD_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// The handler bounds each request's work by RequestTimeout; these bound slow
+		// clients reading or writing around it.
+		ReadTimeout:    cfg.RequestTimeout + 10*time.Second,
+		WriteTimeout:   cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	base := baseURL(ln.Addr().(*net.TCPAddr), cfg.Addr)
+	logger.Info("serving", "addr", ln.Addr().String(), "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", tokens.KeyID())
+	fmt.Fprintf(stdout, "\nrowguard %s listening on %s   (API docs: %s/docs)\n", rowguard.Version, base, base)
+	if cfg.DevMode() {
+		fmt.Fprintf(stdout, "development DATABASE_URL=%s\n", dbURL)
+	}
+	fmt.Fprintf(stdout, `Try:
+  curl -s %s/v1/auth/register -H 'content-type: application/json' \
+    -d '{"email":"ada@example.com","password":"correct horse battery staple","organization_name":"Analytical Engines"}'
+Press Ctrl-C to stop.
+
+`, base)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second Ctrl-C now ends the process at once
+	logger.Info("shutting down", "grace", shutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("graceful shutdown incomplete", "err", err)
+		srv.Close()
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
+
+// baseURL is how to reach the listener from this machine.
+func baseURL(addr *net.TCPAddr, configured string) string {
+	host, _, _ := net.SplitHostPort(configured)
+	if host == "" || addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
