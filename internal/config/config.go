@@ -95,6 +95,7 @@ func (c *MigrateConfig) URL() string {
 // development mode without a configured key it loads, or generates and saves (mode
 // 0600), DataDir/jwt-ed25519.pem.
 func LoadServe() (*ServeConfig, error) {
+	unsetEmpty()
 	var c ServeConfig
 	if err := envconfig.Process("", &c); err != nil {
 		return nil, describe(err)
@@ -110,6 +111,7 @@ func LoadServe() (*ServeConfig, error) {
 
 // LoadMigrate reads and validates the migrate configuration from the environment.
 func LoadMigrate() (*MigrateConfig, error) {
+	unsetEmpty()
 	var c MigrateConfig
 	if err := envconfig.Process("", &c); err != nil {
 		return nil, describe(err)
@@ -241,6 +243,17 @@ func devKey(path string) (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	return key, nil
+}
+
+// unsetEmpty removes our variables that are set but empty (`ROWGUARD_ADDR=` in an env
+// file, `${X}` of an unset X in compose), so that they take their defaults: envconfig
+// would otherwise parse "" as the value.
+func unsetEmpty() {
+	for _, v := range Variables {
+		if val, ok := os.LookupEnv(v.Name); ok && strings.TrimSpace(val) == "" {
+			os.Unsetenv(v.Name)
+		}
+	}
 }
 
 // describe rewrites envconfig's parse errors to name the variable and what it wants.

@@ -134,8 +134,6 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_ADDR", ":70000", `ROWGUARD_ADDR: port must be a number from 1 to 65535 (got "70000")`},
 		{"ROWGUARD_LOG_LEVEL", "loud", `ROWGUARD_LOG_LEVEL: must be debug, info, warn or error (got "loud")`},
 		{"ROWGUARD_LOG_LEVEL", "info+2", "ROWGUARD_LOG_LEVEL: must be debug, info, warn or error (got INFO+2)"},
-		{"ROWGUARD_JWT_ISSUER", " ", "ROWGUARD_JWT_ISSUER: must not be empty"},
-		{"ROWGUARD_JWT_AUDIENCE", " ", "ROWGUARD_JWT_AUDIENCE: must not be empty"},
 		{"ROWGUARD_JWT_KEY_ID", "a b", "ROWGUARD_JWT_KEY_ID: must not contain spaces or quotes"},
 		{"ROWGUARD_JWT_PRIVATE_KEY", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n", `ROWGUARD_JWT_PRIVATE_KEY: PEM block is "PUBLIC KEY"`},
 		{"ROWGUARD_JWT_PRIVATE_KEY", "not a key", "ROWGUARD_JWT_PRIVATE_KEY: no PEM block found"},
@@ -162,6 +160,21 @@ func TestServeReportsEveryBadVariable(t *testing.T) {
 	_, err := LoadServe()
 	if err == nil || !strings.Contains(err.Error(), "ROWGUARD_ACCESS_TOKEN_TTL") || !strings.Contains(err.Error(), "ROWGUARD_REQUEST_TIMEOUT") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEmptyVariablesTakeTheirDefaults(t *testing.T) {
+	clearEnv(t)
+	for _, v := range Variables {
+		t.Setenv(v.Name, "")
+	}
+	t.Setenv("ROWGUARD_DATA_DIR", t.TempDir())
+	c, err := LoadServe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccessTokenTTL != 15*time.Minute || c.Addr != "127.0.0.1:8080" || !c.DevMode() {
+		t.Fatalf("%+v", c)
 	}
 }
 

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/rowguard/rowguard"
+	"github.com/rowguard/rowguard/internal/config"
+	"github.com/rowguard/rowguard/internal/testdb"
+	"github.com/rowguard/rowguard/internal/token"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func clearEnv(t *testing.T) {
+	for _, v := range config.Variables {
+		t.Setenv(v.Name, "")
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	if code, out, _ := runArgs(t, "version"); code != 0 || out != "rowguard "+rowguard.Version+"\n" {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if code, out, _ := runArgs(t, "help"); code != 0 || !strings.Contains(out, "ROWGUARD_ACCESS_TOKEN_TTL") {
+		t.Errorf("help: %d %q", code, out)
+	}
+	for _, args := range [][]string{{}, {"bogus"}, {"migrate", "--to", "x"}, {"migrate", "--to", "-2"}, {"migrate", "extra"}, {"serve", "--port", "1"}} {
+		if code, _, _ := runArgs(t, args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestServeRefusesBadConfiguration(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("DATABASE_URL", "postgres://rowguard_app@localhost/rowguard")
+	code, _, stderr := runArgs(t, "serve")
+	if code != 1 || !strings.Contains(stderr, "ROWGUARD_JWT_PRIVATE_KEY: required when DATABASE_URL is set") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestMigrateAndServeRefusesSuperuser(t *testing.T) {
+	db := testdb.New(t)
+	clearEnv(t)
+	t.Setenv("MIGRATION_DATABASE_URL", db.AdminURL)
+	if code, out, stderr := runArgs(t, "migrate", "--to", "1"); code != 0 || !strings.Contains(out, "at version 1") {
+		t.Fatalf("migrate --to 1: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, out, stderr := runArgs(t, "migrate"); code != 0 || !strings.Contains(out, "(latest)") {
+		t.Fatalf("migrate: exit %d\n%s%s", code, out, stderr)
+	}
+
+	key, err := token.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := token.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ROWGUARD_JWT_PRIVATE_KEY", string(pem))
+	t.Setenv("ROWGUARD_ADDR", "127.0.0.1:1") // never reached: the role check comes first
+	t.Setenv("DATABASE_URL", db.AdminURL)
+	code, _, stderr := runArgs(t, "serve")
+	if code != 1 || !strings.Contains(stderr, `refusing to serve as database role "postgres": it is a superuser`) {
+		t.Fatalf("serve as superuser: exit %d, stderr %q", code, stderr)
+	}
+}
