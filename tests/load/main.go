@@ -1,0 +1,302 @@
+// Command load is rowguard's benchmark: it measures what the HTTP layer costs
+// on top of the SQL it sends, and checks on every response that no tenant
+// ever sees another tenant's rows.
+//
+//	go run ./tests/load                    # self-contained: private Postgres, in-process API
+//	go run ./tests/load -concurrency 64 -duration 20s
+//	go run ./tests/load -json > load.json  # machine-readable report
+//
+// # What it does
+//
+// Setup (default): a private ephemeral PostgreSQL cluster in a temporary
+// directory (fsync off), migrated with database.Migrate, the login role
+// rowguard_app bootstrapped, a pool opened as rowguard_app with
+// database.Open, and api.NewServer served by net/http on 127.0.0.1:0 in this
+// process. The API's access log goes to slog.DiscardHandler so that logging
+// is not what is measured. With -database-url (a superuser URL) the same is
+// done in that database instead of a private cluster. With -url the API is an
+// external server; -database-url (or -app-database-url) then names its
+// database for the direct phase.
+//
+// Seed, through the HTTP API: -orgs organizations, each registered by its
+// own user (POST /v1/auth/register, which returns the access token), with
+// -projects projects each (POST /v1/orgs/{org_id}/projects).
+//
+// Phase "api": -concurrency clients for -duration (after -warmup, not
+// counted), each request a random tenant's
+// GET /v1/orgs/{org_id}/projects?limit=20 with that tenant's token over
+// keep-alive connections.
+//
+// Phase "direct": the same transaction without HTTP: one pgx batch on a
+// rowguard_app pool of the same size as the API's,
+//
+//	select auth.begin_request($1::uuid, $2::uuid, $3::uuid)
+//	select api.list_projects($1::int, $2::uuid)
+//
+// — the statement text and argument types of api/exec.go and api/projects.go
+// (unexported there, so mirrored here: keep them in step), same concurrency,
+// same duration, same random tenant choice.
+//
+// Every response of both phases is checked: a status other than 200 (or a
+// SQL error), bad JSON or a page of the wrong size is an error; an item whose
+// org_id is not the org asked for, or whose id is not one of that org's
+// seeded projects, is a leak. Afterwards -cross probes ask for another
+// tenant's projects with a tenant's credentials, over HTTP (must be 404) and
+// directly (begin_request must raise RG404); any data is a leak.
+//
+// # Reading the output
+//
+// For each phase: requests completed inside the measured window, req/s,
+// latency p50/p90/p99/max (ms, client side: for "api" the whole HTTP
+// exchange, for "direct" the pgx batch), errors and leaks. Then the ratios:
+// throughput API/direct (1.0 = HTTP costs nothing; the project's target is
+// ≥ 0.70 on a 2-core machine) and p50 API/direct (how much longer a request
+// takes through HTTP). The client, the server and PostgreSQL share the
+// machine's CPUs, so the absolute figures depend on the machine and its
+// noise; compare ratios taken in one run. -rounds N alternates the phase order
+// N times and sums them, to even out drift.
+//
+// The exit status is 1 when any leak or error was seen (and, with -min-ratio,
+// when the throughput ratio is below it), 2 when the setup failed.
+//
+// # Flags
+//
+// Run with -h for the full list. Profiling: -cpuprofile and -memprofile
+// write pprof profiles of the api phase's measured window (the client is in
+// the same process: focus on the api package, e.g.
+// go tool pprof -focus 'rowguard/api' prof.cpu); -pprof serves net/http/pprof.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config holds the command line.
+type config struct {
+	url          string
+	databaseURL  string
+	appURL       string
+	orgs         int
+	projects     int
+	concurrency  int
+	duration     time.Duration
+	warmup       time.Duration
+	rounds       int
+	pageLimit    int
+	pool         int
+	seedWorkers  int
+	cross        int
+	phases       string
+	jsonOut      bool
+	minRatio     float64
+	cpuProfile   string
+	memProfile   string
+	pprofAddr    string
+	keepLog      bool
+	verbose      bool
+	seed         uint64
+	requestLimit time.Duration
+}
+
+func parseFlags(args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.StringVar(&c.url, "url", "", "base URL of an external API (e.g. http://127.0.0.1:8080); requires -database-url or -app-database-url. Empty: serve api.NewServer in-process")
+	fs.StringVar(&c.databaseURL, "database-url", "", "superuser URL of the database to use: migrated and rowguard_app bootstrapped (in-process mode), or the external API's database (-url mode). Empty: a private ephemeral cluster")
+	fs.StringVar(&c.appURL, "app-database-url", "", "-url mode: URL of the serving login role for the direct phase (default: -database-url with the user replaced by rowguard_app)")
+	fs.IntVar(&c.orgs, "orgs", 50, "organizations (tenants) to seed, each founded by its own user")
+	fs.IntVar(&c.projects, "projects", 20, "projects per organization")
+	fs.IntVar(&c.concurrency, "concurrency", 32, "concurrent clients in each phase")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each phase")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each phase")
+	fs.IntVar(&c.rounds, "rounds", 1, "repeat both phases, alternating their order; figures are summed over rounds")
+	fs.IntVar(&c.pageLimit, "limit", 20, "page size asked for (?limit=)")
+	fs.IntVar(&c.pool, "pool", 0, "max connections of the API's pool and of the direct pool (0: database.Open's default)")
+	fs.IntVar(&c.seedWorkers, "seed-concurrency", 8, "concurrent requests while seeding")
+	fs.IntVar(&c.cross, "cross", 100, "cross-tenant probes per path (HTTP and direct) after the phases; 0 disables")
+	fs.StringVar(&c.phases, "phases", "api,direct", "phases to run: api, direct or both")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
+	fs.Float64Var(&c.minRatio, "min-ratio", 0, "exit 1 when the API/direct throughput ratio is below this (0: report only)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the api phase's measured window to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the api phase's measured window to this file")
+	fs.StringVar(&c.pprofAddr, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) during the run")
+	fs.BoolVar(&c.keepLog, "access-log", false, "keep the in-process API's access log (JSON on stderr) instead of discarding it")
+	fs.BoolVar(&c.verbose, "v", false, "progress details on stderr (cluster start, migrations)")
+	fs.Uint64Var(&c.seed, "seed", 0, "random seed of the tenant choice (0: from the clock)")
+	fs.DurationVar(&c.requestLimit, "request-timeout", 30*time.Second, "client-side time limit of one request")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./tests/load [flags]\n\n"+
+			"Benchmarks GET /v1/orgs/{org_id}/projects through the API against the same SQL sent directly,\n"+
+			"checking every response for cross-tenant leaks. Flags:\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	var errs []error
+	if c.orgs < 2 {
+		errs = append(errs, errors.New("-orgs must be at least 2 (tenants must mix)"))
+	}
+	if c.projects < 1 {
+		errs = append(errs, errors.New("-projects must be at least 1"))
+	}
+	if c.concurrency < 1 || c.seedWorkers < 1 {
+		errs = append(errs, errors.New("-concurrency and -seed-concurrency must be at least 1"))
+	}
+	if c.duration <= 0 || c.warmup < 0 {
+		errs = append(errs, errors.New("-duration must be positive and -warmup not negative"))
+	}
+	if c.rounds < 1 {
+		errs = append(errs, errors.New("-rounds must be at least 1"))
+	}
+	if c.pageLimit < 1 || c.pageLimit > 100 {
+		errs = append(errs, errors.New("-limit must be from 1 to 100"))
+	}
+	if c.pool < 0 || c.cross < 0 {
+		errs = append(errs, errors.New("-pool and -cross must not be negative"))
+	}
+	if c.url != "" && c.databaseURL == "" && c.appURL == "" {
+		errs = append(errs, errors.New("-url needs -database-url (superuser) or -app-database-url (serving role) for the direct phase"))
+	}
+	if c.url == "" && c.appURL != "" {
+		errs = append(errs, errors.New("-app-database-url is for -url mode; in-process mode derives it from -database-url"))
+	}
+	c.url = strings.TrimRight(c.url, "/")
+	for _, p := range strings.Split(c.phases, ",") {
+		switch strings.TrimSpace(p) {
+		case "api", "direct":
+		default:
+			errs = append(errs, fmt.Errorf("-phases: unknown phase %q (api, direct)", p))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func (c *config) runs(phase string) bool {
+	for _, p := range strings.Split(c.phases, ",") {
+		if strings.TrimSpace(p) == phase {
+			return true
+		}
+	}
+	return false
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(2)
+	}
+	if cfg.memProfile != "" {
+		// Sample allocations only inside the api phase's measured window
+		// (seeding hashes passwords: megabytes that would drown the profile).
+		runtime.MemProfileRate = 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, cfg, os.Stdout, os.Stderr))
+}
+
+// run returns the exit status.
+func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
+	progress := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "load: "+format+"\n", args...)
+	}
+	env, err := setup(ctx, cfg, stderr, progress)
+	if env != nil {
+		defer env.close(progress)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "load: setup:", err)
+		return 2
+	}
+	if cfg.pprofAddr != "" {
+		addr, err := servePprof(cfg.pprofAddr)
+		if err != nil {
+			fmt.Fprintln(stderr, "load: -pprof:", err)
+			return 2
+		}
+		progress("pprof on http://%s/debug/pprof/", addr)
+	}
+
+	progress("seeding %d orgs × %d projects through %s", cfg.orgs, cfg.projects, env.baseURL)
+	start := time.Now()
+	tenants, err := seed(ctx, cfg, env)
+	if err != nil {
+		fmt.Fprintln(stderr, "load: seed:", err)
+		return 2
+	}
+	rep := newReport(cfg, env)
+	rep.Seed = seedFacts{Orgs: len(tenants), ProjectsPerOrg: cfg.projects, Seconds: time.Since(start).Seconds()}
+	progress("seeded in %.1fs", rep.Seed.Seconds)
+
+	var results = map[string]*phaseResult{}
+	for round := range cfg.rounds {
+		order := []string{"api", "direct"}
+		if round%2 == 1 {
+			order = []string{"direct", "api"}
+		}
+		for _, name := range order {
+			if !cfg.runs(name) || ctx.Err() != nil {
+				continue
+			}
+			progress("round %d/%d: phase %s: %d clients, %s warm-up + %s", round+1, cfg.rounds, name, cfg.concurrency, cfg.warmup, cfg.duration)
+			r, err := runPhase(ctx, cfg, env, name, tenants)
+			if err != nil {
+				fmt.Fprintf(stderr, "load: phase %s: %v\n", name, err)
+				return 2
+			}
+			progress("phase %s: %.0f req/s, p50 %.2f ms, %d errors, %d leaks", name, r.rate(), ms(r.percentile(0.50)), r.errors, r.leaks)
+			if results[name] == nil {
+				results[name] = r
+			} else {
+				results[name].merge(r)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "load: interrupted")
+		return 2
+	}
+	for _, name := range []string{"api", "direct"} {
+		if r := results[name]; r != nil {
+			rep.addPhase(r)
+		}
+	}
+	if cfg.cross > 0 {
+		progress("cross-tenant probes: %d over HTTP, %d direct", cfg.cross, cfg.cross)
+		rep.Cross = crossProbes(ctx, cfg, env, tenants)
+	}
+	rep.finish()
+
+	if cfg.jsonOut {
+		rep.writeJSON(stdout)
+	} else {
+		rep.writeText(stdout)
+	}
+	status := 0
+	if rep.TotalLeaks > 0 || rep.TotalErrors > 0 {
+		status = 1
+	}
+	if cfg.minRatio > 0 && rep.Ratios != nil && rep.Ratios.Throughput < cfg.minRatio {
+		fmt.Fprintf(stderr, "load: throughput ratio %.2f is below -min-ratio %.2f\n", rep.Ratios.Throughput, cfg.minRatio)
+		status = 1
+	}
+	return status
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"text/tabwriter"
+	"time"
+)
+
+// report is the run's outcome; -json prints it as is.
+type report struct {
+	Target  string        `json:"target"`
+	Machine machineFacts  `json:"machine"`
+	Setup   setupFacts    `json:"setup"`
+	Seed    seedFacts     `json:"seed"`
+	Load    loadFacts     `json:"load"`
+	Phases  []phaseReport `json:"phases"`
+	Ratios  *ratios       `json:"ratios,omitempty"`
+	Cross   *crossResult  `json:"cross_tenant,omitempty"`
+	Notes   []string      `json:"notes"`
+
+	TotalErrors int `json:"total_errors"`
+	TotalLeaks  int `json:"total_leaks"`
+}
+
+type machineFacts struct {
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os_arch"`
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	Postgres   string `json:"postgres_version"`
+}
+
+type setupFacts struct {
+	API        string `json:"api"`
+	Database   string `json:"database"`
+	PoolSize   int32  `json:"pool_max_conns"`
+	ExecMode   string `json:"query_exec_mode"`
+	AccessLog  string `json:"access_log"`
+	Statements string `json:"direct_statements"`
+}
+
+type seedFacts struct {
+	Orgs           int     `json:"orgs"`
+	ProjectsPerOrg int     `json:"projects_per_org"`
+	Seconds        float64 `json:"seconds"`
+}
+
+type loadFacts struct {
+	Request     string  `json:"request"`
+	Concurrency int     `json:"concurrency"`
+	Duration    string  `json:"duration_per_round"`
+	Warmup      string  `json:"warmup"`
+	Rounds      int     `json:"rounds"`
+	Seed        uint64  `json:"seed,omitempty"`
+	Seconds     float64 `json:"measured_seconds_per_phase"`
+}
+
+type phaseReport struct {
+	Name         string   `json:"name"`
+	Requests     int      `json:"requests"`
+	ReqPerSec    float64  `json:"req_per_sec"`
+	P50ms        float64  `json:"p50_ms"`
+	P90ms        float64  `json:"p90_ms"`
+	P99ms        float64  `json:"p99_ms"`
+	MaxMs        float64  `json:"max_ms"`
+	Errors       int      `json:"errors"`
+	Leaks        int      `json:"leaks"`
+	ErrorSamples []string `json:"error_samples,omitempty"`
+	LeakSamples  []string `json:"leak_samples,omitempty"`
+}
+
+// ratios compare the api phase with the direct one.
+type ratios struct {
+	Throughput float64 `json:"throughput_api_over_direct"`
+	P50        float64 `json:"p50_api_over_direct"`
+	P99        float64 `json:"p99_api_over_direct"`
+	Target     float64 `json:"throughput_target"`
+}
+
+// throughputTarget is the project's goal for the API/direct throughput ratio
+// on a 2-core machine.
+const throughputTarget = 0.70
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func newReport(cfg *config, e *env) *report {
+	r := &report{
+		Target: "GET /v1/orgs/{org_id}/projects?limit=N through the API vs the same SQL batch sent directly with pgx",
+		Machine: machineFacts{
+			GoVersion:  runtime.Version(),
+			OS:         runtime.GOOS + "/" + runtime.GOARCH,
+			NumCPU:     runtime.NumCPU(),
+			GOMAXPROCS: runtime.GOMAXPROCS(0),
+			Postgres:   e.pgVersion,
+		},
+		Setup: setupFacts{
+			API:        e.baseURL,
+			Database:   e.dbSource,
+			PoolSize:   e.poolSize(),
+			ExecMode:   e.execMode,
+			AccessLog:  e.logNote,
+			Statements: "mirrored from api/exec.go and api/projects.go (unexported there)",
+		},
+		Load: loadFacts{
+			Request:     fmt.Sprintf("GET /v1/orgs/{org_id}/projects?limit=%d", cfg.pageLimit),
+			Concurrency: cfg.concurrency,
+			Duration:    cfg.duration.String(),
+			Warmup:      cfg.warmup.String(),
+			Rounds:      cfg.rounds,
+			Seed:        cfg.seed,
+			Seconds:     (cfg.duration * time.Duration(cfg.rounds)).Seconds(),
+		},
+	}
+	if e.inProcess {
+		r.Setup.API = "in-process api.NewServer on " + e.baseURL + " (same pool size as direct)"
+		r.Notes = append(r.Notes, "client, API server and PostgreSQL share the machine's CPUs: compare the ratios, not the absolute figures")
+	} else {
+		r.Setup.API = "external server " + e.baseURL + " (its pool size is its own; direct uses the size shown)"
+	}
+	return r
+}
+
+func (r *report) addPhase(p *phaseResult) {
+	r.Phases = append(r.Phases, phaseReport{
+		Name:         p.name,
+		Requests:     len(p.latencies),
+		ReqPerSec:    round(p.rate(), 1),
+		P50ms:        ms(p.percentile(0.50)),
+		P90ms:        ms(p.percentile(0.90)),
+		P99ms:        ms(p.percentile(0.99)),
+		MaxMs:        ms(p.percentile(1)),
+		Errors:       p.errors,
+		Leaks:        p.leaks,
+		ErrorSamples: p.errorMsgs,
+		LeakSamples:  p.leakMsgs,
+	})
+}
+
+func round(f float64, digits int) float64 {
+	p := 1.0
+	for range digits {
+		p *= 10
+	}
+	return float64(int64(f*p+0.5)) / p
+}
+
+// finish computes the ratios and the totals.
+func (r *report) finish() {
+	var api, direct *phaseReport
+	for i := range r.Phases {
+		p := &r.Phases[i]
+		r.TotalErrors += p.Errors
+		r.TotalLeaks += p.Leaks
+		switch p.Name {
+		case "api":
+			api = p
+		case "direct":
+			direct = p
+		}
+	}
+	if r.Cross != nil {
+		r.TotalErrors += r.Cross.Errors
+		r.TotalLeaks += r.Cross.Leaks
+	}
+	if api != nil && direct != nil && direct.ReqPerSec > 0 && direct.P50ms > 0 {
+		r.Ratios = &ratios{
+			Throughput: round(api.ReqPerSec/direct.ReqPerSec, 3),
+			P50:        round(api.P50ms/direct.P50ms, 3),
+			Target:     throughputTarget,
+		}
+		if direct.P99ms > 0 {
+			r.Ratios.P99 = round(api.P99ms/direct.P99ms, 3)
+		}
+	}
+}
+
+func (r *report) writeJSON(w io.Writer) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(r)
+}
+
+func (r *report) writeText(w io.Writer) {
+	m, s := r.Machine, r.Setup
+	fmt.Fprintf(w, "rowguard load: %s\n", r.Target)
+	fmt.Fprintf(w, "machine   %s %s, NumCPU %d, GOMAXPROCS %d, PostgreSQL %s\n", m.GoVersion, m.OS, m.NumCPU, m.GOMAXPROCS, m.Postgres)
+	fmt.Fprintf(w, "database  %s; pool %d conns as rowguard_app, query exec mode %s\n", s.Database, s.PoolSize, s.ExecMode)
+	fmt.Fprintf(w, "api       %s\n", s.API)
+	fmt.Fprintf(w, "logging   %s\n", s.AccessLog)
+	fmt.Fprintf(w, "seed      %d orgs × %d projects, each org founded by its own user, via HTTP in %.1fs\n", r.Seed.Orgs, r.Seed.ProjectsPerOrg, r.Seed.Seconds)
+	fmt.Fprintf(w, "load      %s, %d clients, random tenant per request, %s measured after %s warm-up, %d round(s)\n",
+		r.Load.Request, r.Load.Concurrency, r.Load.Duration, r.Load.Warmup, r.Load.Rounds)
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\trequests\treq/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\terrors\tleaks\t")
+	for _, p := range r.Phases {
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t\n",
+			p.Name, p.Requests, p.ReqPerSec, p.P50ms, p.P90ms, p.P99ms, p.MaxMs, p.Errors, p.Leaks)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+
+	if q := r.Ratios; q != nil {
+		verdict := "meets"
+		if q.Throughput < q.Target {
+			verdict = "BELOW"
+		}
+		fmt.Fprintf(w, "API/direct  throughput %.2f (%s the %.2f target)   p50 latency %.2f×   p99 latency %.2f×\n",
+			q.Throughput, verdict, q.Target, q.P50, q.P99)
+	}
+	if c := r.Cross; c != nil {
+		fmt.Fprintf(w, "cross-tenant probes  %d HTTP (want 404) + %d direct (want RG404): %d errors, %d leaks\n",
+			c.HTTPProbes, c.DirectProbes, c.Errors, c.Leaks)
+	}
+	for _, p := range r.Phases {
+		for _, msg := range p.LeakSamples {
+			fmt.Fprintf(w, "LEAK  %s: %s\n", p.Name, msg)
+		}
+		for _, msg := range p.ErrorSamples {
+			fmt.Fprintf(w, "error %s: %s\n", p.Name, msg)
+		}
+	}
+	if c := r.Cross; c != nil {
+		for _, msg := range c.LeakSamples {
+			fmt.Fprintf(w, "LEAK  cross-tenant: %s\n", msg)
+		}
+		for _, msg := range c.ErrorSamples {
+			fmt.Fprintf(w, "error cross-tenant: %s\n", msg)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	status := "OK"
+	if r.TotalLeaks > 0 || r.TotalErrors > 0 {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "result: %s (%d errors, %d leaks)\n", status, r.TotalErrors, r.TotalLeaks)
+}
