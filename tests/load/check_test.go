@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckPage(t *testing.T) {
+	ten := &tenant{orgID: "org-a", userID: "u", projects: map[string]bool{"p1": true, "p2": true}}
+	w := &worker{}
+	cases := []struct {
+		name, body   string
+		leak, failed bool
+	}{
+		{"own projects", `{"items":[{"id":"p2","org_id":"org-a"},{"id":"p1","org_id":"org-a"}],"next_cursor":null}`, false, false},
+		{"other org", `{"items":[{"id":"p1","org_id":"org-a"},{"id":"x","org_id":"org-b"}]}`, true, false},
+		{"unknown id in own org", `{"items":[{"id":"p1","org_id":"org-a"},{"id":"p9","org_id":"org-a"}]}`, true, false},
+		{"short page", `{"items":[{"id":"p1","org_id":"org-a"}]}`, false, true},
+		{"bad json", `{"items":`, false, true},
+	}
+	for _, tc := range cases {
+		// The worker's page is reused between calls, as in a phase.
+		leak, err := checkPage(w, ten, []byte(tc.body), 20)
+		if (leak != "") != tc.leak || (err != nil) != tc.failed {
+			t.Errorf("%s: leak=%q err=%v", tc.name, leak, err)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	r := &phaseResult{}
+	for i := 100; i >= 1; i-- {
+		r.latencies = append(r.latencies, time.Duration(i)*time.Millisecond)
+	}
+	for p, want := range map[float64]time.Duration{0.5: 50 * time.Millisecond, 0.99: 99 * time.Millisecond, 1: 100 * time.Millisecond} {
+		if got := r.percentile(p); got != want {
+			t.Errorf("p%v = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestTokenIDs(t *testing.T) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"user-1","sid":"session-1"}`))
+	sub, sid, err := tokenIDs("e30." + payload + ".sig")
+	if err != nil || sub != "user-1" || sid != "session-1" {
+		t.Fatalf("sub=%q sid=%q err=%v", sub, sid, err)
+	}
+	if _, _, err := tokenIDs("not-a-token"); err == nil {
+		t.Fatal("accepted a string without dots")
+	}
+}
+
+func TestFlags(t *testing.T) {
+	if _, err := parseFlags(nil); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	_, err := parseFlags([]string{"-url", "http://x", "-orgs", "1", "-phases", "api,nope"})
+	for _, want := range []string{"-url needs", "-orgs", "nope"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestWithUser(t *testing.T) {
+	got, err := withUser("postgres://postgres@/db?host=/tmp/s&port=5432", "rowguard_app")
+	if err != nil || !strings.HasPrefix(got, "postgres://rowguard_app@/db?") {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if got := withParam(got, "pool_max_conns", "4"); !strings.Contains(got, "pool_max_conns=4") {
+		t.Fatalf("withParam: %q", got)
+	}
+}
