@@ -73,9 +73,14 @@ func isUnavailable(err error) bool {
 var errNoPool = errors.New("api: no database pool configured")
 
 func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
-	attrs := []any{
-		"sqlstate", pe.Code, "constraint", pe.ConstraintName,
-		"table", pe.SchemaName + "." + pe.TableName, "column", pe.ColumnName,
+	attrs := []any{"sqlstate", pe.Code}
+	for _, kv := range [][2]string{
+		{"schema", pe.SchemaName}, {"table", pe.TableName},
+		{"column", pe.ColumnName}, {"constraint", pe.ConstraintName},
+	} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
 	}
 	code := pe.Code
 	switch {

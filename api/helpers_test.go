@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -59,6 +60,7 @@ type fixture struct {
 	t      *testing.T
 	srv    *api.Server
 	tokens *token.Authority
+	key    ed25519.PrivateKey
 	logs   *syncBuffer
 	token  string
 }
@@ -93,7 +95,14 @@ func newFixture(t *testing.T, tune ...func(*api.Options)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, srv: api.NewServer(opts), tokens: tokens, logs: logs, token: tok}
+	return &fixture{t: t, srv: api.NewServer(opts), tokens: tokens, key: key, logs: logs, token: tok}
+}
+
+// with returns f reporting to t (for subtests).
+func (f *fixture) with(t *testing.T) *fixture {
+	c := *f
+	c.t = t
+	return &c
 }
 
 type req struct {
