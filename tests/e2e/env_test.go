@@ -10,9 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"os"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -595,14 +595,14 @@ func signToken(t testing.TB, key ed25519.PrivateKey, kid, typ string, claims map
 func claimsFor(u user) map[string]any {
 	now := time.Now().Truncate(time.Second)
 	return map[string]any{
-		jwt.IssuerKey:     tokenIssuer,
-		jwt.AudienceKey:   []string{tokenAudience},
-		jwt.SubjectKey:    u.ID,
+		jwt.IssuerKey:        tokenIssuer,
+		jwt.AudienceKey:      []string{tokenAudience},
+		jwt.SubjectKey:       u.ID,
 		token.SessionIDClaim: u.SessionID,
-		jwt.IssuedAtKey:   now,
-		jwt.NotBeforeKey:  now,
-		jwt.ExpirationKey: now.Add(tokenTTL),
-		jwt.JwtIDKey:      fmt.Sprintf("jti-%d", now.UnixNano()),
+		jwt.IssuedAtKey:      now,
+		jwt.NotBeforeKey:     now,
+		jwt.ExpirationKey:    now.Add(tokenTTL),
+		jwt.JwtIDKey:         fmt.Sprintf("jti-%d", now.UnixNano()),
 	}
 }
 
