@@ -18,7 +18,7 @@
 //	}
 //
 // New clones a template database that is migrated once per package, so a fresh
-// database costs a few tens of milliseconds.
+// database costs a fraction of a second (a file copy), not a migration.
 package testdb
 
 import (
