@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/rowguard/rowguard/internal/token"
+)
+
+// Every protected route, with every kind of missing or bad credential,
+// answers 401 with a problem and a Bearer challenge, and writes nothing.
+func TestUnauthenticated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tn := e.newTenant(t, "Vault Corp")
+	owner := tn.Owner
+	kid := e.tokens.KeyID()
+	valid := claimsFor(owner)
+	past := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	future := time.Now().Add(time.Hour).Truncate(time.Second)
+
+	otherKey, err := token.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherAuthority, err := token.NewAuthority(otherKey, "", tokenIssuer, tokenAudience, tokenTTL, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherAuthorityToken, _, err := otherAuthority.Issue(owner.ID, owner.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type variant struct {
+		name      string
+		header    []string // Authorization values; nil: none
+		challenge string   // exact WWW-Authenticate, or "" for the invalid_token prefix
+	}
+	bearer := func(tok string) []string { return []string{"Bearer " + tok} }
+	variants := []variant{
+		{name: "no token", challenge: `Bearer realm="rowguard"`},
+		{name: "empty header", header: []string{""}},
+		{name: "basic scheme", header: []string{"Basic b3duZXI6cGFzc3dvcmQ="}},
+		{name: "bearer without token", header: []string{"Bearer"}},
+		{name: "bearer blank", header: []string{"Bearer    "}},
+		{name: "not a JWT", header: bearer("not-a-jwt")},
+		{name: "three garbage parts", header: bearer("a.b.c")},
+		{name: "two tokens", header: []string{"Bearer " + owner.Token + " " + owner.Token}},
+		{name: "two headers", header: []string{"Bearer " + owner.Token, "Bearer " + owner.Token}},
+		{name: "truncated signature", header: bearer(owner.Token[:len(owner.Token)-4])},
+		{name: "tampered payload", header: bearer(tamper(owner.Token))},
+		{name: "other key, our kid", header: bearer(signToken(t, otherKey, kid, token.Type, valid))},
+		{name: "other key, its own kid", header: bearer(otherAuthorityToken)},
+		{name: "alg none", header: bearer(unsignedToken(kid, valid))},
+		{name: "expired", header: bearer(signToken(t, e.key, kid, token.Type, with(valid,
+			jwt.IssuedAtKey, past, jwt.NotBeforeKey, past, jwt.ExpirationKey, past.Add(time.Hour))))},
+		{name: "not yet valid", header: bearer(signToken(t, e.key, kid, token.Type, with(valid,
+			jwt.NotBeforeKey, future, jwt.ExpirationKey, future.Add(time.Hour))))},
+		{name: "no exp", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, jwt.ExpirationKey, nil)))},
+		{name: "wrong audience", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, jwt.AudienceKey, []string{"someone-else"})))},
+		{name: "wrong issuer", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, jwt.IssuerKey, "https://evil.example")))},
+		{name: "not an access token (typ JWT)", header: bearer(signToken(t, e.key, kid, "JWT", valid))},
+		{name: "sub not a UUID", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, jwt.SubjectKey, "admin")))},
+		{name: "no sid", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, token.SessionIDClaim, nil)))},
+		// Well signed, but the database knows no such session / user.
+		{name: "unknown session", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, token.SessionIDClaim, uuid.NewString())))},
+		{name: "unknown user", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, jwt.SubjectKey, uuid.NewString())))},
+		{name: "another user's session", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, token.SessionIDClaim, tn.Member.SessionID)))},
+	}
+
+	before := e.snapshot(t)
+	routes := 0
+	for _, rt := range e.server.Routes() {
+		if !rt.Auth {
+			continue
+		}
+		routes++
+		path := strings.NewReplacer("{org_id}", tn.Org.ID, "{project_id}", tn.Project.ID).Replace(rt.Path)
+		var body any
+		switch rt.Method {
+		case http.MethodPost, http.MethodPatch:
+			body = map[string]any{"name": "Intruder"}
+		}
+		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
+			for _, v := range variants {
+				opt := func(r *http.Request) {
+					r.Header.Del("Authorization")
+					if v.header != nil {
+						r.Header["Authorization"] = v.header
+					}
+				}
+				r := e.do(t, rt.Method, path, "", body, opt)
+				if r.Status != http.StatusUnauthorized {
+					t.Errorf("%s: %s", v.name, r)
+					continue
+				}
+				wantUnauthorized(t, r)
+				c := r.Header.Get("WWW-Authenticate")
+				switch {
+				case v.challenge != "" && c != v.challenge:
+					t.Errorf("%s: WWW-Authenticate %q, want %q", v.name, c, v.challenge)
+				case v.challenge == "" && !strings.HasPrefix(c, `Bearer realm="rowguard", error="invalid_token"`):
+					t.Errorf("%s: WWW-Authenticate %q", v.name, c)
+				}
+				if v.name == "expired" && !strings.Contains(string(r.Body), "expired") {
+					t.Errorf("%s: the problem does not say the token expired: %s", v.name, r.Body)
+				}
+				noLeak(t, r, tn.secrets()...)
+			}
+		})
+	}
+	if routes < 12 {
+		t.Errorf("only %d protected routes", routes)
+	}
+	e.unchanged(t, before, "unauthenticated requests")
+
+	// The genuine token still works: nothing above was a false negative.
+	e.do(t, "GET", "/v1/orgs/"+tn.Org.ID, owner.Token, nil).want(t, http.StatusOK)
+	e.do(t, "GET", "/v1/auth/me", e.signed(t, valid), nil).want(t, http.StatusOK)
+}
+
+// signed is a token for claims signed with the server's own key.
+func (e *env) signed(t testing.TB, claims map[string]any) string {
+	return signToken(t, e.key, e.tokens.KeyID(), token.Type, claims)
+}
+
+// tamper changes one character of a token's payload.
+func tamper(tok string) string {
+	parts := strings.Split(tok, ".")
+	p := []byte(parts[1])
+	i := len(p) / 2
+	if p[i] == 'A' {
+		p[i] = 'B'
+	} else {
+		p[i] = 'A'
+	}
+	parts[1] = string(p)
+	return strings.Join(parts, ".")
+}
