@@ -61,10 +61,12 @@
 //
 // # Flags
 //
-// Run with -h for the full list. Profiling: -cpuprofile and -memprofile
-// write pprof profiles of the api phase's measured window (the client is in
-// the same process: focus on the api package, e.g.
-// go tool pprof -focus 'rowguard/api' prof.cpu); -pprof serves net/http/pprof.
+// Run with -h for the full list. Profiling the in-process API: -cpuprofile
+// writes a CPU profile of the api phase's measured window (the client is in
+// the same process: go tool pprof -focus 'rowguard/api' load cpu.prof);
+// -memprofile F writes the allocation profiles F.base and F at the start and
+// the end of that window (go tool pprof -sample_index=alloc_space
+// -diff_base F.base load F); -pprof serves net/http/pprof.
 package main
 
 import (
@@ -75,7 +77,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -128,7 +129,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
 	fs.Float64Var(&c.minRatio, "min-ratio", 0, "exit 1 when the API/direct throughput ratio is below this (0: report only)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the api phase's measured window to this file")
-	fs.StringVar(&c.memProfile, "memprofile", "", "write an allocation profile of the api phase's measured window to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write allocation profiles F.base and F at the start and end of the api phase's measured window (compare with pprof -diff_base)")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) during the run")
 	fs.BoolVar(&c.keepLog, "access-log", false, "keep the in-process API's access log (JSON on stderr) instead of discarding it")
 	fs.BoolVar(&c.verbose, "v", false, "progress details on stderr (cluster start, migrations)")
@@ -202,11 +203,6 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(2)
-	}
-	if cfg.memProfile != "" {
-		// Sample allocations only inside the api phase's measured window
-		// (seeding hashes passwords: megabytes that would drown the profile).
-		runtime.MemProfileRate = 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

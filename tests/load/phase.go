@@ -42,6 +42,8 @@ type phaseResult struct {
 	leaks     int
 	errorMsgs []string
 	leakMsgs  []string
+	cpu       cpuUse // of the measured window, when cpuOK
+	cpuOK     bool
 }
 
 func (r *phaseResult) rate() float64 {
@@ -71,6 +73,10 @@ func (r *phaseResult) merge(o *phaseResult) {
 	r.leaks += o.leaks
 	r.errorMsgs = appendSamples(r.errorMsgs, o.errorMsgs...)
 	r.leakMsgs = appendSamples(r.leakMsgs, o.leakMsgs...)
+	if o.cpuOK {
+		r.cpu.add(o.cpu)
+		r.cpuOK = true
+	}
 }
 
 func appendSamples(dst []string, msgs ...string) []string {
@@ -113,7 +119,7 @@ func runPhase(ctx context.Context, cfg *config, e *env, name string, tenants []*
 	}
 	res := &phaseResult{name: name}
 	if cfg.warmup > 0 {
-		w := drive(ctx, cfg, cfg.warmup, f, tenants)
+		w := drive(ctx, cfg, nil, cfg.warmup, f, tenants)
 		res.errors, res.leaks = w.errors, w.leaks
 		res.errorMsgs, res.leakMsgs = w.errorMsgs, w.leakMsgs
 	}
@@ -129,14 +135,16 @@ func runPhase(ctx context.Context, cfg *config, e *env, name string, tenants []*
 		}
 	}
 	if profiling && cfg.memProfile != "" {
-		runtime.MemProfileRate = 512 * 1024 // the default; main set it to 0 until now
+		// Allocation profiles are cumulative: the window is the difference.
+		if err := writeAllocs(cfg.memProfile + ".base"); err != nil {
+			return nil, err
+		}
 	}
-	m := drive(ctx, cfg, cfg.duration, f, tenants)
+	m := drive(ctx, cfg, &e.cpu, cfg.duration, f, tenants)
 	if profiling && cfg.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
 	if profiling && cfg.memProfile != "" {
-		runtime.MemProfileRate = 0
 		if err := writeAllocs(cfg.memProfile); err != nil {
 			return nil, err
 		}
@@ -163,16 +171,26 @@ func writeAllocs(path string) error {
 }
 
 // drive runs f on cfg.concurrency clients for d, each request for a random
-// tenant. Requests that end after d are checked but not timed.
-func drive(ctx context.Context, cfg *config, d time.Duration, f op, tenants []*tenant) *phaseResult {
+// tenant. Requests that end after d are checked but not timed. With a meter,
+// the CPU time used during d is recorded.
+func drive(ctx context.Context, cfg *config, meter *cpuMeter, d time.Duration, f op, tenants []*tenant) *phaseResult {
 	seed := cfg.seed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
 	results := make([]*phaseResult, cfg.concurrency)
 	var wg sync.WaitGroup
+	var cpu0 cpuSnapshot
+	if meter != nil {
+		cpu0 = meter.snapshot()
+	}
 	start := time.Now()
 	deadline := start.Add(d)
+	cpuDone := make(chan cpuSnapshot, 1)
+	if meter != nil {
+		// The window ends at the deadline, not when the last request returns.
+		time.AfterFunc(d, func() { cpuDone <- meter.snapshot() })
+	}
 	for i := range cfg.concurrency {
 		r := &phaseResult{latencies: make([]time.Duration, 0, 4096)}
 		results[i] = r
@@ -211,6 +229,9 @@ func drive(ctx context.Context, cfg *config, d time.Duration, f op, tenants []*t
 		total.merge(r)
 	}
 	total.window = d
+	if meter != nil {
+		total.cpu, total.cpuOK = cpu0.to(<-cpuDone)
+	}
 	return total
 }
 

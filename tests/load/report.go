@@ -59,17 +59,27 @@ type loadFacts struct {
 }
 
 type phaseReport struct {
-	Name         string   `json:"name"`
-	Requests     int      `json:"requests"`
-	ReqPerSec    float64  `json:"req_per_sec"`
-	P50ms        float64  `json:"p50_ms"`
-	P90ms        float64  `json:"p90_ms"`
-	P99ms        float64  `json:"p99_ms"`
-	MaxMs        float64  `json:"max_ms"`
-	Errors       int      `json:"errors"`
-	Leaks        int      `json:"leaks"`
-	ErrorSamples []string `json:"error_samples,omitempty"`
-	LeakSamples  []string `json:"leak_samples,omitempty"`
+	Name         string         `json:"name"`
+	Requests     int            `json:"requests"`
+	ReqPerSec    float64        `json:"req_per_sec"`
+	P50ms        float64        `json:"p50_ms"`
+	P90ms        float64        `json:"p90_ms"`
+	P99ms        float64        `json:"p99_ms"`
+	MaxMs        float64        `json:"max_ms"`
+	Errors       int            `json:"errors"`
+	Leaks        int            `json:"leaks"`
+	CPU          *cpuPerRequest `json:"cpu,omitempty"`
+	ErrorSamples []string       `json:"error_samples,omitempty"`
+	LeakSamples  []string       `json:"leak_samples,omitempty"`
+}
+
+// cpuPerRequest is the CPU time of the measured window divided by the
+// requests completed in it, and how busy the rest of the machine was.
+type cpuPerRequest struct {
+	SelfMicros     float64 `json:"this_process_us_per_req"`
+	PostgresMicros float64 `json:"postgres_us_per_req,omitempty"`
+	OthersPercent  float64 `json:"other_processes_percent_of_machine"`
+	IdlePercent    float64 `json:"idle_percent_of_machine"`
 }
 
 // ratios compare the api phase with the direct one.
@@ -136,7 +146,23 @@ func (r *report) addPhase(p *phaseResult) {
 		Leaks:        p.leaks,
 		ErrorSamples: p.errorMsgs,
 		LeakSamples:  p.leakMsgs,
+		CPU:          cpuReport(p),
 	})
+}
+
+func cpuReport(p *phaseResult) *cpuPerRequest {
+	n := len(p.latencies)
+	if !p.cpuOK || n == 0 || p.cpu.Capacity <= 0 {
+		return nil
+	}
+	per := func(d time.Duration) float64 { return round(float64(d.Microseconds())/float64(n), 1) }
+	pct := func(d time.Duration) float64 { return round(100*float64(d)/float64(p.cpu.Capacity), 1) }
+	return &cpuPerRequest{
+		SelfMicros:     per(p.cpu.Self),
+		PostgresMicros: per(p.cpu.Postgres),
+		OthersPercent:  pct(p.cpu.Others),
+		IdlePercent:    pct(p.cpu.Idle),
+	}
 }
 
 func round(f float64, digits int) float64 {
@@ -203,6 +229,23 @@ func (r *report) writeText(w io.Writer) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
+
+	if len(r.Phases) > 0 && r.Phases[0].CPU != nil {
+		fmt.Fprintln(w, "CPU per request in the measured window (µs; this process = load client + in-process API server):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "phase\tthis process\tpostgres\tother processes\tidle\t")
+		for _, p := range r.Phases {
+			if c := p.CPU; c != nil {
+				pg := "n/a"
+				if c.PostgresMicros > 0 {
+					pg = fmt.Sprintf("%.0f", c.PostgresMicros)
+				}
+				fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f%% of machine\t%.0f%%\t\n", p.Name, c.SelfMicros, pg, c.OthersPercent, c.IdlePercent)
+			}
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
 
 	if q := r.Ratios; q != nil {
 		verdict := "meets"

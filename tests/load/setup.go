@@ -45,6 +45,7 @@ type env struct {
 	httpServer *http.Server
 	cluster    *pgcluster.Cluster
 	tempDir    string
+	cpu        cpuMeter
 }
 
 // setup prepares the database, the API and the clients. The returned env is
@@ -83,6 +84,7 @@ func setup(ctx context.Context, cfg *config, stderr io.Writer, progress func(str
 			return e, err
 		}
 		e.cluster = c
+		e.cpu.postmasterPIDFile = filepath.Join(c.DataDir(), "postmaster.pid")
 		if err := c.CreateDatabase(ctx, loadDatabase); err != nil {
 			return e, err
 		}
