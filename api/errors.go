@@ -23,8 +23,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // failWith is fail with the problem already chosen (nil: map err).
 func (s *Server) failWith(w http.ResponseWriter, r *http.Request, err error, e *apiError) {
-	if errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled) {
-		// Not our timeout (that is DeadlineExceeded): the client hung up.
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		// Not our timeout (that is DeadlineExceeded): the client hung up,
+		// and whatever failed (a cancelled query, 57014, a broken batch)
+		// failed because of it. Nobody is left to read an answer.
 		s.log(r).Info("client closed request", "error", err.Error())
 		w.WriteHeader(statusClientClosedRequest)
 		return

@@ -158,6 +158,12 @@ func TestClientClosed(t *testing.T) {
 	if !strings.Contains(logs.String(), "client closed request") {
 		t.Fatal(logs.String())
 	}
+	// pgx may surface the cancellation as the server's query_canceled.
+	w = httptest.NewRecorder()
+	s.fail(w, r, &pgconn.PgError{Code: "57014", Message: "canceling statement due to user request"})
+	if w.Code != statusClientClosedRequest || w.Body.Len() != 0 {
+		t.Fatalf("57014 after hang-up: %d %q", w.Code, w.Body)
+	}
 }
 
 func TestRecoverer(t *testing.T) {
