@@ -59,6 +59,8 @@ func TestListOrganizations(t *testing.T) {
 		}
 		cursor = *pg.NextCursor
 	}
+	slices.Sort(want) // newest first: by id descending
+	slices.Reverse(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("pages gave %v, want %v", got, want)
 	}
@@ -311,7 +313,8 @@ func TestListMembers(t *testing.T) {
 			next = path + "?limit=1&cursor=" + *pg.NextCursor
 		}
 	}
-	ids := []string{a.Owner.ID, a.Admin.ID, a.Member.ID} // registered in this order: ids ascend
+	ids := []string{a.Owner.ID, a.Admin.ID, a.Member.ID}
+	slices.Sort(ids) // newest account first: by id descending
 	slices.Reverse(ids)
 	if !slices.Equal(got, ids) || len(got) != len(want) {
 		t.Errorf("pages %v, want %v", got, ids)

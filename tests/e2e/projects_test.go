@@ -255,7 +255,12 @@ func TestProjectsPagination(t *testing.T) {
 			e.createProject(t, b.Admin, b.Org.ID, fmt.Sprintf("Noise %d", i), "")
 		}
 	}
-	slices.Reverse(created) // newest first
+	// Newest first means by id descending. UUIDv7 ids order by creation time
+	// only to the millisecond (app.uuid_v7 has no in-millisecond counter), so
+	// two projects created in the same millisecond may come in either order:
+	// compare with the ids sorted, not with the order of creation.
+	slices.Sort(created)
+	slices.Reverse(created)
 
 	var got []string
 	var sizes []int
