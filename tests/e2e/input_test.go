@@ -62,6 +62,7 @@ func bodyCases(valid map[string]any, key string) []badCase {
 		invalid("array", "["+validJSON+"]", "body"),
 		invalid("null", "null", "body"),
 		invalid("trailing data", validJSON+` {}`, "body"),
+		invalid("deeply nested", rawBody(`{`+mustJSON(key)+`:`+strings.Repeat("[", 20000)+strings.Repeat("]", 20000)+`}`), "body"),
 		invalid("invalid UTF-8", rawBody(append([]byte(`{"`+key+`":"`), 0xff, 0xfe, '"', '}')), "body"),
 		{name: "text/plain", body: validJSON, opts: []reqOption{withHeader("Content-Type", "text/plain")}, kind: api.ProblemUnsupportedMediaType},
 		{name: "no content type", body: validJSON, opts: []reqOption{withHeader("Content-Type", "")}, kind: api.ProblemUnsupportedMediaType},

@@ -142,3 +142,26 @@ func TestUnknownPathsAndMethods(t *testing.T) {
 		})
 	}
 }
+
+// A sane X-Request-Id from the client is kept (header and problem); anything
+// else is replaced by a fresh id.
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.do(t, "GET", "/v1/auth/me", "", nil, withHeader(api.RequestIDHeader, "trace-42.abc"))
+	if got := r.Header.Get(api.RequestIDHeader); got != "trace-42.abc" || r.problem(t).RequestID != "trace-42.abc" {
+		t.Errorf("request id %q / %q", got, r.problem(t).RequestID)
+	}
+	for _, bad := range []string{"has space", strings.Repeat("x", 129), "quote\"", "new\u2028line"} {
+		r := e.do(t, "GET", "/v1/auth/me", "", nil, withHeader(api.RequestIDHeader, bad))
+		if got := r.Header.Get(api.RequestIDHeader); got == bad || got == "" {
+			t.Errorf("request id %q kept as %q", bad, got)
+		}
+	}
+	// Two requests, two ids.
+	a := e.do(t, "GET", "/healthz", "", nil).Header.Get(api.RequestIDHeader)
+	b := e.do(t, "GET", "/healthz", "", nil).Header.Get(api.RequestIDHeader)
+	if a == b {
+		t.Errorf("two requests share the id %s", a)
+	}
+}
