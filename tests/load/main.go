@@ -37,6 +37,14 @@
 // (unexported there, so mirrored here: keep them in step), same concurrency,
 // same duration, same random tenant choice.
 //
+// After seeding, both pools' connections are closed (-keep-seed-conns keeps
+// them): PostgreSQL backends that served the seeding's writes were measured
+// to spend 2-3× the CPU per list request afterwards (glibc trimming and
+// regrowing their heap: minor page faults in every request; fixed
+// MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ in the server's environment
+// make it vanish), which would be charged to the api phase alone. With
+// -share-pool the direct phase runs on the API's own pool.
+//
 // Every response of both phases is checked: a status other than 200 (or a
 // SQL error), bad JSON or a page of the wrong size is an error; an item whose
 // org_id is not the org asked for, or whose id is not one of that org's
@@ -95,6 +103,8 @@ type config struct {
 	rounds       int
 	pageLimit    int
 	pool         int
+	sharePool    bool
+	keepConns    bool
 	seedWorkers  int
 	cross        int
 	phases       string
@@ -123,6 +133,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.rounds, "rounds", 1, "repeat both phases, alternating their order; figures are summed over rounds")
 	fs.IntVar(&c.pageLimit, "limit", 20, "page size asked for (?limit=)")
 	fs.IntVar(&c.pool, "pool", 0, "max connections of the API's pool and of the direct pool (0: database.Open's default)")
+	fs.BoolVar(&c.sharePool, "share-pool", false, "in-process mode: the direct phase uses the API's own pool (same backends) instead of a second pool of the same size")
+	fs.BoolVar(&c.keepConns, "keep-seed-conns", false, "in-process mode: keep the API pool's connections that served the seeding (by default both pools are reset after seeding, so both phases start on fresh backends)")
 	fs.IntVar(&c.seedWorkers, "seed-concurrency", 8, "concurrent requests while seeding")
 	fs.IntVar(&c.cross, "cross", 100, "cross-tenant probes per path (HTTP and direct) after the phases; 0 disables")
 	fs.StringVar(&c.phases, "phases", "api,direct", "phases to run: api, direct or both")
@@ -171,6 +183,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if c.url != "" && c.databaseURL == "" && c.appURL == "" {
 		errs = append(errs, errors.New("-url needs -database-url (superuser) or -app-database-url (serving role) for the direct phase"))
+	}
+	if c.url != "" && c.sharePool {
+		errs = append(errs, errors.New("-share-pool needs the in-process API (no -url)"))
 	}
 	if c.url == "" && c.appURL != "" {
 		errs = append(errs, errors.New("-app-database-url is for -url mode; in-process mode derives it from -database-url"))
@@ -237,6 +252,15 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "load: seed:", err)
 		return 2
+	}
+	if env.apiPool != nil && !cfg.keepConns {
+		// Backends that served the seeding's writes can cost PostgreSQL 2-3×
+		// the CPU per read afterwards (see the doc comment): both phases
+		// start on fresh backends instead, with the same history.
+		env.apiPool.Reset()
+		if !env.sharedPool {
+			env.direct.Reset()
+		}
 	}
 	rep := newReport(cfg, env)
 	rep.Seed = seedFacts{Orgs: len(tenants), ProjectsPerOrg: cfg.projects, Seconds: time.Since(start).Seconds()}

@@ -37,6 +37,8 @@ type setupFacts struct {
 	API        string `json:"api"`
 	Database   string `json:"database"`
 	PoolSize   int32  `json:"pool_max_conns"`
+	SharedPool bool   `json:"direct_uses_api_pool"`
+	SeedConns  string `json:"seed_connections"`
 	ExecMode   string `json:"query_exec_mode"`
 	AccessLog  string `json:"access_log"`
 	Statements string `json:"direct_statements"`
@@ -110,6 +112,8 @@ func newReport(cfg *config, e *env) *report {
 			API:        e.baseURL,
 			Database:   e.dbSource,
 			PoolSize:   e.poolSize(),
+			SharedPool: e.sharedPool,
+			SeedConns:  "closed after seeding: both phases start on fresh backends",
 			ExecMode:   e.execMode,
 			AccessLog:  e.logNote,
 			Statements: "mirrored from api/exec.go and api/projects.go (unexported there)",
@@ -123,6 +127,11 @@ func newReport(cfg *config, e *env) *report {
 			Seed:        cfg.seed,
 			Seconds:     (cfg.duration * time.Duration(cfg.rounds)).Seconds(),
 		},
+	}
+	if !e.inProcess {
+		r.Setup.SeedConns = "the external API's (not ours to reset)"
+	} else if cfg.keepConns {
+		r.Setup.SeedConns = "kept (-keep-seed-conns): the API's backends served the seeding"
 	}
 	if e.inProcess {
 		r.Setup.API = "in-process api.NewServer on " + e.baseURL + " (same pool size as direct)"
@@ -213,7 +222,12 @@ func (r *report) writeText(w io.Writer) {
 	m, s := r.Machine, r.Setup
 	fmt.Fprintf(w, "rowguard load: %s\n", r.Target)
 	fmt.Fprintf(w, "machine   %s %s, NumCPU %d, GOMAXPROCS %d, PostgreSQL %s\n", m.GoVersion, m.OS, m.NumCPU, m.GOMAXPROCS, m.Postgres)
-	fmt.Fprintf(w, "database  %s; pool %d conns as rowguard_app, query exec mode %s\n", s.Database, s.PoolSize, s.ExecMode)
+	pools := "API and direct pools of"
+	if s.SharedPool {
+		pools = "one pool (API and direct) of"
+	}
+	fmt.Fprintf(w, "database  %s; %s %d conns as rowguard_app, query exec mode %s\n", s.Database, pools, s.PoolSize, s.ExecMode)
+	fmt.Fprintf(w, "conns     %s\n", s.SeedConns)
 	fmt.Fprintf(w, "api       %s\n", s.API)
 	fmt.Fprintf(w, "logging   %s\n", s.AccessLog)
 	fmt.Fprintf(w, "seed      %d orgs × %d projects, each org founded by its own user, via HTTP in %.1fs\n", r.Seed.Orgs, r.Seed.ProjectsPerOrg, r.Seed.Seconds)

@@ -46,6 +46,7 @@ type env struct {
 	cluster    *pgcluster.Cluster
 	tempDir    string
 	cpu        cpuMeter
+	sharedPool bool // direct is apiPool
 }
 
 // setup prepares the database, the API and the clients. The returned env is
@@ -131,6 +132,11 @@ func setup(ctx context.Context, cfg *config, stderr io.Writer, progress func(str
 		if err := e.serveInProcess(ctx, cfg, appURL, stderr); err != nil {
 			return e, err
 		}
+		if cfg.sharePool {
+			e.direct.Close()
+			e.direct = e.apiPool
+			e.sharedPool = true
+		}
 	} else {
 		e.logNote = "external server: its access log is whatever it was started with"
 	}
@@ -196,7 +202,7 @@ func (e *env) close(progress func(string, ...any)) {
 	if e.apiPool != nil {
 		e.apiPool.Close()
 	}
-	if e.direct != nil {
+	if e.direct != nil && !e.sharedPool {
 		e.direct.Close()
 	}
 	if e.cluster != nil {
