@@ -65,14 +65,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	body, err := s.queryJSON(r.Context(), `select api.register($1, $2, $3, $4, $5)`,
 		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
 	if err != nil {
-		// The organization's own columns surface as organization_name here.
-		e := s.mapError(r, err)
-		for i, fe := range e.errors {
-			if fe.Field == "name" || fe.Field == "slug" {
-				e.errors[i].Field = "organization_name"
-			}
-		}
-		s.failWith(w, r, err, e)
+		s.fail(w, r, err)
 		return
 	}
 	res, tok, expiresIn, err := s.startSession(body)

@@ -180,7 +180,9 @@ func (s *Server) handle(method, path string, h http.HandlerFunc, auth bool) {
 		h = s.authenticate(h)
 	}
 	pattern := idVar.ReplaceAllString(path, `{$1:`+uuidPattern+`}`)
-	route := s.router.Methods(method).Path(pattern).Handler(h).Name(path)
+	// Path before Methods: gorilla/mux v1.8.1 forgets a method mismatch when a later
+	// route with the same method fails on its path, and answers 404 instead of 405.
+	route := s.router.Path(pattern).Methods(method).Handler(h).Name(path)
 	re, err := route.GetPathRegexp()
 	if err != nil {
 		panic("api: route " + path + ": " + err.Error())

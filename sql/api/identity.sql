@@ -25,7 +25,13 @@ begin
   returning id into v_session_id;
 
   if p_organization_name is not null then
-    v_org := api.create_organization(p_organization_name, null);
+    begin
+      v_org := api.create_organization(p_organization_name, null);
+    exception when check_violation or not_null_violation or sqlstate 'RG409' then
+      -- The client named no slug; whatever the organization refused is its name.
+      raise exception 'organization_name cannot be used as an organization name'
+        using errcode = 'RG422', column = 'organization_name';
+    end;
   end if;
 
   return json_build_object(

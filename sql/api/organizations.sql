@@ -2,7 +2,8 @@
 
 create function api.slugify(p_name text) returns text
 language sql immutable as $$
-  select coalesce(nullif(left(trim(both '-' from regexp_replace(lower(p_name), '[^a-z0-9]+', '-', 'g')), 56), ''), 'org')
+  -- Cut first, then trim: a cut can leave a trailing dash, which the slug CHECK refuses.
+  select coalesce(nullif(trim(both '-' from left(regexp_replace(lower(p_name), '[^a-z0-9]+', '-', 'g'), 56)), ''), 'org')
 $$;
 comment on function api.slugify(text) is 'A URL slug from a name: lower-case ASCII letters, digits and dashes (at most 56, room for a suffix).';
 

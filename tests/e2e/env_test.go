@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -237,22 +236,6 @@ func (h *attrHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 func (h *attrHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return &attrHandler{h.logCapture, append(slices.Clone(h.attrs), as...)}
-}
-
-// ----- known bugs -------------------------------------------------------------
-
-// knownBug is called where a check has just found a bug that is reported and
-// not yet fixed (id names it in the e2e report). The (sub)test is skipped
-// with the finding, so the package stays green while the bug is open;
-// ROWGUARD_E2E_STRICT=1 turns every known bug back into a failure. Once the
-// bug is fixed the check passes and knownBug is no longer reached.
-func knownBug(t testing.TB, id, format string, args ...any) {
-	t.Helper()
-	msg := "KNOWN BUG " + id + ": " + fmt.Sprintf(format, args...)
-	if os.Getenv("ROWGUARD_E2E_STRICT") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // ----- requests -------------------------------------------------------------

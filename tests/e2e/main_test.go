@@ -9,10 +9,6 @@
 // Every response goes through env.do, which checks it against the embedded
 // OpenAPI document (api/apitest), refuses a 500, and checks every error is a
 // well-formed RFC 9457 problem that leaks no SQL or PostgreSQL text.
-//
-// A check that finds a bug already reported but not yet fixed calls
-// knownBug, which skips that subtest with the finding (grep KNOWN BUG in
-// `go test -v` output). ROWGUARD_E2E_STRICT=1 makes them fail instead.
 package e2e
 
 import (
