@@ -24,6 +24,7 @@ type cpuSnapshot struct {
 	ok          bool
 	self        time.Duration
 	postgres    time.Duration // 0 when the server is not the private cluster
+	pgFaults    int64         // minor page faults of those processes
 	machineBusy time.Duration // summed over CPUs
 	machineAll  time.Duration
 }
@@ -47,7 +48,7 @@ func (m cpuMeter) snapshot() cpuSnapshot {
 	}
 	s.machineBusy, s.machineAll, s.ok = busy, all, true
 	if m.postmasterPIDFile != "" {
-		s.postgres = postgresTime(m.postmasterPIDFile)
+		s.postgres, s.pgFaults = postgresTime(m.postmasterPIDFile)
 	}
 	return s
 }
@@ -56,6 +57,7 @@ func (m cpuMeter) snapshot() cpuSnapshot {
 type cpuUse struct {
 	Self     time.Duration
 	Postgres time.Duration
+	PgFaults int64
 	Others   time.Duration // busy time of everything else on the machine
 	Idle     time.Duration
 	Capacity time.Duration // wall time × CPUs
@@ -68,6 +70,7 @@ func (a cpuSnapshot) to(b cpuSnapshot) (cpuUse, bool) {
 	u := cpuUse{
 		Self:     b.self - a.self,
 		Postgres: b.postgres - a.postgres,
+		PgFaults: b.pgFaults - a.pgFaults,
 		Capacity: b.machineAll - a.machineAll,
 	}
 	busy := b.machineBusy - a.machineBusy
@@ -79,6 +82,7 @@ func (a cpuSnapshot) to(b cpuSnapshot) (cpuUse, bool) {
 func (u *cpuUse) add(o cpuUse) {
 	u.Self += o.Self
 	u.Postgres += o.Postgres
+	u.PgFaults += o.PgFaults
 	u.Others += o.Others
 	u.Idle += o.Idle
 	u.Capacity += o.Capacity
@@ -112,21 +116,22 @@ func machineTimes() (busy, all time.Duration, ok bool) {
 	return time.Duration(sum-idle) * clockTick, time.Duration(sum) * clockTick, true
 }
 
-// postgresTime is the CPU time of the postmaster, of its live children and of
-// the children it has reaped.
-func postgresTime(pidFile string) time.Duration {
+// postgresTime is the CPU time and the minor page faults of the postmaster,
+// of its live children and of the children it has reaped.
+func postgresTime(pidFile string) (time.Duration, int64) {
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	first, _, _ := strings.Cut(string(b), "\n")
 	pm, err := strconv.Atoi(strings.TrimSpace(first))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	var ticks int64
+	var ticks, faults int64
 	if f, ok := procStat(pm); ok {
 		ticks += f[13] + f[14] + f[15] + f[16] // utime stime cutime cstime
+		faults += f[9] + f[10]                 // minflt cminflt
 	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -136,9 +141,10 @@ func postgresTime(pidFile string) time.Duration {
 		}
 		if f, ok := procStat(pid); ok && f[3] == int64(pm) {
 			ticks += f[13] + f[14]
+			faults += f[9]
 		}
 	}
-	return time.Duration(ticks) * clockTick
+	return time.Duration(ticks) * clockTick, faults
 }
 
 // procStat returns the numeric fields of /proc/pid/stat, indexed as in

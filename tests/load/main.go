@@ -58,23 +58,47 @@
 // latency p50/p90/p99/max (ms, client side: for "api" the whole HTTP
 // exchange, for "direct" the pgx batch), errors and leaks. Then the ratios:
 // throughput API/direct (1.0 = HTTP costs nothing; the project's target is
-// ≥ 0.70 on a 2-core machine) and p50 API/direct (how much longer a request
-// takes through HTTP). The client, the server and PostgreSQL share the
-// machine's CPUs, so the absolute figures depend on the machine and its
-// noise; compare ratios taken in one run. -rounds N alternates the phase order
-// N times and sums them, to even out drift.
+// ≥ 0.70 on a 2-core machine) and p50 and p99 API/direct (how much longer a
+// request takes through HTTP).
+//
+// The client, the server and PostgreSQL share the machine's CPUs, so the
+// throughput ratio is roughly the ratio of CPU time spent per request. The
+// CPU table (Linux) shows it per phase: µs per request of this process (the
+// load client, plus the API server in-process: the direct phase's figure is
+// the client and pgx alone), of the private cluster's PostgreSQL processes,
+// and how much of the machine other processes took during the window. On a
+// shared, noisy machine req/s moves with that last column while µs per
+// request moves much less: compare ratios taken in one run, and use -rounds
+// N (phases alternated N times and summed) to even out drift.
 //
 // The exit status is 1 when any leak or error was seen (and, with -min-ratio,
 // when the throughput ratio is below it), 2 when the setup failed.
 //
 // # Flags
 //
-// Run with -h for the full list. Profiling the in-process API: -cpuprofile
-// writes a CPU profile of the api phase's measured window (the client is in
-// the same process: go tool pprof -focus 'rowguard/api' load cpu.prof);
-// -memprofile F writes the allocation profiles F.base and F at the start and
-// the end of that window (go tool pprof -sample_index=alloc_space
-// -diff_base F.base load F); -pprof serves net/http/pprof.
+//	-orgs 50 -projects 20     tenants seeded, projects per tenant
+//	-concurrency 32           clients per phase
+//	-duration 10s -warmup 2s  measured time and unmeasured warm-up, per phase
+//	-rounds 1                 repeat api+direct, alternating the order
+//	-limit 20                 ?limit= of the list request
+//	-pool 0                   pool size of both pools (0: database.Open's default)
+//	-phases api,direct        run one phase only
+//	-cross 100                cross-tenant probes per path after the phases
+//	-database-url URL         superuser URL instead of a private cluster
+//	-url URL                  external API (with -database-url or -app-database-url)
+//	-share-pool               direct phase on the API's own pool
+//	-keep-seed-conns          do not reset the pools after seeding
+//	-access-log               keep the in-process API's access log (stderr)
+//	-json                     report as JSON on stdout
+//	-min-ratio 0              exit 1 below this throughput ratio
+//	-seed 0                   random seed of the tenant choice
+//
+// Profiling the in-process API: -cpuprofile F writes a CPU profile of the api
+// phase's measured window (the client is in the same process:
+// go tool pprof -focus 'rowguard/api' F); -memprofile F writes the
+// allocation profiles F.base and F at the start and the end of that window
+// (go tool pprof -sample_index=alloc_space -diff_base F.base F); -pprof ADDR
+// serves net/http/pprof.
 package main
 
 import (

@@ -80,6 +80,7 @@ type phaseReport struct {
 type cpuPerRequest struct {
 	SelfMicros     float64 `json:"this_process_us_per_req"`
 	PostgresMicros float64 `json:"postgres_us_per_req,omitempty"`
+	PostgresFaults float64 `json:"postgres_minor_faults_per_req"`
 	OthersPercent  float64 `json:"other_processes_percent_of_machine"`
 	IdlePercent    float64 `json:"idle_percent_of_machine"`
 }
@@ -169,6 +170,7 @@ func cpuReport(p *phaseResult) *cpuPerRequest {
 	return &cpuPerRequest{
 		SelfMicros:     per(p.cpu.Self),
 		PostgresMicros: per(p.cpu.Postgres),
+		PostgresFaults: round(float64(p.cpu.PgFaults)/float64(n), 2),
 		OthersPercent:  pct(p.cpu.Others),
 		IdlePercent:    pct(p.cpu.Idle),
 	}
@@ -247,14 +249,14 @@ func (r *report) writeText(w io.Writer) {
 	if len(r.Phases) > 0 && r.Phases[0].CPU != nil {
 		fmt.Fprintln(w, "CPU per request in the measured window (µs; this process = load client + in-process API server):")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "phase\tthis process\tpostgres\tother processes\tidle\t")
+		fmt.Fprintln(tw, "phase\tthis process\tpostgres\tpg page faults/req\tother processes\tidle\t")
 		for _, p := range r.Phases {
 			if c := p.CPU; c != nil {
-				pg := "n/a"
+				pg, faults := "n/a", "n/a"
 				if c.PostgresMicros > 0 {
-					pg = fmt.Sprintf("%.0f", c.PostgresMicros)
+					pg, faults = fmt.Sprintf("%.0f", c.PostgresMicros), fmt.Sprintf("%.2f", c.PostgresFaults)
 				}
-				fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f%% of machine\t%.0f%%\t\n", p.Name, c.SelfMicros, pg, c.OthersPercent, c.IdlePercent)
+				fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.0f%% of machine\t%.0f%%\t\n", p.Name, c.SelfMicros, pg, faults, c.OthersPercent, c.IdlePercent)
 			}
 		}
 		_ = tw.Flush()
