@@ -22,6 +22,7 @@ type report struct {
 	Notes   []string      `json:"notes"`
 
 	TotalErrors int `json:"total_errors"`
+	inProcess   bool
 	TotalLeaks  int `json:"total_leaks"`
 }
 
@@ -101,7 +102,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func newReport(cfg *config, e *env) *report {
 	r := &report{
-		Target: "GET /v1/orgs/{org_id}/projects?limit=N through the API vs the same SQL batch sent directly with pgx",
+		inProcess: e.inProcess,
+		Target:    "GET /v1/orgs/{org_id}/projects?limit=N through the API vs the same SQL batch sent directly with pgx",
 		Machine: machineFacts{
 			GoVersion:  runtime.Version(),
 			OS:         runtime.GOOS + "/" + runtime.GOARCH,
@@ -225,8 +227,11 @@ func (r *report) writeText(w io.Writer) {
 	fmt.Fprintf(w, "rowguard load: %s\n", r.Target)
 	fmt.Fprintf(w, "machine   %s %s, NumCPU %d, GOMAXPROCS %d, PostgreSQL %s\n", m.GoVersion, m.OS, m.NumCPU, m.GOMAXPROCS, m.Postgres)
 	pools := "API and direct pools of"
-	if s.SharedPool {
+	switch {
+	case s.SharedPool:
 		pools = "one pool (API and direct) of"
+	case !r.inProcess:
+		pools = "direct pool of"
 	}
 	fmt.Fprintf(w, "database  %s; %s %d conns as rowguard_app, query exec mode %s\n", s.Database, pools, s.PoolSize, s.ExecMode)
 	fmt.Fprintf(w, "conns     %s\n", s.SeedConns)
@@ -247,7 +252,11 @@ func (r *report) writeText(w io.Writer) {
 	fmt.Fprintln(w)
 
 	if len(r.Phases) > 0 && r.Phases[0].CPU != nil {
-		fmt.Fprintln(w, "CPU per request in the measured window (µs; this process = load client + in-process API server):")
+		who := "this process = load client + in-process API server"
+		if !r.inProcess {
+			who = "this process = load client; the external API and its database count as other processes"
+		}
+		fmt.Fprintf(w, "CPU per request in the measured window (µs; %s):\n", who)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "phase\tthis process\tpostgres\tpg page faults/req\tother processes\tidle\t")
 		for _, p := range r.Phases {
