@@ -69,7 +69,10 @@
 // and how much of the machine other processes took during the window. On a
 // shared, noisy machine req/s moves with that last column while µs per
 // request moves much less: compare ratios taken in one run, and use -rounds
-// N (phases alternated N times and summed) to even out drift.
+// N (phases alternated N times and summed) to even out drift. The
+// "CPU-bound estimate" under the ratios is CPU per direct request over CPU
+// per API request (this process plus PostgreSQL): the throughput ratio to
+// expect with the machine to themselves; on a quiet machine the two agree.
 //
 // The exit status is 1 when any leak or error was seen (and, with -min-ratio,
 // when the throughput ratio is below it), 2 when the setup failed.

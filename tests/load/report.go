@@ -91,6 +91,10 @@ type ratios struct {
 	Throughput float64 `json:"throughput_api_over_direct"`
 	P50        float64 `json:"p50_api_over_direct"`
 	P99        float64 `json:"p99_api_over_direct"`
+	// CPUBound is (CPU µs per direct request) / (CPU µs per API request),
+	// this process and PostgreSQL together: the throughput ratio to expect
+	// when they have the machine to themselves. 0 when not measured.
+	CPUBound float64 `json:"cpu_bound_estimate,omitempty"`
 	Target     float64 `json:"throughput_target"`
 }
 
@@ -213,6 +217,9 @@ func (r *report) finish() {
 		if direct.P99ms > 0 {
 			r.Ratios.P99 = round(api.P99ms/direct.P99ms, 3)
 		}
+		if a, d := api.CPU, direct.CPU; a != nil && d != nil && a.PostgresMicros > 0 && d.PostgresMicros > 0 {
+			r.Ratios.CPUBound = round((d.SelfMicros+d.PostgresMicros)/(a.SelfMicros+a.PostgresMicros), 3)
+		}
 	}
 }
 
@@ -279,6 +286,9 @@ func (r *report) writeText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "API/direct  throughput %.2f (%s the %.2f target)   p50 latency %.2f×   p99 latency %.2f×\n",
 			q.Throughput, verdict, q.Target, q.P50, q.P99)
+		if q.CPUBound > 0 {
+			fmt.Fprintf(w, "            CPU-bound estimate %.2f (CPU per direct request / per API request, this process + PostgreSQL)\n", q.CPUBound)
+		}
 	}
 	if c := r.Cross; c != nil {
 		fmt.Fprintf(w, "cross-tenant probes  %d HTTP (want 404) + %d direct (want RG404): %d errors, %d leaks\n",
