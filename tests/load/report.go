@@ -95,7 +95,7 @@ type ratios struct {
 	// this process and PostgreSQL together: the throughput ratio to expect
 	// when they have the machine to themselves. 0 when not measured.
 	CPUBound float64 `json:"cpu_bound_estimate,omitempty"`
-	Target     float64 `json:"throughput_target"`
+	Target   float64 `json:"throughput_target"`
 }
 
 // throughputTarget is the project's goal for the API/direct throughput ratio
