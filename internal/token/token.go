@@ -67,6 +67,7 @@ type Authority struct {
 	ttl      time.Duration
 	leeway   time.Duration
 	now      func() time.Time
+	verified *verifiedCache
 }
 
 // NewAuthority returns an Authority that signs with privateKey under kid and
@@ -112,6 +113,7 @@ func NewAuthority(privateKey ed25519.PrivateKey, kid, issuer, audience string, t
 		ttl:      ttl,
 		leeway:   leeway,
 		now:      time.Now,
+		verified: newVerifiedCache(defaultCacheSize),
 	}
 	pubKey, err := jwk.FromRaw(pub)
 	if err != nil {
@@ -162,6 +164,7 @@ func (a *Authority) TrustKey(key jwk.Key) error {
 	if err != nil {
 		return fmt.Errorf("token: trusted key %q: %w", key.KeyID(), err)
 	}
+	a.verified.reset()
 	return a.keys.AddKey(pub)
 }
 
@@ -223,6 +226,10 @@ func (a *Authority) Verify(raw string) (Claims, error) {
 	if len(raw) > MaxTokenLength || strings.Count(raw, ".") != 2 {
 		return Claims{}, fmt.Errorf("%w: not a compact JWS", ErrInvalid)
 	}
+	now := a.now()
+	if claims, ok := a.verified.get(raw, now, a.leeway); ok {
+		return claims, nil
+	}
 	t, err := jwt.ParseString(raw,
 		jwt.WithKeyProvider(jws.KeyProviderFunc(a.selectKey)),
 		jwt.WithValidate(true),
@@ -247,13 +254,15 @@ func (a *Authority) Verify(raw string) (Claims, error) {
 	if !ok || sid == "" || t.Subject() == "" {
 		return Claims{}, fmt.Errorf("%w: sub and sid must be non-empty strings", ErrInvalid)
 	}
-	return Claims{
+	claims := Claims{
 		UserID:    t.Subject(),
 		SessionID: sid,
 		ID:        t.JwtID(),
 		IssuedAt:  t.IssuedAt(),
 		ExpiresAt: t.Expiration(),
-	}, nil
+	}
+	a.verified.put(raw, claims, t.NotBefore())
+	return claims, nil
 }
 
 // selectKey is the only way a key reaches the verifier: the token must name
