@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5"
@@ -94,7 +95,10 @@ func writeJSONBytes(w http.ResponseWriter, r *http.Request, status int, body []b
 		writeProblem(w, r, newError(ProblemNotFound, "The resource does not exist."))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	// The whole body is in hand: a Content-Length spares net/http chunked framing.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
