@@ -50,12 +50,22 @@ func (s *Server) callJSON(ctx context.Context, r *http.Request, query string, ar
 	if s.pool == nil {
 		return nil, errNoPool
 	}
+	return ReadRequestBatch(s.pool.SendBatch(ctx, RequestBatch(claims.UserID, claims.SessionID, orgID, query, args...)))
+}
 
+// RequestBatch is the one round trip of an authenticated request: auth.begin_request
+// for the caller (orgID nil or an organization id), then query, which must select
+// exactly one json value. Exported so that tests/load sends exactly what the server
+// sends when it measures the API against the bare SQL.
+func RequestBatch(userID, sessionID string, orgID any, query string, args ...any) *pgx.Batch {
 	batch := &pgx.Batch{}
-	batch.Queue(beginRequestSQL, claims.UserID, claims.SessionID, orgID)
+	batch.Queue(beginRequestSQL, userID, sessionID, orgID)
 	batch.Queue(query, args...)
-	br := s.pool.SendBatch(ctx, batch)
+	return batch
+}
 
+// ReadRequestBatch reads the json value of a sent RequestBatch and closes it.
+func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 	var body []byte
 	_, err := br.Exec()
 	if err == nil {
@@ -64,10 +74,7 @@ func (s *Server) callJSON(ctx context.Context, r *http.Request, query string, ar
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return nil, err
-	}
-	return body, nil
+	return body, err
 }
 
 // queryJSON runs a single statement outside any request context (sign-up

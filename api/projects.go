@@ -18,6 +18,10 @@ func checkDescription(d string) string {
 	return ""
 }
 
+// ListProjectsSQL is the statement of GET /v1/orgs/{org_id}/projects ($1 limit, $2
+// cursor or NULL); exported for tests/load, which sends it without HTTP.
+const ListProjectsSQL = `select api.list_projects($1::int, $2::uuid)`
+
 // GET /v1/orgs/{org_id}/projects
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 	limit, cursor, err := pageParams(r)
@@ -25,7 +29,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusOK, `select api.list_projects($1::int, $2::uuid)`, limit, cursor)
+	s.call(w, r, http.StatusOK, ListProjectsSQL, limit, cursor)
 }
 
 // POST /v1/orgs/{org_id}/projects

@@ -33,9 +33,9 @@
 //	select auth.begin_request($1::uuid, $2::uuid, $3::uuid)
 //	select api.list_projects($1::int, $2::uuid)
 //
-// — the statement text and argument types of api/exec.go and api/projects.go
-// (unexported there, so mirrored here: keep them in step), same concurrency,
-// same duration, same random tenant choice.
+// — built by the api package itself (api.RequestBatch with api.ListProjectsSQL,
+// the handler's argument types), same concurrency, same duration, same random
+// tenant choice.
 //
 // After seeding, both pools' connections are closed (-keep-seed-conns keeps
 // them): PostgreSQL backends that served the seeding's writes were measured

@@ -16,17 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-)
 
-// The statements the API sends for GET /v1/orgs/{org_id}/projects, mirrored
-// from api/exec.go (beginRequestSQL) and api/projects.go (listProjects): they
-// are unexported there. Keep the text and the Go argument types in step, or
-// the direct phase stops being the API's own transaction.
-const (
-	beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid)`
-	listProjectsSQL = `select api.list_projects($1::int, $2::uuid)`
+	"github.com/rowguard/rowguard/api"
 )
 
 // maxSamples bounds the error and leak messages kept for the report.
@@ -271,23 +263,12 @@ func directOp(e *env, limit int) op {
 	}
 }
 
-// directList mirrors api.(*Server).callJSON for listProjects: the same
-// statements, argument types (strings for uuids, int limit, nil cursor),
-// batch and error handling.
+// directList sends the API's own transaction for listProjects (api.RequestBatch with
+// api.ListProjectsSQL, the arguments the handler passes: int limit, NULL cursor),
+// without HTTP.
 func directList(ctx context.Context, e *env, userID, sessionID, orgID string, limit int) ([]byte, error) {
-	batch := &pgx.Batch{}
-	batch.Queue(beginRequestSQL, userID, sessionID, any(orgID))
-	batch.Queue(listProjectsSQL, limit, any(nil))
-	br := e.direct.SendBatch(ctx, batch)
-	var body []byte
-	_, err := br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&body)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	return body, err
+	batch := api.RequestBatch(userID, sessionID, orgID, api.ListProjectsSQL, limit, nil)
+	return api.ReadRequestBatch(e.direct.SendBatch(ctx, batch))
 }
 
 // checkPage checks a page of projects asked for as tenant t: every item must

@@ -123,7 +123,7 @@ func newReport(cfg *config, e *env) *report {
 			SeedConns:  "closed after seeding: both phases start on fresh backends",
 			ExecMode:   e.execMode,
 			AccessLog:  e.logNote,
-			Statements: "mirrored from api/exec.go and api/projects.go (unexported there)",
+			Statements: "api.RequestBatch(…, api.ListProjectsSQL, limit, NULL): the server's own batch",
 		},
 		Load: loadFacts{
 			Request:     fmt.Sprintf("GET /v1/orgs/{org_id}/projects?limit=%d", cfg.pageLimit),
