@@ -176,17 +176,11 @@ func str(name string, required bool, dst *string, check func(string) string) bod
 		if isNull(raw) {
 			return "must not be null"
 		}
-		s, msg := decodeString(raw)
-		if msg != "" {
-			return msg
+		s, msg := decodeChecked(raw, check)
+		if msg == "" {
+			*dst = s
 		}
-		if check != nil {
-			if msg := check(s); msg != "" {
-				return msg
-			}
-		}
-		*dst = s
-		return ""
+		return msg
 	}}
 }
 
@@ -198,18 +192,22 @@ func nullableStr(name string, dst **string, check func(string) string) bodyField
 			*dst = nil
 			return ""
 		}
-		s, msg := decodeString(raw)
-		if msg != "" {
-			return msg
+		s, msg := decodeChecked(raw, check)
+		if msg == "" {
+			*dst = &s
 		}
-		if check != nil {
-			if msg := check(s); msg != "" {
-				return msg
-			}
-		}
-		*dst = &s
-		return ""
+		return msg
 	}}
+}
+
+// decodeChecked decodes a JSON string and validates it with check (if any):
+// the value, or the message saying why it is refused.
+func decodeChecked(raw json.RawMessage, check func(string) string) (string, string) {
+	s, msg := decodeString(raw)
+	if msg == "" && check != nil {
+		msg = check(s)
+	}
+	return s, msg
 }
 
 // patchString puts a string member, when present, into patch (a JSON merge
@@ -224,17 +222,11 @@ func patchString(name string, nullable bool, patch map[string]any, check func(st
 			patch[name] = nil
 			return ""
 		}
-		s, msg := decodeString(raw)
-		if msg != "" {
-			return msg
+		s, msg := decodeChecked(raw, check)
+		if msg == "" {
+			patch[name] = s
 		}
-		if check != nil {
-			if msg := check(s); msg != "" {
-				return msg
-			}
-		}
-		patch[name] = s
-		return ""
+		return msg
 	}}
 }
 
