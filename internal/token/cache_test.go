@@ -27,15 +27,9 @@ func TestVerifiedTokenIsServedFromCache(t *testing.T) {
 
 func TestCachedTokenStillExpires(t *testing.T) {
 	a := newAuthority(t, newKey(t), "k1")
-	raw, ttl, err := a.Issue(userID, sessionID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Verify(raw); err != nil {
-		t.Fatal(err)
-	}
-	later := at(a, time.Now().Add(ttl+a.leeway+2*time.Second)) // shares a's cache
-	err = mustInvalid(t, later, raw)
+	raw := issueVerified(t, a)
+	later := at(a, time.Now().Add(a.TTL()+a.leeway+2*time.Second)) // shares a's cache
+	err := mustInvalid(t, later, raw)
 	if !errors.Is(err, ErrExpired) {
 		t.Fatalf("want ErrExpired, got %v", err)
 	}
@@ -46,13 +40,7 @@ func TestCachedTokenStillExpires(t *testing.T) {
 
 func TestCacheDoesNotServeAlteredTokens(t *testing.T) {
 	a := newAuthority(t, newKey(t), "k1")
-	raw, _, err := a.Issue(userID, sessionID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Verify(raw); err != nil {
-		t.Fatal(err)
-	}
+	raw := issueVerified(t, a)
 	last := raw[len(raw)-2]
 	swap := byte('A')
 	if last == 'A' {
@@ -63,13 +51,7 @@ func TestCacheDoesNotServeAlteredTokens(t *testing.T) {
 
 func TestTrustingAKeyResetsTheCache(t *testing.T) {
 	a := newAuthority(t, newKey(t), "k1")
-	raw, _, err := a.Issue(userID, sessionID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Verify(raw); err != nil {
-		t.Fatal(err)
-	}
+	issueVerified(t, a)
 	other := newAuthority(t, newKey(t), "k2")
 	k2, _ := other.PublicKeys().LookupKeyID("k2")
 	if err := a.TrustKey(k2); err != nil {
@@ -91,4 +73,17 @@ func TestCacheIsBounded(t *testing.T) {
 	if _, ok := c.entries["c"]; !ok {
 		t.Fatal("the newest entry was evicted")
 	}
+}
+
+// issueVerified issues a token and verifies it once, so that it is cached.
+func issueVerified(t *testing.T, a *Authority) string {
+	t.Helper()
+	raw, _, err := a.Issue(userID, sessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Verify(raw); err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
