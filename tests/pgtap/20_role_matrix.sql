@@ -54,10 +54,10 @@ select is((select count(*) from app.organizations), 0::bigint, 'a removed member
 select pg_temp.act_as(:alice, :org_a);
 select lives_ok($$insert into app.projects (org_id, name) values ('aaaaaaaa-0000-4000-8000-000000000000', 'by alice')$$,
                 'OWNER creates a project');
-select lives_ok($$insert into app.organizations (name, slug) values ('Second', 'second')$$,
+select lives_ok($$insert into app.organizations (name, slug) values ('Second', 'pgtap-fixture-second')$$,
                 'any signed-in user founds an organization');
 select is((select role::text from app.memberships m join app.organizations o on o.id = m.org_id
-            where o.slug = 'second' and m.user_id = :alice), 'OWNER', '... and becomes its OWNER');
+            where o.slug = 'pgtap-fixture-second' and m.user_id = :alice), 'OWNER', '... and becomes its OWNER');
 select isnt_empty($$delete from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000' returning id$$,
                   'OWNER deletes the organization');
 select pg_temp.act_as_superuser();

@@ -48,8 +48,8 @@ select throws_ok($$select api.delete_organization()$$, 'RG403', null, 'MEMBER de
 select auth.begin_request(:alice, :'alice_sid', :org_a);
 select throws_ok($$select api.create_project('apollo', null)$$, 'RG409', null, 'a duplicate project name (any case) → RG409');
 select throws_ok($$select api.create_project('   ', null)$$, '23514', null, 'a blank project name → 23514 (422)');
-select is((api.create_organization('Globex', null)::jsonb)->>'slug' <> 'globex', true, 'a derived slug that collides gets a suffix');
-select throws_ok($$select api.create_organization('Globex', 'globex')$$, 'RG409', null, 'an explicit slug that collides → RG409');
+select is((api.create_organization('pgtap fixture Globex', null)::jsonb)->>'slug' <> 'pgtap-fixture-globex', true, 'a derived slug that collides gets a suffix');
+select throws_ok($$select api.create_organization('Globex', 'pgtap-fixture-globex')$$, 'RG409', null, 'an explicit slug that collides → RG409');
 select is((api.list_projects(50, null)::jsonb)->'items'->0->>'name', 'Apollo', 'list_projects returns the org''s projects');
 
 select * from finish();
