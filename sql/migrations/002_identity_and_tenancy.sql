@@ -213,9 +213,15 @@ begin
     raise exception 'the session is not valid' using errcode = 'RG401',
       hint = 'Sign in again.';
   end if;
-  -- Touch the session at most once a minute: not a write on every request.
+  -- Touch the session at most once a minute: not a write on every request. Requests
+  -- of one session arrive together (a page's parallel calls); the first to lock the row
+  -- touches it, the others skip it rather than queue behind that lock.
   if v_last_used_at < pg_catalog.now() - interval '1 minute' then
-    update auth.sessions set last_used_at = pg_catalog.now() where id = p_session_id;
+    update auth.sessions set last_used_at = pg_catalog.now()
+     where id = (select s.id from auth.sessions s
+                  where s.id = p_session_id
+                    and s.last_used_at < pg_catalog.now() - interval '1 minute'
+                    for update skip locked);
   end if;
 
   perform pg_catalog.set_config('app.user_id', p_user_id::text, true);

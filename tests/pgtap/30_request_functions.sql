@@ -3,7 +3,7 @@
 -- (RG401/RG403/RG404/RG409, 42501). These are the statuses the REST API answers.
 begin;
 create extension if not exists pgtap;
-select plan(20);
+select plan(22);
 \ir fixtures/tenants.sql
 
 select id as alice_sid from auth.sessions where user_id = :alice \gset
@@ -28,6 +28,19 @@ select throws_ok(format('select auth.begin_request(%L, %L, null)', :sam, :'sam_s
                  'a revoked session is refused at once');
 select throws_ok(format('select auth.begin_request(%L, %L, %L)', :mary, :'mary_sid', :org_a), 'RG401', null,
                  'a disabled user is refused at once');
+reset role;
+update auth.sessions set last_used_at = now() - interval '2 minutes' where id = :'alice_sid';
+set local role rowguard_api;
+select auth.begin_request(:alice, :'alice_sid', null);
+reset role;
+select is((select last_used_at from auth.sessions where id = :'alice_sid'), now(), 'a session idle for over a minute is touched');
+update auth.sessions set last_used_at = now() - interval '30 seconds' where id = :'alice_sid';
+set local role rowguard_api;
+select auth.begin_request(:alice, :'alice_sid', null);
+reset role;
+select is((select last_used_at from auth.sessions where id = :'alice_sid'), now() - interval '30 seconds',
+          'a session used within the minute is not written again');
+set local role rowguard_api;
 select is((select count(*) from auth.credentials_for('ALICE@acme.test')), 1::bigint, 'login lookup is case-insensitive');
 select is((select count(*) from auth.credentials_for('nobody@acme.test')), 0::bigint, 'login lookup of an unknown email is empty');
 
