@@ -251,8 +251,10 @@ func (a *Authority) Verify(raw string) (Claims, error) {
 	}
 	sidv, _ := t.Get(SessionIDClaim)
 	sid, ok := sidv.(string)
-	if !ok || sid == "" || t.Subject() == "" {
-		return Claims{}, fmt.Errorf("%w: sub and sid must be non-empty strings", ErrInvalid)
+	// Checked here, once per token (verified tokens are cached), rather than on every
+	// request: the database receives both as uuid parameters.
+	if !ok || !isCanonicalUUID(sid) || !isCanonicalUUID(t.Subject()) {
+		return Claims{}, fmt.Errorf("%w: sub and sid must be UUIDs", ErrInvalid)
 	}
 	claims := Claims{
 		UserID:    t.Subject(),
@@ -291,4 +293,13 @@ func (a *Authority) selectKey(_ context.Context, sink jws.KeySink, sig *jws.Sign
 	}
 	sink.Key(alg, key)
 	return nil
+}
+
+// isCanonicalUUID accepts only the 36-character hyphenated form that Issue writes.
+func isCanonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
 }

@@ -444,3 +444,14 @@ MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
 		t.Fatal("public key mismatch")
 	}
 }
+
+func TestVerifyRequiresUUIDSubjectAndSession(t *testing.T) {
+	a := newAuthority(t, newKey(t), "k1")
+	for _, ids := range [][2]string{{"not-a-uuid", sessionID}, {userID, "42"}, {"{" + userID + "}", sessionID}} {
+		raw, _, err := a.Issue(ids[0], ids[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustInvalid(t, a, raw)
+	}
+}
