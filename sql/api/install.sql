@@ -17,5 +17,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "identity.sql" . }}
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
+{{ template "services.sql" . }}
+{{ template "bookings.sql" . }}
 
 reset role;

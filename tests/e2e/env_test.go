@@ -632,6 +632,8 @@ var snapshotQueries = map[string]string{
 	"app.organizations": `select * from app.organizations`,
 	"app.memberships":   `select * from app.memberships`,
 	"app.projects":      `select * from app.projects`,
+	"app.services":      `select * from app.services`,
+	"app.bookings":      `select * from app.bookings`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {
