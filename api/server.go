@@ -169,6 +169,7 @@ func (s *Server) routeAll() {
 	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/projects/{project_id}", s.deleteProject, private)
 	s.routeServices()
 	s.routeBookings()
+	s.routeBilling()
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}).

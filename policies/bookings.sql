@@ -40,7 +40,7 @@ grant select on app.services to rowguard_kernel;
 create policy services_select_kernel on app.services for select to rowguard_kernel
   using (true);
 comment on policy services_select_kernel on app.services is
-  'app.prepare_booking reads the booked service (duration, capacity, active) of the row being inserted.';
+  'app.prepare_booking reads the booked service (duration, capacity, active) of the row being inserted; app.enforce_plan_limit counts an organization''s services.';
 
 -- ----- app.bookings ---------------------------------------------------------------------
 grant select,
@@ -81,7 +81,7 @@ grant select on app.bookings to rowguard_kernel;
 create policy bookings_select_kernel on app.bookings for select to rowguard_kernel
   using (true);
 comment on policy bookings_select_kernel on app.bookings is
-  'app.prepare_booking counts the bookings overlapping the new one (whatever the caller may read).';
+  'app.prepare_booking counts the bookings overlapping the new one (whatever the caller may read); app.enforce_plan_limit counts an organization''s bookings this month.';
 
 grant execute on function app.booking_holds_slot(app.booking_status) to rowguard_kernel;
 -- The BEFORE UPDATE trigger app.guard_booking_update runs as the caller.
