@@ -50,6 +50,8 @@ type Options struct {
 	// HashConcurrency bounds concurrent password hashes (each holds the
 	// hash's memory cost). Zero: twice GOMAXPROCS.
 	HashConcurrency int
+	// Billing configures checkout and the payment provider's webhook.
+	Billing BillingOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -69,6 +71,7 @@ type Server struct {
 	logger    *slog.Logger
 	version   string
 	hashSlots chan struct{}
+	billing   BillingOptions
 
 	router  *mux.Router
 	handler http.Handler
@@ -107,6 +110,7 @@ func NewServer(opts Options) *Server {
 		logger:    opts.Logger,
 		version:   opts.Version,
 		hashSlots: make(chan struct{}, opts.HashConcurrency),
+		billing:   opts.Billing.withDefaults(),
 		router:    mux.NewRouter(),
 	}
 	s.routeAll()

@@ -230,4 +230,5 @@ var validBodies = map[string]any{
 	"POST /v1/orgs/{org_id}/bookings":                      bookingBody("01a2081b-c1dc-7622-a92d-91e6db938af5", slot(0), "intruder@example.com"),
 	"PATCH /v1/orgs/{org_id}/bookings/{booking_id}/status": map[string]any{"status": "cancelled"},
 	"POST /v1/orgs/{org_id}/bookings/{booking_id}/cancel":  map[string]any{},
+	"POST /v1/orgs/{org_id}/billing/checkout":              map[string]any{"plan": "pro"},
 }

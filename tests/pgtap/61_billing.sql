@@ -3,7 +3,7 @@
 -- kernel's usage and webhook tables are out of the API role's reach.
 begin;
 create extension if not exists pgtap;
-select plan(20);
+select plan(28);
 \ir fixtures/tenants.sql
 
 select is((select plan_code from app.subscriptions where org_id = :org_a), 'free', 'a new organization starts on the free plan (trigger)');
@@ -51,6 +51,31 @@ select is((select u->>'used' from json_array_elements(app.plan_usage(:org_a)) u 
           'plan_usage counts the projects');
 select is((select u->>'limit' from json_array_elements(app.plan_usage(:org_a)) u where u->>'kind' = 'projects'), null,
           'unlimited reads as null');
+
+-- ------------------------------------------------ checkout: OWNER only; the webhook once
+select pg_temp.act_as_superuser();
+update app.subscriptions set plan_code = 'free' where org_id = :org_a;
+select pg_temp.act_as(:adam, :org_a);
+select throws_ok($$insert into app.checkout_sessions (org_id, plan_code, created_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'pro', 'a2000000-0000-4000-8000-000000000002')$$,
+                 '42501', null, 'an ADMIN cannot start a checkout');
+select pg_temp.act_as(:alice, :org_a);
+select lives_ok($$insert into app.checkout_sessions (org_id, plan_code, created_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'pro', 'a1000000-0000-4000-8000-000000000001')$$,
+                'the OWNER starts a checkout');
+select throws_ok($$insert into app.checkout_sessions (org_id, plan_code, created_by) values ('bbbbbbbb-0000-4000-8000-000000000000', 'pro', 'a1000000-0000-4000-8000-000000000001')$$,
+                 '42501', null, 'not for another organization');
+select id as checkout_a from app.checkout_sessions \gset
+select pg_temp.act_as(:mary, :org_a);
+select is((select count(*) from app.checkout_sessions), 0::bigint, 'a MEMBER does not see checkout sessions');
+select pg_temp.act_as(null, null);
+select is(app.apply_payment_event('evt_pgtap_1', 'checkout.session.completed', :'checkout_a', 'cus_1', 'sub_1')->>'outcome',
+          'plan changed to pro', 'a verified completed checkout moves the organization to its plan');
+select is(app.apply_payment_event('evt_pgtap_1', 'checkout.session.completed', :'checkout_a', 'cus_1', 'sub_1')->>'outcome',
+          'duplicate', 'the same event id again changes nothing');
+select is(app.apply_payment_event('evt_pgtap_2', 'checkout.session.completed', :'checkout_a', 'cus_1', 'sub_1')->>'outcome',
+          'ignored: no open checkout session with this reference', 'a completed checkout cannot be completed twice');
+select pg_temp.act_as_superuser();
+select is((select plan_code || ' ' || provider_subscription_id from app.subscriptions where org_id = :org_a), 'pro sub_1',
+          'A is on pro with the provider''s subscription id');
 
 select * from finish();
 rollback;
