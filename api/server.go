@@ -174,6 +174,7 @@ func (s *Server) routeAll() {
 	s.routeServices()
 	s.routeBookings()
 	s.routeBilling()
+	s.routePlatformAdmin()
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}).

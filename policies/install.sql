@@ -41,3 +41,4 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "projects.sql" . }}
 {{ template "bookings.sql" . }}
 {{ template "billing.sql" . }}
+{{ template "platform_admin.sql" . }}

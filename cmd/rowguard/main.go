@@ -3,6 +3,7 @@
 //
 //	rowguard serve                 run the API (DATABASE_URL unset: a private dev database)
 //	rowguard migrate [--to N]      apply sql/migrations, then the sql/api and policies packages
+//	rowguard admin grant|revoke EMAIL   make or unmake a platform admin
 //	rowguard version               print the version
 package main
 
@@ -34,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(rest, stdout, stderr)
 	case "migrate":
 		err = migrateCmd(rest, stdout, stderr)
+	case "admin":
+		err = adminCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "rowguard %s\n", rowguard.Version)
 	case "help", "-h", "-help", "--help":
@@ -66,6 +69,10 @@ Commands:
                     going down drops the api schema), then install the sql/api and
                     policies code packages (latest only). Uses MIGRATION_DATABASE_URL,
                     else DATABASE_URL, else the development cluster.
+  admin grant|revoke EMAIL
+                    make (or unmake) the user with this email a platform admin:
+                    the only way to, never over HTTP; the action is audited. Uses
+                    the same database URL as migrate.
   version           print the version
 
 Environment:

@@ -22,5 +22,6 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "services.sql" . }}
 {{ template "bookings.sql" . }}
 {{ template "billing.sql" . }}
+{{ template "platform_admin.sql" . }}
 
 reset role;

@@ -231,4 +231,6 @@ var validBodies = map[string]any{
 	"PATCH /v1/orgs/{org_id}/bookings/{booking_id}/status": map[string]any{"status": "cancelled"},
 	"POST /v1/orgs/{org_id}/bookings/{booking_id}/cancel":  map[string]any{},
 	"POST /v1/orgs/{org_id}/billing/checkout":              map[string]any{"plan": "pro"},
+	"POST /v1/admin/tenants/{tenant_id}/plan":              map[string]any{"plan": "pro"},
+	"POST /v1/admin/tenants/{tenant_id}/suspend":           map[string]any{"reason": "test"},
 }

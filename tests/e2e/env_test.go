@@ -634,6 +634,8 @@ var snapshotQueries = map[string]string{
 	"app.projects":      `select * from app.projects`,
 	"app.services":      `select * from app.services`,
 	"app.bookings":      `select * from app.bookings`,
+	"app.subscriptions": `select * from app.subscriptions`,
+	"app.checkout":      `select * from app.checkout_sessions`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {
