@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rowguard/rowguard/internal/config"
-	"github.com/rowguard/rowguard/internal/database"
 )
 
 const adminSynopsis = "admin grant|revoke EMAIL"
@@ -37,33 +36,25 @@ func adminCmd(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	url := cfg.URL()
-	if url == "" {
-		cluster, adminURL, err := database.StartDevCluster(ctx, cfg.DataDir, io.Discard)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := cluster.Stop(); err != nil {
-				fmt.Fprintf(stderr, "rowguard: %v\n", err)
-			}
-		}()
-		url = adminURL
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("admin: connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-
 	var userID string
-	err = conn.QueryRow(ctx, `select auth.set_platform_admin($1, $2)::text`, email, grant).Scan(&userID)
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "RG404" {
-		return fmt.Errorf("admin: no user has the email %q", email)
-	}
+	err = withMigrationURL(ctx, cfg, io.Discard, stderr, func(url string, _ bool) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return fmt.Errorf("admin: connect: %w", err)
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		err = conn.QueryRow(ctx, `select auth.set_platform_admin($1, $2)::text`, email, grant).Scan(&userID)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "RG404" {
+			return fmt.Errorf("admin: no user has the email %q", email)
+		}
+		if err != nil {
+			return fmt.Errorf("admin: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("admin: %w", err)
+		return err
 	}
 	if grant {
 		fmt.Fprintf(stdout, "%s (user %s) is now a platform admin\n", email, userID)

@@ -28,25 +28,34 @@ func migrateCmd(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	url := cfg.URL()
-	if url == "" {
+	if cfg.URL() == "" {
 		fmt.Fprintf(stdout, "MIGRATION_DATABASE_URL and DATABASE_URL are unset: migrating the development database in %s\n", cfg.DataDir)
-		cluster, adminURL, err := database.StartDevCluster(ctx, cfg.DataDir, stdout)
-		if err != nil {
+	}
+	return withMigrationURL(ctx, cfg, stdout, stderr, func(url string, dev bool) error {
+		if err := database.Migrate(ctx, url, int32(*to), stdout); err != nil {
 			return err
 		}
-		defer func() {
-			if err := cluster.Stop(); err != nil {
-				fmt.Fprintf(stderr, "rowguard: %v\n", err)
-			}
-		}()
-		if err := database.Migrate(ctx, adminURL, int32(*to), stdout); err != nil {
-			return err
-		}
-		if int32(*to) == database.Latest {
-			return database.BootstrapLoginRole(ctx, adminURL, database.DevLoginRole)
+		if dev && int32(*to) == database.Latest {
+			return database.BootstrapLoginRole(ctx, url, database.DevLoginRole)
 		}
 		return nil
+	})
+}
+
+// withMigrationURL runs f with the URL of the owner's connection: the configured one,
+// or, when none is, the development cluster's (started for f and stopped after it).
+func withMigrationURL(ctx context.Context, cfg *config.MigrateConfig, progress, stderr io.Writer, f func(url string, dev bool) error) error {
+	if url := cfg.URL(); url != "" {
+		return f(url, false)
 	}
-	return database.Migrate(ctx, url, int32(*to), stdout)
+	cluster, adminURL, err := database.StartDevCluster(ctx, cfg.DataDir, progress)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintf(stderr, "rowguard: %v\n", err)
+		}
+	}()
+	return f(adminURL, true)
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,40 +124,12 @@ func TestPlanLimitUnderConcurrency(t *testing.T) {
 	const limit, attempts = 4, 30
 	e.setLimit(t, "free", "services", limit)
 
-	statuses := make([]int, attempts)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range attempts {
-		req := e.newRequest(t, http.MethodPost, "/v1/orgs/"+a.Org.ID+"/services", a.Owner.Token, map[string]any{
+	reqs := make([]*http.Request, attempts)
+	for i := range reqs {
+		reqs[i] = e.newRequest(t, http.MethodPost, "/v1/orgs/"+a.Org.ID+"/services", a.Owner.Token, map[string]any{
 			"name": fmt.Sprintf("Service %d", i), "duration_minutes": 30, "price": "1", "currency": "EUR"})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r, err := e.send(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			statuses[i] = r.Status
-		}()
 	}
-	close(start)
-	wg.Wait()
-	created, refused := 0, 0
-	for _, s := range statuses {
-		switch s {
-		case http.StatusCreated:
-			created++
-		case http.StatusPaymentRequired:
-			refused++
-		default:
-			t.Errorf("unexpected status %d", s)
-		}
-	}
-	if created != limit || refused != attempts-limit {
-		t.Errorf("%d created, %d refused; want %d and %d", created, refused, limit, attempts-limit)
-	}
+	wantAdmitted(t, e.fireTogether(t, reqs), http.StatusPaymentRequired, limit)
 	if n := e.count(t, `select count(*) from app.services where org_id = $1`, a.Org.ID); n != limit {
 		t.Errorf("%d services in the database, limit %d", n, limit)
 	}

@@ -177,45 +177,17 @@ func TestBookingNeverOverbooks(t *testing.T) {
 	svc := e.createService(t, a.Owner, a.Org.ID, "Group class", 60, capacity)
 	users := []user{a.Owner, a.Admin, a.Member}
 
-	statuses := make([]int, attempts)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range attempts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			// Half aim at the slot itself, half at a time overlapping it by 30 minutes.
-			at := slot(0)
-			if i%2 == 1 {
-				at = at.Add(30 * time.Minute)
-			}
-			req := e.newRequest(t, http.MethodPost, "/v1/orgs/"+a.Org.ID+"/bookings", users[i%3].Token,
-				bookingBody(svc.ID, at, fmt.Sprintf("c%d@example.com", i)))
-			r, err := e.send(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			statuses[i] = r.Status
-		}()
-	}
-	close(start)
-	wg.Wait()
-	created, full := 0, 0
-	for _, s := range statuses {
-		switch s {
-		case http.StatusCreated:
-			created++
-		case http.StatusConflict:
-			full++
-		default:
-			t.Errorf("unexpected status %d", s)
+	reqs := make([]*http.Request, attempts)
+	for i := range reqs {
+		// Half aim at the slot itself, half at a time overlapping it by 30 minutes.
+		at := slot(0)
+		if i%2 == 1 {
+			at = at.Add(30 * time.Minute)
 		}
+		reqs[i] = e.newRequest(t, http.MethodPost, "/v1/orgs/"+a.Org.ID+"/bookings", users[i%3].Token,
+			bookingBody(svc.ID, at, fmt.Sprintf("c%d@example.com", i)))
 	}
-	if created != capacity || full != attempts-capacity {
-		t.Errorf("%d created, %d refused; want %d and %d", created, full, capacity, attempts-capacity)
-	}
+	wantAdmitted(t, e.fireTogether(t, reqs), http.StatusConflict, capacity)
 	if n := e.count(t, `select count(*) from app.bookings where service_id = $1`, svc.ID); n != capacity {
 		t.Errorf("%d bookings in the database, capacity %d", n, capacity)
 	}
@@ -233,4 +205,45 @@ var validBodies = map[string]any{
 	"POST /v1/orgs/{org_id}/billing/checkout":              map[string]any{"plan": "pro"},
 	"POST /v1/admin/tenants/{tenant_id}/plan":              map[string]any{"plan": "pro"},
 	"POST /v1/admin/tenants/{tenant_id}/suspend":           map[string]any{"reason": "test"},
+}
+
+// fireTogether sends every request at the same moment, each on its own goroutine, and
+// counts the answers by status.
+func (e *env) fireTogether(t testing.TB, reqs []*http.Request) map[int]int {
+	t.Helper()
+	statuses := make([]int, len(reqs))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, req := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r, err := e.send(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			statuses[i] = r.Status
+		}()
+	}
+	close(start)
+	wg.Wait()
+	counts := map[int]int{}
+	for _, s := range statuses {
+		counts[s]++
+	}
+	return counts
+}
+
+// wantAdmitted fails t unless exactly admitted requests got 201 and all others refused.
+func wantAdmitted(t testing.TB, counts map[int]int, refused, admitted int) {
+	t.Helper()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	if counts[http.StatusCreated] != admitted || counts[refused] != total-admitted {
+		t.Errorf("answers by status %v; want %d × 201 and %d × %d", counts, admitted, total-admitted, refused)
+	}
 }
