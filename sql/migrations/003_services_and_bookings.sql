@@ -64,8 +64,10 @@ create table app.bookings (
   constraint bookings_org_id_id_key unique (org_id, id),
   constraint bookings_ends_at_check check (ends_at > starts_at),
   -- A booking keeps its service: a service with bookings is deactivated, not deleted.
+  -- NO ACTION, not RESTRICT: checked at the end of the statement, so deleting the whole
+  -- organization (which cascades to both tables, in either order) still works.
   constraint bookings_service_id_fkey foreign key (org_id, service_id)
-    references app.services (org_id, id) on delete restrict,
+    references app.services (org_id, id) on delete no action,
   constraint bookings_created_by_fkey foreign key (org_id, created_by)
     references app.memberships (org_id, user_id) on delete set null (created_by)
 );

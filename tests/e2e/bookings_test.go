@@ -123,6 +123,13 @@ func TestBookingLifecycle(t *testing.T) {
 	}
 	wantProblem(t, e.do(t, http.MethodGet, base+"?status=lost&from=yesterday&service_id=1", a.Member.Token, nil),
 		api.ProblemValidation, "status", "from", "service_id")
+
+	// A service with bookings stays (409); the organization goes with all of them.
+	wantProblem(t, e.do(t, http.MethodDelete, "/v1/orgs/"+a.Org.ID+"/services/"+svc.ID, a.Owner.Token, nil), api.ProblemConflict)
+	e.do(t, http.MethodDelete, "/v1/orgs/"+a.Org.ID, a.Owner.Token, nil).want(t, http.StatusNoContent)
+	if n := e.count(t, `select count(*) from app.bookings where org_id = $1`, a.Org.ID); n != 0 {
+		t.Errorf("%d bookings outlive their organization", n)
+	}
 }
 
 func TestBookingInput(t *testing.T) {
