@@ -3,7 +3,7 @@
 -- kernel's usage and webhook tables are out of the API role's reach.
 begin;
 create extension if not exists pgtap;
-select plan(28);
+select plan(31);
 \ir fixtures/tenants.sql
 
 select is((select plan_code from app.subscriptions where org_id = :org_a), 'free', 'a new organization starts on the free plan (trigger)');
@@ -13,6 +13,9 @@ select pg_temp.act_as(:mary, :org_a);
 select is((select count(*) from app.subscriptions), 1::bigint, 'a MEMBER reads her organization''s subscription');
 select is((select count(*) from app.subscriptions where org_id = :org_b), 0::bigint, 'A cannot read B''s subscription');
 select is((select count(*) from platform.plans), 3::bigint, 'a signed-in user reads the plan catalogue');
+select is((select count(*) from platform.plan_limits where plan_code = 'free'), 5::bigint, '... and every limit of a plan');
+select throws_ok($$update platform.plan_limits set max_count = 1000000$$, '42501', null, 'no tenant changes a limit');
+select throws_ok($$insert into platform.limit_kinds values ('anything', 'app.projects', false, 'x')$$, '42501', null, 'no tenant adds a limit kind');
 select is_empty($$update app.subscriptions set plan_code = 'business' returning org_id$$, 'no tenant changes its own plan, not even in SQL');
 select throws_ok($$insert into app.subscriptions (org_id, plan_code) values ('aaaaaaaa-0000-4000-8000-000000000000', 'business')$$, '42501', null,
                  'no tenant writes a subscription');
