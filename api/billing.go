@@ -37,6 +37,12 @@ func (s *Server) routeBilling() {
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/billing", s.getBilling, true)
 	s.handle(http.MethodPost, "/v1/orgs/{org_id}/billing/checkout", s.checkout, true)
 	s.handle(http.MethodPost, "/v1/billing/webhook", s.paymentWebhook, false)
+	s.handle(http.MethodGet, "/v1/billing/plans", s.listPlans, true)
+}
+
+// GET /v1/billing/plans
+func (s *Server) listPlans(w http.ResponseWriter, r *http.Request) {
+	s.call(w, r, http.StatusOK, `select json_build_object('items', api.list_plans())`)
 }
 
 // GET /v1/orgs/{org_id}/billing

@@ -102,6 +102,7 @@ grant execute on function app.billing_period_start() to rowguard_api, rowguard_k
 grant execute on function
   api.plan_json(platform.plans),
   api.get_billing(),
+  api.list_plans(),
   api.checkout_json(app.checkout_sessions),
   api.start_checkout(text),
   api.attach_checkout(uuid, text, text),

@@ -89,3 +89,15 @@ language sql volatile as $$
 $$;
 comment on function api.payment_webhook(text, text, uuid, text, text) is
   'POST /v1/billing/webhook, called only after the HTTP layer verified the provider''s signature.';
+
+create function api.list_plans() returns json
+language sql stable as $$
+  select coalesce(json_agg(json_build_object(
+           'code', p.code, 'name', p.name, 'price', p.price::text, 'currency', p.currency,
+           'limits', (select coalesce(json_object_agg(k.kind, l.max_count order by k.kind), '{}')
+                        from platform.limit_kinds k
+                        left join platform.plan_limits l on l.kind = k.kind and l.plan_code = p.code))
+           order by p.position), '[]')
+    from platform.plans p
+$$;
+comment on function api.list_plans() is 'GET /v1/billing/plans: the price list with every plan''s limits (null: unlimited); any signed-in user.';

@@ -134,3 +134,25 @@ func TestPlanLimitUnderConcurrency(t *testing.T) {
 		t.Errorf("%d services in the database, limit %d", n, limit)
 	}
 }
+
+func TestPlansList(t *testing.T) {
+	e := newEnv(t)
+	u, _ := e.register(t, "shopper", "")
+	var res struct {
+		Items []struct {
+			Code   string          `json:"code"`
+			Price  string          `json:"price"`
+			Limits map[string]*int `json:"limits"`
+		} `json:"items"`
+	}
+	e.do(t, http.MethodGet, "/v1/billing/plans", u.Token, nil).want(t, http.StatusOK).decode(t, &res)
+	if len(res.Items) != 3 || res.Items[0].Code != "free" || res.Items[1].Code != "pro" || res.Items[2].Price != "99.00" {
+		t.Fatalf("plans = %+v", res.Items)
+	}
+	if l := res.Items[0].Limits["services"]; l == nil || *l != 10 {
+		t.Errorf("free services limit = %v", l)
+	}
+	if l, ok := res.Items[2].Limits["members"]; !ok || l != nil {
+		t.Errorf("business members limit = %v (present %v), want null", l, ok)
+	}
+}
