@@ -76,6 +76,8 @@ comment on column app.bookings.ends_at is 'starts_at plus the service''s duratio
 -- The capacity check reads a service's bookings around a time: this index answers it.
 create index bookings_service_id_starts_at_idx on app.bookings (org_id, service_id, starts_at) include (ends_at, status);
 create index bookings_customer_email_idx on app.bookings (org_id, lower(customer_email));
+-- The plan limit "bookings per month" counts an organization's bookings since the 1st.
+create index bookings_org_id_created_at_idx on app.bookings (org_id, created_at);
 create trigger bookings_touch_updated_at before update on app.bookings
   for each row execute function app.touch_updated_at();
 
