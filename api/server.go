@@ -27,6 +27,7 @@ import (
 const (
 	DefaultMaxBodyBytes   = 1 << 20 // 1 MiB
 	DefaultRequestTimeout = 10 * time.Second
+	DefaultInvitationTTL  = 7 * 24 * time.Hour
 )
 
 // Options configure a Server. Tokens is required; the rest have defaults.
@@ -50,6 +51,8 @@ type Options struct {
 	// HashConcurrency bounds concurrent password hashes (each holds the
 	// hash's memory cost). Zero: twice GOMAXPROCS.
 	HashConcurrency int
+	// InvitationTTL is how long an invitation's token is valid. Zero: DefaultInvitationTTL.
+	InvitationTTL time.Duration
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -69,6 +72,7 @@ type Server struct {
 	logger    *slog.Logger
 	version   string
 	hashSlots chan struct{}
+	inviteTTL time.Duration
 
 	router  *mux.Router
 	handler http.Handler
@@ -100,6 +104,9 @@ func NewServer(opts Options) *Server {
 	if opts.HashConcurrency <= 0 {
 		opts.HashConcurrency = 2 * runtime.GOMAXPROCS(0)
 	}
+	if opts.InvitationTTL <= 0 {
+		opts.InvitationTTL = DefaultInvitationTTL
+	}
 	s := &Server{
 		pool:      opts.Pool,
 		tokens:    opts.Tokens,
@@ -107,6 +114,7 @@ func NewServer(opts Options) *Server {
 		logger:    opts.Logger,
 		version:   opts.Version,
 		hashSlots: make(chan struct{}, opts.HashConcurrency),
+		inviteTTL: opts.InvitationTTL,
 		router:    mux.NewRouter(),
 	}
 	s.routeAll()
@@ -167,9 +175,11 @@ func (s *Server) routeAll() {
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/projects/{project_id}", s.getProject, private)
 	s.handle(http.MethodPatch, "/v1/orgs/{org_id}/projects/{project_id}", s.updateProject, private)
 	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/projects/{project_id}", s.deleteProject, private)
+
+	s.routeRBAC()
 }
 
-// idVar matches the path variables that hold ids ({org_id}, {project_id}).
+// idVar matches the path variables that hold ids ({org_id}, {project_id}, ...).
 var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
 
 // handle registers h for method and a path template. Id variables only

@@ -39,3 +39,5 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "identity.sql" . }}
 {{ template "tenancy.sql" . }}
 {{ template "projects.sql" . }}
+{{ template "project_members.sql" . }}
+{{ template "invitations.sql" . }}

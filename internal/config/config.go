@@ -45,6 +45,7 @@ var Variables = []Variable{
 	{"ROWGUARD_MAX_BODY_BYTES", "1MiB", "Largest request body accepted (bytes, or with KiB/MiB/KB/MB), 1KiB to 64MiB; larger → 413."},
 	{"ROWGUARD_REQUEST_TIMEOUT", "10s", "Time limit of one request, database work included, 1s to 10m; exceeded → 503/504."},
 	{"ROWGUARD_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)."},
+	{"ROWGUARD_INVITATION_TTL", "168h", "How long an invitation (and each resent token) stays valid, 1h to 720h (30 days)."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -62,6 +63,7 @@ type ServeConfig struct {
 	MaxBodyBytes      ByteSize      `envconfig:"ROWGUARD_MAX_BODY_BYTES" default:"1MiB"`
 	RequestTimeout    time.Duration `envconfig:"ROWGUARD_REQUEST_TIMEOUT" default:"10s"`
 	LogLevel          slog.Level    `envconfig:"ROWGUARD_LOG_LEVEL" default:"info"`
+	InvitationTTL     time.Duration `envconfig:"ROWGUARD_INVITATION_TTL" default:"168h"`
 
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
 	// development key file).
@@ -162,6 +164,7 @@ func (c *ServeConfig) validate() error {
 	between("ROWGUARD_ACCESS_TOKEN_TTL", c.AccessTokenTTL, time.Minute, 24*time.Hour)
 	between("ROWGUARD_TOKEN_LEEWAY", c.TokenLeeway, 0, 5*time.Minute)
 	between("ROWGUARD_REQUEST_TIMEOUT", c.RequestTimeout, time.Second, 10*time.Minute)
+	between("ROWGUARD_INVITATION_TTL", c.InvitationTTL, time.Hour, 30*24*time.Hour)
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
 		bad("ROWGUARD_MAX_BODY_BYTES", "must be between 1KiB and 64MiB (got %s)", c.MaxBodyBytes)
 	}

@@ -17,5 +17,8 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "identity.sql" . }}
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
+{{ template "members.sql" . }}
+{{ template "project_members.sql" . }}
+{{ template "invitations.sql" . }}
 
 reset role;
