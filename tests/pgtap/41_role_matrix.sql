@@ -1,0 +1,147 @@
+-- The role matrix, GENERATED: one declared expectation per (table, command[, variant])
+-- naming the actors Postgres must allow; every actor × every expectation is then tried
+-- as that actor (one probe statement, rolled back) and compared with what Postgres did.
+-- No cell is written by hand. A table the API role can reach without an expectation
+-- for each of its four commands fails the coverage test at the end.
+--
+-- Actors (fixtures/tenants.sql + fixtures/projects.sql), all acting in org A:
+--   org_owner alice, org_admin adam, org_member mary (in no project),
+--   proj_owner olga, proj_admin paul, analyst ana, viewer vic (org MEMBERs with that
+--   project role in Apollo), stranger bob (OWNER of org B, with a forged org A context),
+--   anonymous (no user).
+-- "Allowed" means: a SELECT returns the target row, an INSERT succeeds, an UPDATE or
+-- DELETE touches the target row. Refused means RLS hid it, or 42501 / RG403 / RG409.
+begin;
+create extension if not exists pgtap;
+\ir fixtures/tenants.sql
+\ir fixtures/projects.sql
+
+create temp table actor (name text primary key, user_id uuid, ord int);
+insert into actor values
+  ('org_owner', :alice, 1), ('org_admin', :adam, 2), ('org_member', :mary, 3),
+  ('proj_owner', :olga, 4), ('proj_admin', :paul, 5), ('analyst', :ana, 6), ('viewer', :vic, 7),
+  ('stranger', :bob, 8), ('anonymous', null, 9);
+
+-- THE EXPECTATION TABLE. Targets are org A rows: nina (org MEMBER in no project), nora
+-- (Apollo VIEWER), olga (Apollo OWNER), otto (second org OWNER), inv_a (pending invitation).
+create temp table expectation (tbl text, cmd text, variant text, probe text, allowed text[], ord serial);
+insert into expectation (tbl, cmd, variant, probe, allowed) values
+  -- identity
+  ('auth.users', 'select', 'a fellow member', $$select from auth.users where id = 'aa000000-0000-4000-8000-00000000000a'$$,
+     '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer}'),
+  ('auth.users', 'insert', 'another user', $$insert into auth.users (id, email, password_hash) values ('dd000000-0000-4000-8000-000000000001', 'new@x.test', 'x')$$, '{}'),
+  ('auth.users', 'update', 'a fellow member''s email', $$update auth.users set email = email where id = 'aa000000-0000-4000-8000-00000000000a'$$, '{}'),
+  ('auth.users', 'delete', 'a fellow member', $$delete from auth.users where id = 'aa000000-0000-4000-8000-00000000000a'$$, '{}'),
+  ('auth.sessions', 'select', 'a fellow member''s session', $$select from auth.sessions where user_id = 'aa000000-0000-4000-8000-00000000000a'$$, '{}'),
+  ('auth.sessions', 'insert', 'for a fellow member', $$insert into auth.sessions (user_id) values ('aa000000-0000-4000-8000-00000000000a')$$, '{}'),
+  ('auth.sessions', 'update', 'a fellow member''s session', $$update auth.sessions set last_used_at = now() where user_id = 'aa000000-0000-4000-8000-00000000000a'$$, '{}'),
+  ('auth.sessions', 'delete', 'a fellow member''s session', $$delete from auth.sessions where user_id = 'aa000000-0000-4000-8000-00000000000a'$$, '{}'),
+  -- tenancy
+  ('app.organizations', 'select', 'org A', $$select from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000'$$,
+     '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.organizations', 'insert', 'a new organization', $$insert into app.organizations (name, slug) values ('Probe', 'pgtap-fixture-probe')$$,
+     '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer,stranger}'),
+  ('app.organizations', 'update', 'org A', $$update app.organizations set name = name where id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{org_owner,org_admin}'),
+  ('app.organizations', 'delete', 'org A', $$delete from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{org_owner}'),
+  ('app.memberships', 'select', 'nina''s', $$select from app.memberships where user_id = 'aa000000-0000-4000-8000-00000000000a'$$,
+     '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.memberships', 'insert', 'nina into org B', $$insert into app.memberships (org_id, user_id, role) values ('bbbbbbbb-0000-4000-8000-000000000000', 'aa000000-0000-4000-8000-00000000000a', 'MEMBER')$$, '{}'),
+  ('app.memberships', 'update', 'nina stays MEMBER', $$update app.memberships set role = 'MEMBER' where user_id = 'aa000000-0000-4000-8000-00000000000a'$$, '{org_owner,org_admin}'),
+  ('app.memberships', 'update', 'promote nina to ADMIN', $$update app.memberships set role = 'ADMIN' where user_id = 'aa000000-0000-4000-8000-00000000000a'$$, '{org_owner,org_admin}'),
+  ('app.memberships', 'update', 'promote nina to OWNER (escalation for an ADMIN)', $$update app.memberships set role = 'OWNER' where user_id = 'aa000000-0000-4000-8000-00000000000a'$$, '{org_owner}'),
+  ('app.memberships', 'update', 'demote OWNER otto (not the last)', $$update app.memberships set role = 'ADMIN' where user_id = 'a4000000-0000-4000-8000-000000000004'$$, '{org_owner}'),
+  ('app.memberships', 'update', 'promote oneself to OWNER', $$update app.memberships set role = 'OWNER' where user_id = app.current_user_id() and org_id = app.current_org_id()$$, '{org_owner}'),
+  ('app.memberships', 'delete', 'remove nina', $$delete from app.memberships where user_id = 'aa000000-0000-4000-8000-00000000000a'$$, '{org_owner,org_admin}'),
+  ('app.memberships', 'delete', 'remove OWNER otto', $$delete from app.memberships where user_id = 'a4000000-0000-4000-8000-000000000004'$$, '{org_owner}'),
+  ('app.memberships', 'delete', 'leave (oneself)', $$delete from app.memberships where user_id = app.current_user_id() and org_id = app.current_org_id()$$,
+     '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer}'),
+  -- projects
+  ('app.projects', 'select', 'Apollo', $$select from app.projects where id = 'aaaaaaaa-0000-4000-8000-0000000000a1'$$,
+     '{org_owner,org_admin,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.projects', 'select', 'Artemis (no project member)', $$select from app.projects where id = 'aaaaaaaa-0000-4000-8000-0000000000a2'$$, '{org_owner,org_admin}'),
+  ('app.projects', 'insert', 'a new project', $$insert into app.projects (org_id, name) values ('aaaaaaaa-0000-4000-8000-000000000000', 'Probe')$$, '{org_owner,org_admin}'),
+  ('app.projects', 'update', 'Apollo', $$update app.projects set name = name where id = 'aaaaaaaa-0000-4000-8000-0000000000a1'$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.projects', 'delete', 'Apollo', $$delete from app.projects where id = 'aaaaaaaa-0000-4000-8000-0000000000a1'$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.project_members', 'select', 'nora in Apollo', $$select from app.project_members where user_id = 'a9000000-0000-4000-8000-000000000009'$$,
+     '{org_owner,org_admin,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.project_members', 'insert', 'nina as Apollo VIEWER', $$insert into app.project_members (org_id, project_id, user_id, role) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'aa000000-0000-4000-8000-00000000000a', 'VIEWER')$$,
+     '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.project_members', 'insert', 'nina as Apollo VIEWER with finance MANAGE', $$insert into app.project_members (org_id, project_id, user_id, role, finance) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'aa000000-0000-4000-8000-00000000000a', 'VIEWER', 'MANAGE')$$,
+     '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.project_members', 'insert', 'nina as Apollo OWNER (escalation for an ADMIN)', $$insert into app.project_members (org_id, project_id, user_id, role) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'aa000000-0000-4000-8000-00000000000a', 'OWNER')$$,
+     '{org_owner,proj_owner}'),
+  ('app.project_members', 'insert', 'nina into Artemis', $$insert into app.project_members (org_id, project_id, user_id, role) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a2', 'aa000000-0000-4000-8000-00000000000a', 'VIEWER')$$,
+     '{org_owner,org_admin}'),
+  ('app.project_members', 'update', 'nora stays VIEWER', $$update app.project_members set role = 'VIEWER' where user_id = 'a9000000-0000-4000-8000-000000000009'$$,
+     '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.project_members', 'update', 'nora to ADMIN', $$update app.project_members set role = 'ADMIN' where user_id = 'a9000000-0000-4000-8000-000000000009'$$,
+     '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.project_members', 'update', 'nora to OWNER (escalation for an ADMIN)', $$update app.project_members set role = 'OWNER' where user_id = 'a9000000-0000-4000-8000-000000000009'$$,
+     '{org_owner,proj_owner}'),
+  ('app.project_members', 'update', 'OWNER olga''s membership', $$update app.project_members set role = 'OWNER' where user_id = 'a5000000-0000-4000-8000-000000000005'$$,
+     '{org_owner,proj_owner}'),
+  ('app.project_members', 'update', 'oneself to OWNER', $$update app.project_members set role = 'OWNER' where user_id = app.current_user_id()$$, '{proj_owner}'),
+  ('app.project_members', 'update', 'oneself to finance MANAGE', $$update app.project_members set finance = 'MANAGE' where user_id = app.current_user_id()$$, '{proj_owner,proj_admin}'),
+  ('app.project_members', 'delete', 'remove nora', $$delete from app.project_members where user_id = 'a9000000-0000-4000-8000-000000000009'$$,
+     '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.project_members', 'delete', 'remove OWNER olga', $$delete from app.project_members where user_id = 'a5000000-0000-4000-8000-000000000005'$$,
+     '{org_owner,proj_owner}'),
+  ('app.project_members', 'delete', 'leave (oneself)', $$delete from app.project_members where user_id = app.current_user_id()$$,
+     '{proj_owner,proj_admin,analyst,viewer}'),
+  -- invitations
+  ('app.invitations', 'select', 'inv_a', $$select from app.invitations where id = 'aaaaaaaa-0000-4000-8000-0000000000f1'$$, '{org_owner,org_admin}'),
+  ('app.invitations', 'insert', 'a MEMBER', $$insert into app.invitations (org_id, email, role, token_hash, expires_at, invited_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'probe@x.test', 'MEMBER', sha256('probe'), now() + interval '1 day', app.current_user_id())$$,
+     '{org_owner,org_admin}'),
+  ('app.invitations', 'insert', 'an OWNER (escalation for an ADMIN)', $$insert into app.invitations (org_id, email, role, token_hash, expires_at, invited_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'probe@x.test', 'OWNER', sha256('probe'), now() + interval '1 day', app.current_user_id())$$,
+     '{org_owner}'),
+  ('app.invitations', 'update', 'revoke inv_a', $$update app.invitations set revoked_at = now() where id = 'aaaaaaaa-0000-4000-8000-0000000000f1'$$, '{org_owner,org_admin}'),
+  ('app.invitations', 'delete', 'inv_a', $$delete from app.invitations where id = 'aaaaaaaa-0000-4000-8000-0000000000f1'$$, '{}'),
+  ('app.invitation_projects', 'select', 'inv_a''s grant', $$select from app.invitation_projects where invitation_id = 'aaaaaaaa-0000-4000-8000-0000000000f1'$$, '{org_owner,org_admin}'),
+  ('app.invitation_projects', 'insert', 'Artemis VIEWER on inv_a', $$insert into app.invitation_projects (org_id, invitation_id, project_id, role) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000f1', 'aaaaaaaa-0000-4000-8000-0000000000a2', 'VIEWER')$$,
+     '{org_owner,org_admin}'),
+  ('app.invitation_projects', 'insert', 'Artemis OWNER on inv_a (escalation for an ADMIN)', $$insert into app.invitation_projects (org_id, invitation_id, project_id, role) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000f1', 'aaaaaaaa-0000-4000-8000-0000000000a2', 'OWNER')$$,
+     '{org_owner}'),
+  ('app.invitation_projects', 'update', 'inv_a''s grant', $$update app.invitation_projects set role = 'VIEWER' where invitation_id = 'aaaaaaaa-0000-4000-8000-0000000000f1'$$, '{}'),
+  ('app.invitation_projects', 'delete', 'inv_a''s grant', $$delete from app.invitation_projects where invitation_id = 'aaaaaaaa-0000-4000-8000-0000000000f1'$$, '{}');
+
+-- Runs probe as the actor (rowguard_api with that request context), in a subtransaction
+-- that is always rolled back; true when Postgres let it reach its target.
+create function pg_temp.allowed(p_user uuid, p_probe text) returns boolean
+language plpgsql as $$
+declare
+  v_rows bigint;
+begin
+  begin
+    perform pg_temp.act_as(p_user, 'aaaaaaaa-0000-4000-8000-000000000000');
+    execute p_probe;
+    get diagnostics v_rows = row_count;
+    raise exception using errcode = 'RGTRY', message = (v_rows > 0)::text;
+  exception
+    when sqlstate 'RGTRY' then return sqlerrm::boolean;
+    when insufficient_privilege or sqlstate 'RG403' or sqlstate 'RG409' then return false;
+  end;
+end
+$$;
+
+select plan((select count(*)::int from expectation) * (select count(*)::int from actor) + 2);
+
+select is(pg_temp.allowed(a.user_id, e.probe), a.name = any (e.allowed),
+          format('%s %s %s as %s: %s', e.tbl, e.cmd, e.variant, a.name,
+                 case when a.name = any (e.allowed) then 'allowed' else 'refused' end))
+  from expectation e cross join actor a
+ order by e.ord, a.ord;
+
+-- Coverage: every table the API role can reach, every command, has an expectation.
+select is(array(select format('%s %s', t, c)
+                  from (select format('%I.%I', n.nspname, c.relname) as t
+                          from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                         where c.relkind in ('r', 'p') and n.nspname in ('auth', 'app')) tables(t)
+                 cross join unnest(array['select', 'insert', 'update', 'delete']) as c
+                 where not exists (select from expectation e where e.tbl = tables.t and e.cmd = c)
+                 order by 1),
+          '{}'::text[], 'every table × command of auth and app has a declared expectation');
+select ok(exists (select from expectation e, unnest(e.allowed) x where x not in (select name from actor)) is false,
+          'every actor named in an expectation exists');
+
+select * from finish();
+rollback;
