@@ -84,7 +84,7 @@ to rowguard_api;
 grant execute on function app.accept_invitation(bytea), app.decline_invitation(bytea) to rowguard_api;
 grant execute on function
   api.token_hash(text),
-  api.invitation_json(app.invitations),
+  api.invitation_json(uuid),
   api.invitation_sent(uuid, text),
   api.raise_invitation_unchangeable(uuid)
 to rowguard_api;

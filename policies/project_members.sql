@@ -21,7 +21,7 @@ grant execute on function
   app.org_role_as_project_role(app.org_role),
   app.effective_role(app.org_role, app.project_role),
   app.effective_level(app.org_role, app.project_role, app.domain_level, app.permission_domain),
-  app.invitation_status(app.invitations)
+  app.invitation_status(timestamptz, timestamptz, timestamptz, timestamptz)
 to rowguard_api, rowguard_kernel;
 
 grant select, insert (org_id, project_id, user_id, role, finance, analytics),

@@ -8,12 +8,14 @@ language sql immutable as $$
   select sha256(convert_to(p_token, 'UTF8'))
 $$;
 
-create function api.invitation_json(i app.invitations) returns json
+-- By id, naming its columns: the API role may not read token_hash, so no function here
+-- ever takes a whole invitation row.
+create function api.invitation_json(p_invitation_id uuid) returns json
 language sql stable as $$
   select json_build_object(
            'id', i.id, 'org_id', i.org_id, 'email', i.email, 'role', i.role,
-           'status', app.invitation_status(i), 'expires_at', i.expires_at,
-           'invited_by', i.invited_by, 'created_at', i.created_at,
+           'status', app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at),
+           'expires_at', i.expires_at, 'invited_by', i.invited_by, 'created_at', i.created_at,
            'accepted_at', i.accepted_at, 'declined_at', i.declined_at, 'revoked_at', i.revoked_at,
            'projects', coalesce((
              select json_agg(json_build_object(
@@ -23,6 +25,8 @@ language sql stable as $$
                     order by ip.project_id)
                from app.invitation_projects ip
               where ip.invitation_id = i.id), '[]'::json))
+    from app.invitations i
+   where i.id = p_invitation_id
 $$;
 
 -- The one place an invitation (new or resent) with its fresh token leaves the database.
@@ -31,11 +35,8 @@ $$;
 -- and the API may stop returning the token.
 create function api.invitation_sent(p_invitation_id uuid, p_token text) returns json
 language plpgsql volatile as $$
-declare
-  v_inv app.invitations;
 begin
-  select * into v_inv from app.invitations i where i.id = p_invitation_id;
-  return (api.invitation_json(v_inv)::jsonb || jsonb_build_object('token', p_token))::json;
+  return (api.invitation_json(p_invitation_id)::jsonb || jsonb_build_object('token', p_token))::json;
 end
 $$;
 
@@ -54,7 +55,7 @@ begin
   -- (stamped revoked after its expiry, so it still reads "expired").
   update app.invitations i set revoked_at = now()
    where i.org_id = app.current_org_id() and lower(i.email) = lower(btrim(p_email))
-     and app.invitation_status(i) = 'expired' and i.revoked_at is null;
+     and app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at) = 'expired' and i.revoked_at is null;
 
   begin
     insert into app.invitations (org_id, email, role, token_hash, expires_at, invited_by)
@@ -91,13 +92,13 @@ begin
   if app.current_org_role() < 'ADMIN' then
     raise exception 'your role does not allow listing invitations' using errcode = 'RG403';
   end if;
-  select array_agg(api.invitation_json(i) order by i.id desc), array_agg(i.id order by i.id desc)
+  select array_agg(api.invitation_json(i.id) order by i.id desc), array_agg(i.id order by i.id desc)
     into v_items, v_ids
-    from (select *
+    from (select i.id
             from app.invitations i
            where i.org_id = app.current_org_id()
              and i.id < api.cursor_or_max(p_cursor)
-             and (p_status is null or app.invitation_status(i) = p_status)
+             and (p_status is null or app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at) = p_status)
            order by i.id desc
            limit p_limit + 1) i;
   return api.page_json(v_items, v_ids, p_limit);
@@ -107,19 +108,23 @@ comment on function api.list_invitations(text, int, uuid) is
   'GET /v1/orgs/{org_id}/invitations[?status=]: org OWNER/ADMIN; newest first, keyset-paginated.';
 
 -- Revoke and resend act on an invitation that is still open; anything else is a 409.
+-- (Called when the UPDATE touched nothing: RLS hid the row, or its status refused it.)
 create function api.raise_invitation_unchangeable(p_invitation_id uuid) returns void
 language plpgsql stable as $$
 declare
-  v_inv app.invitations;
+  v_role   app.org_role;
+  v_status text;
 begin
-  select * into v_inv from app.invitations i where i.org_id = app.current_org_id() and i.id = p_invitation_id;
-  if v_inv.id is null then
+  select i.role, app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at) into v_role, v_status
+    from app.invitations i where i.org_id = app.current_org_id() and i.id = p_invitation_id;
+  -- Below ADMIN no invitation is visible: say the role is too low, whatever the id.
+  if app.current_org_role() < 'ADMIN' or v_role > app.current_org_role() then
+    raise exception 'your role does not allow changing this invitation' using errcode = 'RG403';
+  end if;
+  if v_role is null then
     raise exception 'invitation not found' using errcode = 'RG404';
   end if;
-  if app.current_org_role() >= 'ADMIN' and v_inv.role <= app.current_org_role() then
-    raise exception 'this invitation is %', app.invitation_status(v_inv) using errcode = 'RG409';
-  end if;
-  raise exception 'your role does not allow changing this invitation' using errcode = 'RG403';
+  raise exception 'this invitation is %', v_status using errcode = 'RG409';
 end
 $$;
 
@@ -127,7 +132,7 @@ create function api.revoke_invitation(p_invitation_id uuid) returns json
 language plpgsql volatile as $$
 begin
   update app.invitations i set revoked_at = now()
-   where i.org_id = app.current_org_id() and i.id = p_invitation_id and app.invitation_status(i) = 'pending';
+   where i.org_id = app.current_org_id() and i.id = p_invitation_id and app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at) = 'pending';
   if not found then
     perform api.raise_invitation_unchangeable(p_invitation_id);
   end if;
@@ -142,7 +147,7 @@ language plpgsql volatile as $$
 begin
   update app.invitations i set token_hash = api.token_hash(p_token), expires_at = now() + p_ttl
    where i.org_id = app.current_org_id() and i.id = p_invitation_id
-     and app.invitation_status(i) in ('pending', 'expired') and i.revoked_at is null;
+     and app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at) in ('pending', 'expired') and i.revoked_at is null;
   if not found then
     perform api.raise_invitation_unchangeable(p_invitation_id);
   end if;
@@ -158,12 +163,12 @@ declare
   v_items json[];
   v_ids   uuid[];
 begin
-  select array_agg(api.invitation_json(i) order by i.id desc), array_agg(i.id order by i.id desc)
+  select array_agg(api.invitation_json(i.id) order by i.id desc), array_agg(i.id order by i.id desc)
     into v_items, v_ids
-    from (select *
+    from (select i.id
             from app.invitations i
            where lower(i.email) = app.my_verified_email()
-             and app.invitation_status(i) = 'pending'
+             and app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at) = 'pending'
              and i.id < api.cursor_or_max(p_cursor)
            order by i.id desc
            limit p_limit + 1) i;

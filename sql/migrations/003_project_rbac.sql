@@ -164,15 +164,19 @@ comment on table app.invitation_projects is
   'The project memberships an invitation grants on acceptance, each with its role and optional level overrides.';
 create index invitation_projects_org_project_idx on app.invitation_projects (org_id, project_id);
 
-create function app.invitation_status(i app.invitations) returns text
+-- Takes the columns, not the row: the API role may not read token_hash, so it can never
+-- name a whole invitation row.
+create function app.invitation_status(
+  p_expires_at timestamptz, p_accepted_at timestamptz, p_declined_at timestamptz, p_revoked_at timestamptz
+) returns text
 language sql stable parallel safe as $$
-  select case when i.accepted_at is not null then 'accepted'
-              when i.declined_at is not null then 'declined'
-              when i.expires_at <= coalesce(i.revoked_at, now()) then 'expired'
-              when i.revoked_at is not null then 'revoked'
+  select case when p_accepted_at is not null then 'accepted'
+              when p_declined_at is not null then 'declined'
+              when p_expires_at <= coalesce(p_revoked_at, now()) then 'expired'
+              when p_revoked_at is not null then 'revoked'
               else 'pending' end
 $$;
-comment on function app.invitation_status(app.invitations) is
+comment on function app.invitation_status(timestamptz, timestamptz, timestamptz, timestamptz) is
   'pending | accepted | declined | revoked | expired (an invitation revoked after it expired stays expired).';
 
 alter table app.project_members     enable row level security;
@@ -309,8 +313,8 @@ begin
     -- The same answer as an unknown token: the token says nothing to the wrong account.
     raise exception 'invitation not found' using errcode = 'RG404';
   end if;
-  if app.invitation_status(v_inv) <> 'pending' then
-    raise exception 'this invitation is %', app.invitation_status(v_inv) using errcode = 'RG409';
+  if app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at) <> 'pending' then
+    raise exception 'this invitation is %', app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at) using errcode = 'RG409';
   end if;
 
   insert into app.memberships as m (org_id, user_id, role)
@@ -344,8 +348,8 @@ begin
   if v_inv.id is null or pg_catalog.lower(v_email) is distinct from pg_catalog.lower(v_inv.email) then
     raise exception 'invitation not found' using errcode = 'RG404';
   end if;
-  if app.invitation_status(v_inv) <> 'pending' then
-    raise exception 'this invitation is %', app.invitation_status(v_inv) using errcode = 'RG409';
+  if app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at) <> 'pending' then
+    raise exception 'this invitation is %', app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at) using errcode = 'RG409';
   end if;
   update app.invitations set declined_at = pg_catalog.now() where id = v_inv.id;
 end
@@ -375,7 +379,7 @@ drop function app.my_domain_project_ids(app.permission_domain, app.domain_level)
 drop function app.my_project_ids(app.project_role) cascade;
 drop function app.my_project_permissions() cascade;
 drop table app.invitation_projects;
-drop function app.invitation_status(app.invitations) cascade;
+drop function app.invitation_status(timestamptz, timestamptz, timestamptz, timestamptz);
 drop table app.invitations;
 drop table app.project_members;
 drop function app.effective_level(app.org_role, app.project_role, app.domain_level, app.permission_domain);
