@@ -166,20 +166,20 @@ func checkInvitationToken(tok string) string {
 
 // POST /v1/invitations/accept
 func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
-	var tok string
-	if err := decodeBody(r, str("token", true, &tok, checkInvitationToken)); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.call(w, r, http.StatusOK, `select api.accept_invitation($1)`, tok)
+	s.callWithToken(w, r, http.StatusOK, `select api.accept_invitation($1)`)
 }
 
 // POST /v1/invitations/decline
 func (s *Server) declineInvitation(w http.ResponseWriter, r *http.Request) {
+	s.callWithToken(w, r, http.StatusNoContent, `select api.decline_invitation($1)`)
+}
+
+// callWithToken reads a {token} body and calls query with it.
+func (s *Server) callWithToken(w http.ResponseWriter, r *http.Request, status int, query string) {
 	var tok string
 	if err := decodeBody(r, str("token", true, &tok, checkInvitationToken)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusNoContent, `select api.decline_invitation($1)`, tok)
+	s.call(w, r, status, query, tok)
 }

@@ -295,28 +295,40 @@ comment on function app.keep_an_owner() is
   'AFTER UPDATE OF role / DELETE on memberships: refuses (RG409) to leave an existing organization without an OWNER.';
 grant execute on function app.keep_an_owner() to rowguard_owner;
 
+-- The invitation a token opens for the caller, locked until the transaction ends (so it
+-- is used once): RG404 when the token is unknown or the invitation is addressed to another
+-- email (the same answer: the token says nothing to the wrong account), RG409 unless pending.
+create function app.lock_my_pending_invitation(p_token_hash bytea) returns app.invitations
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_inv    app.invitations;
+  v_email  text;
+  v_status text;
+begin
+  select * into v_inv from app.invitations i where i.token_hash = p_token_hash for update;
+  select u.email into v_email from auth.users u
+   where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid;
+  if v_inv.id is null or pg_catalog.lower(v_email) is distinct from pg_catalog.lower(v_inv.email) then
+    raise exception 'invitation not found' using errcode = 'RG404';
+  end if;
+  v_status := app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at);
+  if v_status <> 'pending' then
+    raise exception 'this invitation is %', v_status using errcode = 'RG409';
+  end if;
+  return v_inv;
+end
+$$;
+comment on function app.lock_my_pending_invitation(bytea) is
+  'app.accept_invitation / app.decline_invitation: the pending invitation a token opens for the caller (email must match), locked.';
+
 -- Accepting an invitation: the one place a user joins an organization other than founding it.
 -- Its token proves the invitee receives mail at the address, so the address is verified.
 create function app.accept_invitation(p_token_hash bytea) returns uuid
 language plpgsql volatile security definer set search_path = '' as $$
 declare
   v_user_id uuid := nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid;
-  v_inv     app.invitations;
-  v_email   text;
+  v_inv     app.invitations := app.lock_my_pending_invitation(p_token_hash);
 begin
-  select * into v_inv from app.invitations i where i.token_hash = p_token_hash for update;
-  if not found then
-    raise exception 'invitation not found' using errcode = 'RG404';
-  end if;
-  select u.email into v_email from auth.users u where u.id = v_user_id;
-  if pg_catalog.lower(v_email) is distinct from pg_catalog.lower(v_inv.email) then
-    -- The same answer as an unknown token: the token says nothing to the wrong account.
-    raise exception 'invitation not found' using errcode = 'RG404';
-  end if;
-  if app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at) <> 'pending' then
-    raise exception 'this invitation is %', app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at) using errcode = 'RG409';
-  end if;
-
   insert into app.memberships as m (org_id, user_id, role)
   values (v_inv.org_id, v_user_id, v_inv.role)
   on conflict (org_id, user_id) do update set role = greatest(m.role, excluded.role);
@@ -338,20 +350,9 @@ comment on function app.accept_invitation(bytea) is
 
 create function app.decline_invitation(p_token_hash bytea) returns void
 language plpgsql volatile security definer set search_path = '' as $$
-declare
-  v_inv   app.invitations;
-  v_email text;
 begin
-  select * into v_inv from app.invitations i where i.token_hash = p_token_hash for update;
-  select u.email into v_email from auth.users u
-   where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid;
-  if v_inv.id is null or pg_catalog.lower(v_email) is distinct from pg_catalog.lower(v_inv.email) then
-    raise exception 'invitation not found' using errcode = 'RG404';
-  end if;
-  if app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at) <> 'pending' then
-    raise exception 'this invitation is %', app.invitation_status(v_inv.expires_at, v_inv.accepted_at, v_inv.declined_at, v_inv.revoked_at) using errcode = 'RG409';
-  end if;
-  update app.invitations set declined_at = pg_catalog.now() where id = v_inv.id;
+  update app.invitations set declined_at = pg_catalog.now()
+   where id = (app.lock_my_pending_invitation(p_token_hash)).id;
 end
 $$;
 comment on function app.decline_invitation(bytea) is
@@ -372,6 +373,7 @@ drop trigger memberships_keep_an_owner on app.memberships;
 -- cascade: the policies/ package's policies that call these helpers go with them.
 drop function app.accept_invitation(bytea) cascade;
 drop function app.decline_invitation(bytea) cascade;
+drop function app.lock_my_pending_invitation(bytea);
 drop function app.keep_an_owner() cascade;
 drop function app.my_verified_email() cascade;
 drop function app.within_my_project_permission(uuid, app.project_role, app.domain_level, app.domain_level) cascade;
