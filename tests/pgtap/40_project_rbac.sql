@@ -3,7 +3,7 @@
 -- Who may do what per role is 41_role_matrix.sql (generated from one expectation table).
 begin;
 create extension if not exists pgtap;
-select plan(44);
+select plan(46);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 
@@ -72,6 +72,15 @@ select is((select count(*) from app.invitation_projects), 2::bigint, '... and th
 select pg_temp.act_as(:sam, null);
 select throws_ok($$select app.accept_invitation(sha256('token-b'))$$, 'RG404', 'invitation not found',
                  'another account cannot accept it, even with the token');
+select pg_temp.act_as_superuser();
+insert into app.invitations (org_id, email, role, token_hash, expires_at, invited_by)
+values (:org_a, 'sam@nowhere.test', 'MEMBER', sha256('token-sam'), now() + interval '1 day', :alice);
+select pg_temp.act_as(:sam, null);
+select is((select count(*) from app.invitations), 0::bigint, 'an invitation to an unverified email is not listed to its owner');
+select pg_temp.act_as_superuser();
+update auth.users set email_verified_at = now() where id = :sam;
+select pg_temp.act_as(:sam, null);
+select is((select count(*) from app.invitations), 1::bigint, '... and is, once the email is verified');
 select pg_temp.act_as(:ivy, null);
 select throws_ok($$select app.accept_invitation(sha256('wrong'))$$, 'RG404', 'invitation not found', 'an unknown token is not found');
 select is(app.accept_invitation(sha256('token-b')), :org_b::uuid, 'the invitee accepts with the token');
