@@ -179,6 +179,26 @@ $$;
 comment on function app.invitation_status(timestamptz, timestamptz, timestamptz, timestamptz) is
   'pending | accepted | declined | revoked | expired (an invitation revoked after it expired stays expired).';
 
+-- Accepted, declined and revoked are final: nobody reopens, re-tokens or re-stamps a
+-- closed invitation, whatever column grants the API role holds.
+create function app.invitation_closed_is_final() returns trigger
+language plpgsql as $$
+begin
+  -- (The foreign keys may still clear invited_by / accepted_by when those users go.)
+  if num_nonnulls(old.accepted_at, old.declined_at, old.revoked_at) > 0
+     and (old.email, old.role, old.token_hash, old.expires_at, old.accepted_at, old.declined_at, old.revoked_at)
+         is distinct from (new.email, new.role, new.token_hash, new.expires_at, new.accepted_at, new.declined_at, new.revoked_at) then
+    raise exception 'this invitation is %',
+      app.invitation_status(old.expires_at, old.accepted_at, old.declined_at, old.revoked_at)
+      using errcode = 'RG409';
+  end if;
+  return new;
+end
+$$;
+comment on function app.invitation_closed_is_final() is 'BEFORE UPDATE on invitations: a closed invitation (accepted, declined, revoked) never changes again (RG409).';
+create trigger invitations_closed_is_final before update on app.invitations
+  for each row execute function app.invitation_closed_is_final();
+
 alter table app.project_members     enable row level security;
 alter table app.project_members     force row level security;
 alter table app.invitations         enable row level security;
@@ -383,6 +403,7 @@ drop function app.my_project_permissions() cascade;
 drop table app.invitation_projects;
 drop function app.invitation_status(timestamptz, timestamptz, timestamptz, timestamptz);
 drop table app.invitations;
+drop function app.invitation_closed_is_final();
 drop table app.project_members;
 drop function app.effective_level(app.org_role, app.project_role, app.domain_level, app.permission_domain);
 drop function app.effective_role(app.org_role, app.project_role);

@@ -275,6 +275,15 @@ func TestInvitationLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("the inviter leaves", func(t *testing.T) {
+		// The ADMIN invited inv (now revoked, final): they can still be removed, and the
+		// invitation keeps its state with invited_by cleared.
+		e.do(t, "DELETE", "/v1/orgs/"+a.Org.ID+"/members/"+a.Admin.ID, a.Owner.Token, nil).want(t, http.StatusNoContent)
+		if e.count(t, `select count(*) from app.invitations where id = $1 and invited_by is null and revoked_at is not null`, inv.ID) != 1 {
+			t.Error("the revoked invitation changed, or still names its departed inviter")
+		}
+	})
+
 	t.Run("bad tokens", func(t *testing.T) {
 		for _, path := range []string{"/v1/invitations/accept", "/v1/invitations/decline"} {
 			wantProblem(t, e.do(t, "POST", path, invitee.Token, map[string]any{}), api.ProblemValidation, "token")

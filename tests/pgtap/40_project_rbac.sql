@@ -3,7 +3,7 @@
 -- Who may do what per role is 41_role_matrix.sql (generated from one expectation table).
 begin;
 create extension if not exists pgtap;
-select plan(46);
+select plan(48);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 
@@ -97,6 +97,12 @@ select pg_temp.act_as_superuser();
 update app.invitations set revoked_at = now(), expires_at = now() + interval '1 day' where id = :inv_a;
 select pg_temp.act_as(:ivy, null);
 select throws_ok($$select app.accept_invitation(sha256('token-a'))$$, 'RG409', 'this invitation is revoked', 'a revoked invitation cannot be used');
+select pg_temp.act_as(:alice, :org_a);
+select throws_ok($$update app.invitations set revoked_at = null where id = 'aaaaaaaa-0000-4000-8000-0000000000f1'$$,
+                 'RG409', 'this invitation is revoked', 'a revoked invitation cannot be reopened, even with the column grant');
+select pg_temp.act_as(:bob, :org_b);
+select throws_ok($$update app.invitations set token_hash = sha256('again'), expires_at = now() + interval '1 day' where id = 'bbbbbbbb-0000-4000-8000-0000000000f1'$$,
+                 'RG409', 'this invitation is accepted', 'an accepted invitation cannot be re-tokened');
 
 -- ------------------------------------------------ the last OWNER stays
 select pg_temp.act_as(:alice, :org_a);
