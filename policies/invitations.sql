@@ -81,7 +81,11 @@ grant execute on function
   api.accept_invitation(text),
   api.decline_invitation(text)
 to rowguard_api;
-grant execute on function app.accept_invitation(bytea), app.decline_invitation(bytea) to rowguard_api;
+grant execute on function
+  app.accept_invitation(bytea),
+  app.decline_invitation(bytea),
+  app.my_invitation_organizations()
+to rowguard_api;
 grant execute on function
   api.token_hash(text),
   api.invitation_json(uuid),

@@ -163,20 +163,24 @@ declare
   v_items json[];
   v_ids   uuid[];
 begin
-  select array_agg(api.invitation_json(i.id) order by i.id desc), array_agg(i.id order by i.id desc)
+  select array_agg((api.invitation_json(i.id)::jsonb
+                    || jsonb_build_object('organization', json_build_object('id', o.org_id, 'name', o.name, 'slug', o.slug)))::json
+                   order by i.id desc),
+         array_agg(i.id order by i.id desc)
     into v_items, v_ids
-    from (select i.id
+    from (select i.id, i.org_id
             from app.invitations i
            where lower(i.email) = app.my_verified_email()
              and app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at) = 'pending'
              and i.id < api.cursor_or_max(p_cursor)
            order by i.id desc
-           limit p_limit + 1) i;
+           limit p_limit + 1) i
+    join app.my_invitation_organizations() o on o.org_id = i.org_id;
   return api.page_json(v_items, v_ids, p_limit);
 end
 $$;
 comment on function api.list_my_invitations(int, uuid) is
-  'GET /v1/invitations: the pending invitations addressed to the caller''s verified email.';
+  'GET /v1/invitations: the pending invitations addressed to the caller''s verified email, each with the inviting organization.';
 
 create function api.accept_invitation(p_token text) returns json
 language plpgsql volatile as $$

@@ -293,6 +293,21 @@ $$;
 comment on function app.my_verified_email() is
   'The caller''s email, lower-cased, once they proved it (email_verified_at); else NULL. Invitations addressed to it are theirs to read.';
 
+create function app.my_invitation_organizations() returns table (org_id uuid, name text, slug text)
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return query
+    select o.id, o.name, o.slug
+      from app.organizations o
+     where o.id in (select i.org_id from app.invitations i
+                     where pg_catalog.lower(i.email) = app.my_verified_email()
+                       and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+                       and i.expires_at > pg_catalog.now());
+end
+$$;
+comment on function app.my_invitation_organizations() is
+  'The organizations inviting the caller (pending invitations to their verified email): who is inviting them, before they belong.';
+
 -- Last OWNER: an organization always keeps one, whoever asks and however (a demotion,
 -- a removal, leaving). Serialized per organization, so two OWNERs demoting each other
 -- at once cannot both win. Deleting the organization itself removes them all.
@@ -395,6 +410,7 @@ drop function app.accept_invitation(bytea) cascade;
 drop function app.decline_invitation(bytea) cascade;
 drop function app.lock_my_pending_invitation(bytea);
 drop function app.keep_an_owner() cascade;
+drop function app.my_invitation_organizations();
 drop function app.my_verified_email() cascade;
 drop function app.within_my_project_permission(uuid, app.project_role, app.domain_level, app.domain_level) cascade;
 drop function app.my_domain_project_ids(app.permission_domain, app.domain_level) cascade;

@@ -24,7 +24,11 @@ type invitation struct {
 		Finance   string `json:"finance"`
 		Analytics string `json:"analytics"`
 	} `json:"projects"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	Organization *struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"organization"` // GET /v1/invitations only
 }
 
 type acceptedInvitation struct {
@@ -159,7 +163,8 @@ func TestInvitationLifecycle(t *testing.T) {
 		"projects": []map[string]any{{"project_id": a.Project.ID, "role": "ADMIN"}}})
 	var mine page[invitation]
 	e.do(t, "GET", "/v1/invitations", invitee.Token, nil).want(t, http.StatusOK).decode(t, &mine)
-	if len(mine.Items) != 1 || mine.Items[0].ID != inv.ID || mine.Items[0].Token != "" {
+	if len(mine.Items) != 1 || mine.Items[0].ID != inv.ID || mine.Items[0].Token != "" ||
+		mine.Items[0].Organization == nil || mine.Items[0].Organization.Name != a.Org.Name {
 		t.Errorf("my invitations: %+v", mine.Items)
 	}
 
