@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -160,5 +161,50 @@ func TestRemoveMember(t *testing.T) {
 	wantProblem(t, e.do(t, "DELETE", members+other2.ID, other2.Token, nil), api.ProblemConflict)
 	if e.roleOf(t, a.Org.ID, other2.ID) != "OWNER" {
 		t.Error("the last OWNER is gone")
+	}
+}
+
+// Two OWNERs demoting each other at the same moment: the trigger serializes them per
+// organization, so one wins and the other is refused; an OWNER always remains.
+func TestLastOwnerRace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for round := range 5 {
+		a := e.newTenant(t, "Race "+string(rune('A'+round)))
+		second, _ := e.register(t, "second-owner", "")
+		e.addMember(t, a.Org.ID, second, "OWNER")
+		members := "/v1/orgs/" + a.Org.ID + "/members/"
+		reqs := []*http.Request{
+			e.newRequest(t, "PATCH", members+second.ID, a.Owner.Token, map[string]any{"role": "ADMIN"}),
+			e.newRequest(t, "PATCH", members+a.Owner.ID, second.Token, map[string]any{"role": "ADMIN"}),
+		}
+		results := make([]*response, len(reqs))
+		errs := make([]error, len(reqs))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, req := range reqs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				results[i], errs[i] = e.send(req)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		statuses := map[int]int{}
+		for i, r := range results {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			e.check(t, r)
+			statuses[r.Status]++
+		}
+		owners := e.count(t, `select count(*) from app.memberships where org_id = $1 and role = 'OWNER'`, a.Org.ID)
+		// The loser gets 409 when both ran at once (the trigger refused), or 403 when it
+		// started after the winner committed (no longer an OWNER, RLS refused).
+		if owners != 1 || statuses[http.StatusOK] != 1 || statuses[http.StatusConflict]+statuses[http.StatusForbidden] != 1 {
+			t.Errorf("round %d: statuses %v, %d OWNERs left; want one 200, one 409 or 403, one OWNER", round, statuses, owners)
+		}
 	}
 }
