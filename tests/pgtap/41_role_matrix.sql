@@ -11,6 +11,9 @@
 --   anonymous (no user).
 -- "Allowed" means: a SELECT returns the target row, an INSERT succeeds, an UPDATE or
 -- DELETE touches the target row. Refused means RLS hid it, or 42501 / RG403 / RG409.
+-- A second declared table, each actor's effective role and finance/analytics levels in
+-- Apollo, is compared the same way with the kernel helpers (app.my_project_ids for every
+-- role threshold, app.my_domain_project_ids for every domain and level).
 begin;
 create extension if not exists pgtap;
 \ir fixtures/tenants.sql
@@ -123,7 +126,43 @@ begin
 end
 $$;
 
-select plan((select count(*)::int from expectation) * (select count(*)::int from actor) + 2);
+-- THE PERMISSION EXPECTATION: each actor's effective role and domain levels in Apollo
+-- (NULL: no access), as the README matrix states them; compared below with what the
+-- kernel helpers answer for every role threshold and every domain level.
+create temp table permission_expectation (actor text primary key, role app.project_role, finance app.domain_level, analytics app.domain_level);
+insert into permission_expectation values
+  ('org_owner', 'OWNER', 'MANAGE', 'MANAGE'), ('org_admin', 'ADMIN', 'MANAGE', 'MANAGE'), ('org_member', null, null, null),
+  ('proj_owner', 'OWNER', 'MANAGE', 'MANAGE'), ('proj_admin', 'ADMIN', 'MANAGE', 'MANAGE'),
+  ('analyst', 'ANALYST', 'READ', 'MANAGE'), ('viewer', 'VIEWER', 'READ', 'READ'),
+  ('stranger', null, null, null), ('anonymous', null, null, null);
+
+create function pg_temp.in_apollo(p_user uuid, p_query text) returns boolean
+language plpgsql as $$
+declare
+  v boolean;
+begin
+  perform pg_temp.act_as(p_user, 'aaaaaaaa-0000-4000-8000-000000000000');
+  execute format('select %L::uuid = any (%s)', 'aaaaaaaa-0000-4000-8000-0000000000a1', p_query) into v;
+  perform pg_temp.act_as_superuser();
+  return v;
+end
+$$;
+
+select plan((select count(*)::int from expectation) * (select count(*)::int from actor)
+            + (select count(*)::int from actor) * (4 + 2 * 3) + 3);
+
+select is(pg_temp.in_apollo(a.user_id, format('app.my_project_ids(%L)', r)), coalesce(x.role >= r, false),
+          format('%s acts in Apollo as %s or more: %s', a.name, r, coalesce(x.role >= r, false)))
+  from actor a join permission_expectation x on x.actor = a.name
+ cross join unnest(enum_range(null::app.project_role)) r
+ order by a.ord, r;
+select is(pg_temp.in_apollo(a.user_id, format('app.my_domain_project_ids(%L, %L)', d, l)),
+          coalesce(case d when 'finance' then x.finance else x.analytics end >= l, false),
+          format('%s has %s %s or more in Apollo: %s', a.name, d, l, coalesce(case d when 'finance' then x.finance else x.analytics end >= l, false)))
+  from actor a join permission_expectation x on x.actor = a.name
+ cross join unnest(enum_range(null::app.permission_domain)) d
+ cross join unnest(enum_range(null::app.domain_level)) l
+ order by a.ord, d, l;
 
 select is(pg_temp.allowed(a.user_id, e.probe), a.name = any (e.allowed),
           format('%s %s %s as %s: %s', e.tbl, e.cmd, e.variant, a.name,
@@ -142,6 +181,7 @@ select is(array(select format('%s %s', t, c)
           '{}'::text[], 'every table × command of auth and app has a declared expectation');
 select ok(exists (select from expectation e, unnest(e.allowed) x where x not in (select name from actor)) is false,
           'every actor named in an expectation exists');
+select is((select count(*)::int from permission_expectation), (select count(*)::int from actor), 'every actor has a permission expectation');
 
 select * from finish();
 rollback;
