@@ -385,9 +385,10 @@ comment on function app.accept_invitation(bytea) is
 
 create function app.decline_invitation(p_token_hash bytea) returns void
 language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_inv app.invitations := app.lock_my_pending_invitation(p_token_hash);
 begin
-  update app.invitations set declined_at = pg_catalog.now()
-   where id = (app.lock_my_pending_invitation(p_token_hash)).id;
+  update app.invitations set declined_at = pg_catalog.now() where id = v_inv.id;
 end
 $$;
 comment on function app.decline_invitation(bytea) is
