@@ -40,15 +40,15 @@ create policy invitations_update on app.invitations for update to rowguard_api
 comment on policy invitations_update on app.invitations is
   'Org OWNER/ADMIN revoke or resend (new token, new expiry) invitations of the current organization they could have sent.';
 
-grant select, update (accepted_at, accepted_by, declined_at) on app.invitations to rowguard_kernel;
+grant select, update (accepted_at, accepted_by, declined_at, revoked_at) on app.invitations to rowguard_kernel;
 create policy invitations_select_kernel on app.invitations for select to rowguard_kernel
   using (true);
 comment on policy invitations_select_kernel on app.invitations is
-  'app.accept_invitation / app.decline_invitation find an invitation by the hash of its token (then check the caller''s email).';
+  'app.accept_invitation / app.decline_invitation find an invitation by the hash of its token (then check the caller''s email); app.lapse_invitations_of_inviter finds an inviter''s pending ones.';
 create policy invitations_update_kernel on app.invitations for update to rowguard_kernel
   using (true) with check (accepted_by is null or accepted_by = (select app.current_user_id()));
 comment on policy invitations_update_kernel on app.invitations is
-  'app.accept_invitation / app.decline_invitation stamp the invitation accepted (by the caller) or declined; the column grant allows nothing else.';
+  'app.accept_invitation / app.decline_invitation stamp the invitation accepted (by the caller) or declined; app.lapse_invitations_of_inviter revokes those of an inviter who left or was demoted. The column grant allows nothing else.';
 
 grant select, insert (org_id, invitation_id, project_id, role, finance, analytics)
    on app.invitation_projects to rowguard_api;

@@ -330,6 +330,28 @@ comment on function app.keep_an_owner() is
   'AFTER UPDATE OF role / DELETE on memberships: refuses (RG409) to leave an existing organization without an OWNER.';
 grant execute on function app.keep_an_owner() to rowguard_owner;
 
+-- An invitation is a grant made in advance: it stands only while its inviter could still
+-- make it. When the inviter leaves, or their org role drops below ADMIN or below the
+-- invited role, their pending invitations lapse (stamped revoked). BEFORE the change, so
+-- the foreign key has not yet cleared invited_by; a refused change rolls this back too.
+create function app.lapse_invitations_of_inviter() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  -- (Not while the organization itself is being deleted: its invitations go with it.)
+  if (tg_op = 'DELETE' or new.role < old.role)
+     and exists (select from app.organizations o where o.id = old.org_id) then
+    update app.invitations i set revoked_at = pg_catalog.now()
+     where i.org_id = old.org_id and i.invited_by = old.user_id
+       and i.accepted_at is null and i.declined_at is null and i.revoked_at is null
+       and (tg_op = 'DELETE' or new.role < 'ADMIN' or i.role > new.role);
+  end if;
+  return case tg_op when 'DELETE' then old else new end;
+end
+$$;
+comment on function app.lapse_invitations_of_inviter() is
+  'BEFORE UPDATE OF role / DELETE on memberships: revokes the pending invitations a member sent that they could no longer send (left, or demoted below ADMIN or below the invited role).';
+grant execute on function app.lapse_invitations_of_inviter() to rowguard_owner;
+
 -- The invitation a token opens for the caller, locked until the transaction ends (so it
 -- is used once): RG404 when the token is unknown or the invitation is addressed to another
 -- email (the same answer: the token says nothing to the wrong account), RG409 unless pending.
@@ -399,6 +421,8 @@ revoke create on schema app, auth from rowguard_kernel;
 
 create trigger memberships_keep_an_owner after update of role or delete on app.memberships
   for each row execute function app.keep_an_owner();
+create trigger memberships_lapse_invitations before update of role or delete on app.memberships
+  for each row execute function app.lapse_invitations_of_inviter();
 
 reset role;
 
@@ -406,11 +430,13 @@ reset role;
 
 set local role rowguard_owner;
 drop trigger memberships_keep_an_owner on app.memberships;
+drop trigger memberships_lapse_invitations on app.memberships;
 -- cascade: the policies/ package's policies that call these helpers go with them.
 drop function app.accept_invitation(bytea) cascade;
 drop function app.decline_invitation(bytea) cascade;
 drop function app.lock_my_pending_invitation(bytea);
 drop function app.keep_an_owner() cascade;
+drop function app.lapse_invitations_of_inviter();
 drop function app.my_invitation_organizations();
 drop function app.my_verified_email() cascade;
 drop function app.within_my_project_permission(uuid, app.project_role, app.domain_level, app.domain_level) cascade;

@@ -313,3 +313,28 @@ func TestAcceptKeepsAHigherRole(t *testing.T) {
 		t.Errorf("role after accepting a MEMBER invitation as ADMIN: %s", acc.Organization.Role)
 	}
 }
+
+// An invitation is a grant made in advance: when its inviter is demoted below what it
+// grants (or leaves), it lapses, and its token no longer works.
+func TestInvitationLapsesWithItsInviter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.newTenant(t, "Acme Rockets")
+	invitee, _ := e.register(t, "lapsed-invitee", "")
+	inv := e.invite(t, a.Admin, a.Org.ID, map[string]any{"email": invitee.Email, "role": "ADMIN"})
+	kept := e.invite(t, a.Owner, a.Org.ID, map[string]any{"email": e.newEmail("kept"), "role": "ADMIN"})
+
+	e.do(t, "PATCH", "/v1/orgs/"+a.Org.ID+"/members/"+a.Admin.ID, a.Owner.Token, map[string]any{"role": "MEMBER"}).want(t, http.StatusOK)
+	p := wantProblem(t, e.do(t, "POST", "/v1/invitations/accept", invitee.Token, map[string]any{"token": inv.Token}), api.ProblemConflict)
+	if p.Detail != "this invitation is revoked" {
+		t.Errorf("detail: %q", p.Detail)
+	}
+	if e.roleOf(t, a.Org.ID, invitee.ID) != "" {
+		t.Error("a lapsed invitation let the invitee in")
+	}
+	var pg page[invitation]
+	e.do(t, "GET", "/v1/orgs/"+a.Org.ID+"/invitations?status=pending", a.Owner.Token, nil).want(t, http.StatusOK).decode(t, &pg)
+	if len(pg.Items) != 1 || pg.Items[0].ID != kept.ID {
+		t.Errorf("pending after the demotion: %+v (only the OWNER's should remain)", pg.Items)
+	}
+}

@@ -3,7 +3,7 @@
 -- Who may do what per role is 41_role_matrix.sql (generated from one expectation table).
 begin;
 create extension if not exists pgtap;
-select plan(48);
+select plan(49);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 
@@ -103,6 +103,21 @@ select throws_ok($$update app.invitations set revoked_at = null where id = 'aaaa
 select pg_temp.act_as(:bob, :org_b);
 select throws_ok($$update app.invitations set token_hash = sha256('again'), expires_at = now() + interval '1 day' where id = 'bbbbbbbb-0000-4000-8000-0000000000f1'$$,
                  'RG409', 'this invitation is accepted', 'an accepted invitation cannot be re-tokened');
+
+-- ------------------------------------------------ an invitation stands only while its inviter could send it
+select pg_temp.act_as_superuser();
+insert into app.invitations (org_id, id, email, role, token_hash, expires_at, invited_by) values
+  (:org_a, 'aaaaaaaa-0000-4000-8000-0000000000f2', 'o1@lapse.test', 'OWNER',  sha256('lapse-1'), now() + interval '1 day', :otto),
+  (:org_a, 'aaaaaaaa-0000-4000-8000-0000000000f3', 'o2@lapse.test', 'MEMBER', sha256('lapse-2'), now() + interval '1 day', :otto),
+  (:org_a, 'aaaaaaaa-0000-4000-8000-0000000000f4', 'a1@lapse.test', 'MEMBER', sha256('lapse-3'), now() + interval '1 day', :adam);
+select pg_temp.act_as(:alice, :org_a);
+update app.memberships set role = 'ADMIN' where user_id = :otto;
+update app.memberships set role = 'MEMBER' where user_id = :adam;
+select pg_temp.act_as_superuser();
+select is((select array_agg(email || ':' || (revoked_at is not null) order by email) from app.invitations where email like '%@lapse.test'),
+          array['a1@lapse.test:true', 'o1@lapse.test:true', 'o2@lapse.test:false'],
+          'a demoted inviter''s pending invitations lapse when they could no longer send them (OWNER → ADMIN: the OWNER one; ADMIN → MEMBER: all)');
+update app.memberships set role = 'OWNER' where user_id = :otto;
 
 -- ------------------------------------------------ the last OWNER stays
 select pg_temp.act_as(:alice, :org_a);
