@@ -27,6 +27,7 @@ import (
 const (
 	DefaultMaxBodyBytes   = 1 << 20 // 1 MiB
 	DefaultRequestTimeout = 10 * time.Second
+	DefaultInvitationTTL  = 7 * 24 * time.Hour
 )
 
 // Options configure a Server. Tokens is required; the rest have defaults.
@@ -52,6 +53,8 @@ type Options struct {
 	HashConcurrency int
 	// Billing configures checkout and the payment provider's webhook.
 	Billing BillingOptions
+	// InvitationTTL is how long an invitation's token is valid. Zero: DefaultInvitationTTL.
+	InvitationTTL time.Duration
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -72,6 +75,7 @@ type Server struct {
 	version   string
 	hashSlots chan struct{}
 	billing   BillingOptions
+	inviteTTL time.Duration
 
 	router  *mux.Router
 	handler http.Handler
@@ -103,6 +107,9 @@ func NewServer(opts Options) *Server {
 	if opts.HashConcurrency <= 0 {
 		opts.HashConcurrency = 2 * runtime.GOMAXPROCS(0)
 	}
+	if opts.InvitationTTL <= 0 {
+		opts.InvitationTTL = DefaultInvitationTTL
+	}
 	s := &Server{
 		pool:      opts.Pool,
 		tokens:    opts.Tokens,
@@ -111,6 +118,7 @@ func NewServer(opts Options) *Server {
 		version:   opts.Version,
 		hashSlots: make(chan struct{}, opts.HashConcurrency),
 		billing:   opts.Billing.withDefaults(),
+		inviteTTL: opts.InvitationTTL,
 		router:    mux.NewRouter(),
 	}
 	s.routeAll()
@@ -175,9 +183,11 @@ func (s *Server) routeAll() {
 	s.routeBookings()
 	s.routeBilling()
 	s.routePlatformAdmin()
+
+	s.routeRBAC()
 }
 
-// idVar matches the path variables that hold ids ({org_id}, {project_id}).
+// idVar matches the path variables that hold ids ({org_id}, {project_id}, ...).
 var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
 
 // handle registers h for method and a path template. Id variables only

@@ -75,6 +75,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Logger:         logger,
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		RequestTimeout: cfg.RequestTimeout,
+		InvitationTTL:  cfg.InvitationTTL,
 		Version:        rowguard.Version,
 		Billing:        billingOptions(cfg),
 	})
