@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/rowguard/rowguard/internal/mail"
 	"github.com/rowguard/rowguard/internal/token"
 )
 
@@ -45,6 +47,12 @@ var Variables = []Variable{
 	{"ROWGUARD_MAX_BODY_BYTES", "1MiB", "Largest request body accepted (bytes, or with KiB/MiB/KB/MB), 1KiB to 64MiB; larger → 413."},
 	{"ROWGUARD_REQUEST_TIMEOUT", "10s", "Time limit of one request, database work included, 1s to 10m; exceeded → 503/504."},
 	{"ROWGUARD_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)."},
+	{"ROWGUARD_SMTP_HOST", "(unset: emails are logged)", "SMTP server that delivers the email outbox (sign-in codes, password resets). Unset: each email, body included, is written to the log instead (development only: the log then holds sign-in codes)."},
+	{"ROWGUARD_SMTP_PORT", "587", "SMTP port, 1 to 65535."},
+	{"ROWGUARD_SMTP_TLS", "starttls", "`starttls` (upgrade required, port 587), `tls` (implicit TLS, port 465) or `none` (plain text: a relay on the same host only)."},
+	{"ROWGUARD_SMTP_USERNAME", "", "SMTP AUTH PLAIN user; unset: no authentication."},
+	{"ROWGUARD_SMTP_PASSWORD", "", "SMTP AUTH PLAIN password (sent only over TLS or to localhost)."},
+	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -62,6 +70,12 @@ type ServeConfig struct {
 	MaxBodyBytes      ByteSize      `envconfig:"ROWGUARD_MAX_BODY_BYTES" default:"1MiB"`
 	RequestTimeout    time.Duration `envconfig:"ROWGUARD_REQUEST_TIMEOUT" default:"10s"`
 	LogLevel          slog.Level    `envconfig:"ROWGUARD_LOG_LEVEL" default:"info"`
+	SMTPHost          string        `envconfig:"ROWGUARD_SMTP_HOST"`
+	SMTPPort          int           `envconfig:"ROWGUARD_SMTP_PORT" default:"587"`
+	SMTPTLS           string        `envconfig:"ROWGUARD_SMTP_TLS" default:"starttls"`
+	SMTPUsername      string        `envconfig:"ROWGUARD_SMTP_USERNAME"`
+	SMTPPassword      string        `envconfig:"ROWGUARD_SMTP_PASSWORD"`
+	MailFrom          string        `envconfig:"ROWGUARD_MAIL_FROM" default:"rowguard <no-reply@localhost>"`
 
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
 	// development key file).
@@ -164,6 +178,23 @@ func (c *ServeConfig) validate() error {
 	between("ROWGUARD_REQUEST_TIMEOUT", c.RequestTimeout, time.Second, 10*time.Minute)
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
 		bad("ROWGUARD_MAX_BODY_BYTES", "must be between 1KiB and 64MiB (got %s)", c.MaxBodyBytes)
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		bad("ROWGUARD_SMTP_PORT", "must be a number from 1 to 65535 (got %d)", c.SMTPPort)
+	}
+	if _, err := mail.ParseTLSMode(c.SMTPTLS); err != nil {
+		bad("ROWGUARD_SMTP_TLS", "%v", err)
+	}
+	if c.SMTPHost != "" && strings.ContainsAny(c.SMTPHost, " /:") {
+		bad("ROWGUARD_SMTP_HOST", "must be a host name or address, without port (got %q)", c.SMTPHost)
+	}
+	if c.SMTPPassword != "" && c.SMTPUsername == "" {
+		bad("ROWGUARD_SMTP_PASSWORD", "set ROWGUARD_SMTP_USERNAME too")
+	}
+	if a, err := netmail.ParseAddress(c.MailFrom); err != nil || strings.ContainsAny(c.MailFrom, "\r\n") {
+		bad("ROWGUARD_MAIL_FROM", "must be an address such as no-reply@example.com or \"Name <no-reply@example.com>\" (got %q)", c.MailFrom)
+	} else if !strings.Contains(a.Address, "@") {
+		bad("ROWGUARD_MAIL_FROM", "must contain @ (got %q)", c.MailFrom)
 	}
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:

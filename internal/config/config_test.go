@@ -137,6 +137,11 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_JWT_KEY_ID", "a b", "ROWGUARD_JWT_KEY_ID: must not contain spaces or quotes"},
 		{"ROWGUARD_JWT_PRIVATE_KEY", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n", `ROWGUARD_JWT_PRIVATE_KEY: PEM block is "PUBLIC KEY"`},
 		{"ROWGUARD_JWT_PRIVATE_KEY", "not a key", "ROWGUARD_JWT_PRIVATE_KEY: no PEM block found"},
+		{"ROWGUARD_SMTP_PORT", "0", "ROWGUARD_SMTP_PORT: must be a number from 1 to 65535 (got 0)"},
+		{"ROWGUARD_SMTP_TLS", "ssl", `ROWGUARD_SMTP_TLS: must be starttls, tls or none (got "ssl")`},
+		{"ROWGUARD_SMTP_HOST", "smtp.example.com:587", `ROWGUARD_SMTP_HOST: must be a host name or address, without port`},
+		{"ROWGUARD_SMTP_PASSWORD", "secret", "ROWGUARD_SMTP_PASSWORD: set ROWGUARD_SMTP_USERNAME too"},
+		{"ROWGUARD_MAIL_FROM", "nobody", "ROWGUARD_MAIL_FROM: must be an address"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
