@@ -102,9 +102,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var userID, hash string
+	// An account without a password (made by an email code or OpenID Connect) is
+	// answered exactly like an unknown email: same work, same 401.
 	err := s.pool.QueryRow(r.Context(),
-		`select user_id::text, password_hash from auth.credentials_for($1)`, email).Scan(&userID, &hash)
-	known := err == nil
+		`select user_id::text, coalesce(password_hash, '') from auth.credentials_for($1)`, email).Scan(&userID, &hash)
+	known := err == nil && hash != ""
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		s.fail(w, r, err)
 		return
@@ -133,15 +135,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, err := s.queryJSON(r.Context(), `select api.create_session($1::uuid, $2, $3)`,
-		userID, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+	s.signIn(w, r, "The email or password is incorrect.",
+		`select api.create_session($1::uuid, $2, $3)`, userID, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+}
+
+// signIn answers every sign-in (password, email code, OpenID Connect) the same way,
+// once the caller has proved who they are: query selects the json of
+// api.create_session for that user — or no row, when the proof failed (then 401
+// invalid-credentials with wrongDetail) — and the answer carries the session's
+// tokens. A disabled account hears it is disabled only here, after its proof.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, wrongDetail, query string, args ...any) {
+	body, err := s.queryJSON(r.Context(), query, args...)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && body == nil) {
+		s.fail(w, r, newError(ProblemInvalidCredentials, wrongDetail))
+		return
+	}
 	if err != nil {
 		e := s.mapError(r, err)
 		switch e.kind {
 		case ProblemForbidden:
 			e = newError(ProblemAccountDisabled, "This account is disabled.")
-		case ProblemUnauthorized: // the user vanished between the two queries
-			e = newError(ProblemInvalidCredentials, "The email or password is incorrect.")
+		case ProblemUnauthorized: // the user vanished between proof and session
+			e = newError(ProblemInvalidCredentials, wrongDetail)
 		}
 		s.failWith(w, r, err, e)
 		return
@@ -152,7 +167,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if info := infoFrom(r.Context()); info != nil {
-		info.userID = userID
+		var u struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(res.User, &u)
+		info.userID = u.ID
 	}
 	writeJSON(w, http.StatusOK, loginResponse{
 		User: res.User, AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn,

@@ -50,6 +50,9 @@ type Options struct {
 	// HashConcurrency bounds concurrent password hashes (each holds the
 	// hash's memory cost). Zero: twice GOMAXPROCS.
 	HashConcurrency int
+	// SignIn configures the password-less ways in (email codes, password reset,
+	// OpenID Connect).
+	SignIn SignInOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -63,12 +66,13 @@ type Route struct {
 
 // Server is the HTTP handler of the API. Create it with NewServer.
 type Server struct {
-	pool      *pgxpool.Pool
-	tokens    *token.Authority
-	passwords *password.Hasher
-	logger    *slog.Logger
-	version   string
-	hashSlots chan struct{}
+	pool       *pgxpool.Pool
+	tokens     *token.Authority
+	passwords  *password.Hasher
+	logger     *slog.Logger
+	version    string
+	hashSlots  chan struct{}
+	signInOpts SignInOptions
 
 	router  *mux.Router
 	handler http.Handler
@@ -101,13 +105,14 @@ func NewServer(opts Options) *Server {
 		opts.HashConcurrency = 2 * runtime.GOMAXPROCS(0)
 	}
 	s := &Server{
-		pool:      opts.Pool,
-		tokens:    opts.Tokens,
-		passwords: opts.Passwords,
-		logger:    opts.Logger,
-		version:   opts.Version,
-		hashSlots: make(chan struct{}, opts.HashConcurrency),
-		router:    mux.NewRouter(),
+		pool:       opts.Pool,
+		tokens:     opts.Tokens,
+		passwords:  opts.Passwords,
+		logger:     opts.Logger,
+		version:    opts.Version,
+		hashSlots:  make(chan struct{}, opts.HashConcurrency),
+		signInOpts: opts.SignIn,
+		router:     mux.NewRouter(),
 	}
 	s.routeAll()
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
@@ -167,6 +172,8 @@ func (s *Server) routeAll() {
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/projects/{project_id}", s.getProject, private)
 	s.handle(http.MethodPatch, "/v1/orgs/{org_id}/projects/{project_id}", s.updateProject, private)
 	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/projects/{project_id}", s.deleteProject, private)
+
+	s.routeSignIn()
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}).

@@ -40,3 +40,4 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "tenancy.sql" . }}
 {{ template "projects.sql" . }}
 {{ template "email_outbox.sql" . }}
+{{ template "sign_in.sql" . }}

@@ -79,6 +79,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		RequestTimeout: cfg.RequestTimeout,
 		Version:        rowguard.Version,
+		SignIn:         api.SignInOptions{EmailSignUp: cfg.OTPSignUp},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -52,6 +52,7 @@ var Variables = []Variable{
 	{"ROWGUARD_SMTP_TLS", "starttls", "`starttls` (upgrade required, port 587), `tls` (implicit TLS, port 465) or `none` (plain text: a relay on the same host only)."},
 	{"ROWGUARD_SMTP_USERNAME", "", "SMTP AUTH PLAIN user; unset: no authentication."},
 	{"ROWGUARD_SMTP_PASSWORD", "", "SMTP AUTH PLAIN password (sent only over TLS or to localhost)."},
+	{"ROWGUARD_OTP_SIGNUP", "false", "`true`: an email sign-in code to an unknown address creates the account when it is verified. `false`: codes go to existing accounts only (the answer is 202 either way)."},
 	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
 }
 
@@ -76,6 +77,7 @@ type ServeConfig struct {
 	SMTPUsername      string        `envconfig:"ROWGUARD_SMTP_USERNAME"`
 	SMTPPassword      string        `envconfig:"ROWGUARD_SMTP_PASSWORD"`
 	MailFrom          string        `envconfig:"ROWGUARD_MAIL_FROM" default:"rowguard <no-reply@localhost>"`
+	OTPSignUp         bool          `envconfig:"ROWGUARD_OTP_SIGNUP" default:"false"`
 
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
 	// development key file).
@@ -299,6 +301,8 @@ func describe(err error) error {
 		want = "a duration such as 30s, 15m or 1h"
 	case "slog.Level", "Level":
 		want = "debug, info, warn or error"
+	case "bool":
+		want = "true or false"
 	case "config.ByteSize", "ByteSize":
 		want = "a size in bytes such as 1048576, 512KiB or 1MiB"
 	}

@@ -141,6 +141,7 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_SMTP_TLS", "ssl", `ROWGUARD_SMTP_TLS: must be starttls, tls or none (got "ssl")`},
 		{"ROWGUARD_SMTP_HOST", "smtp.example.com:587", `ROWGUARD_SMTP_HOST: must be a host name or address, without port`},
 		{"ROWGUARD_SMTP_PASSWORD", "secret", "ROWGUARD_SMTP_PASSWORD: set ROWGUARD_SMTP_USERNAME too"},
+		{"ROWGUARD_OTP_SIGNUP", "maybe", `ROWGUARD_OTP_SIGNUP: must be true or false (got "maybe")`},
 		{"ROWGUARD_MAIL_FROM", "nobody", "ROWGUARD_MAIL_FROM: must be an address"},
 	}
 	for _, tc := range cases {

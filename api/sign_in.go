@@ -1,0 +1,38 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+)
+
+// routeSignIn registers the ways in without a password: email codes, password reset
+// and OpenID Connect. Each answers before any session exists, like login.
+func (s *Server) routeSignIn() {
+	s.signInRoute(http.MethodPost, "/v1/auth/otp/request", s.requestSignInCode)
+	s.signInRoute(http.MethodPost, "/v1/auth/otp/verify", s.verifySignInCode)
+}
+
+// signInRoute registers one public sign-in endpoint. RATE LIMIT (issue 3, part A):
+// this is the single place where the Postgres-backed limiter (per client address, and
+// per account for the routes whose body names one) wraps h once it is merged.
+func (s *Server) signInRoute(method, path string, h http.HandlerFunc) {
+	s.handle(method, path, h, false)
+}
+
+// randomToken is n random bytes, base64url without padding: reset tokens, OpenID
+// Connect state, nonce and PKCE verifier.
+func randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// SignInOptions configure the password-less ways in.
+type SignInOptions struct {
+	// EmailSignUp lets an email code create the account of an unknown address
+	// (ROWGUARD_OTP_SIGNUP). False: codes are sent to existing accounts only.
+	EmailSignUp bool
+}

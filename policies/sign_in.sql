@@ -1,0 +1,45 @@
+-- Signing in without a password: email codes (and, below, password resets and OpenID
+-- Connect). The tables here hold secrets or the links that let someone in: no API role
+-- may read or write them; the SECURITY DEFINER functions of the migrations do, as
+-- rowguard_kernel, under these policies. The API role calls those functions.
+
+-- ----- auth.users, for the kernel ------------------------------------------------------
+-- A code (or a provider) may create a password-less account and mark an email verified.
+grant insert (email, password_hash, email_verified_at), update (password_hash, email_verified_at)
+   on auth.users to rowguard_kernel;
+
+create policy users_insert_kernel on auth.users for insert to rowguard_kernel
+  with check (status = 'active');
+comment on policy users_insert_kernel on auth.users is
+  'auth.verify_sign_in_code (sign-up by email code, when configured) creates an active account for the address it just proved.';
+
+create policy users_update_kernel on auth.users for update to rowguard_kernel
+  using (true) with check (true);
+comment on policy users_update_kernel on auth.users is
+  'Sign-in functions record a proven address (email_verified_at); the column grant allows nothing else.';
+
+-- ----- auth.email_sign_in_codes -------------------------------------------------------
+grant select, insert, update (code_hash, expires_at, attempts, created_at), delete
+   on auth.email_sign_in_codes to rowguard_kernel;
+
+create policy email_sign_in_codes_select_kernel on auth.email_sign_in_codes for select to rowguard_kernel
+  using (true);
+comment on policy email_sign_in_codes_select_kernel on auth.email_sign_in_codes is
+  'auth.verify_sign_in_code reads the address''s live code.';
+create policy email_sign_in_codes_insert_kernel on auth.email_sign_in_codes for insert to rowguard_kernel
+  with check (attempts = 0);
+comment on policy email_sign_in_codes_insert_kernel on auth.email_sign_in_codes is
+  'auth.request_sign_in_code stores a fresh code.';
+create policy email_sign_in_codes_update_kernel on auth.email_sign_in_codes for update to rowguard_kernel
+  using (true) with check (true);
+comment on policy email_sign_in_codes_update_kernel on auth.email_sign_in_codes is
+  'A new request replaces the code (resetting attempts); a wrong guess counts.';
+create policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes for delete to rowguard_kernel
+  using (true);
+comment on policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes is
+  'A code is deleted once used, expired or guessed wrong too often.';
+
+grant execute on function
+  auth.request_sign_in_code(text, text, boolean),
+  auth.verify_sign_in_code(text, text, boolean)
+to rowguard_api;
