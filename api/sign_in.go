@@ -11,6 +11,8 @@ import (
 func (s *Server) routeSignIn() {
 	s.signInRoute(http.MethodPost, "/v1/auth/otp/request", s.requestSignInCode)
 	s.signInRoute(http.MethodPost, "/v1/auth/otp/verify", s.verifySignInCode)
+	s.signInRoute(http.MethodPost, "/v1/auth/password/forgot", s.forgotPassword)
+	s.signInRoute(http.MethodPost, "/v1/auth/password/reset", s.resetPassword)
 }
 
 // signInRoute registers one public sign-in endpoint. RATE LIMIT (issue 3, part A):
@@ -35,4 +37,7 @@ type SignInOptions struct {
 	// EmailSignUp lets an email code create the account of an unknown address
 	// (ROWGUARD_OTP_SIGNUP). False: codes are sent to existing accounts only.
 	EmailSignUp bool
+	// PasswordResetURL is the page a reset email links to, with #token=… appended
+	// (ROWGUARD_PASSWORD_RESET_URL). Empty: the email carries the bare token.
+	PasswordResetURL string
 }

@@ -43,3 +43,28 @@ grant execute on function
   auth.request_sign_in_code(text, text, boolean),
   auth.verify_sign_in_code(text, text, boolean)
 to rowguard_api;
+
+-- ----- auth.password_reset_tokens -----------------------------------------------------
+grant select, insert, delete on auth.password_reset_tokens to rowguard_kernel;
+
+create policy password_reset_tokens_select_kernel on auth.password_reset_tokens for select to rowguard_kernel
+  using (true);
+comment on policy password_reset_tokens_select_kernel on auth.password_reset_tokens is
+  'auth.reset_password finds the token it is given (by hash).';
+create policy password_reset_tokens_insert_kernel on auth.password_reset_tokens for insert to rowguard_kernel
+  with check (expires_at > now());
+comment on policy password_reset_tokens_insert_kernel on auth.password_reset_tokens is
+  'auth.request_password_reset stores a fresh token.';
+create policy password_reset_tokens_delete_kernel on auth.password_reset_tokens for delete to rowguard_kernel
+  using (true);
+comment on policy password_reset_tokens_delete_kernel on auth.password_reset_tokens is
+  'A token is deleted when used, replaced by a newer one, or long expired.';
+
+-- A reset signs the user out everywhere: the kernel may set revoked_at (and, through
+-- the existing sessions_update_kernel policy, nothing but the granted columns).
+grant update (revoked_at) on auth.sessions to rowguard_kernel;
+
+grant execute on function
+  auth.request_password_reset(text, text, text),
+  auth.reset_password(text, text)
+to rowguard_api;

@@ -79,7 +79,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		RequestTimeout: cfg.RequestTimeout,
 		Version:        rowguard.Version,
-		SignIn:         api.SignInOptions{EmailSignUp: cfg.OTPSignUp},
+		SignIn:         api.SignInOptions{EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

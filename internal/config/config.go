@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	netmail "net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,6 +54,7 @@ var Variables = []Variable{
 	{"ROWGUARD_SMTP_USERNAME", "", "SMTP AUTH PLAIN user; unset: no authentication."},
 	{"ROWGUARD_SMTP_PASSWORD", "", "SMTP AUTH PLAIN password (sent only over TLS or to localhost)."},
 	{"ROWGUARD_OTP_SIGNUP", "false", "`true`: an email sign-in code to an unknown address creates the account when it is verified. `false`: codes go to existing accounts only (the answer is 202 either way)."},
+	{"ROWGUARD_PASSWORD_RESET_URL", "", "Page of your front end that a password reset email links to; the token is appended as the fragment `#token=…` (never sent to a server). Unset: the email carries the bare token for POST /v1/auth/password/reset."},
 	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
 }
 
@@ -78,6 +80,7 @@ type ServeConfig struct {
 	SMTPPassword      string        `envconfig:"ROWGUARD_SMTP_PASSWORD"`
 	MailFrom          string        `envconfig:"ROWGUARD_MAIL_FROM" default:"rowguard <no-reply@localhost>"`
 	OTPSignUp         bool          `envconfig:"ROWGUARD_OTP_SIGNUP" default:"false"`
+	PasswordResetURL  string        `envconfig:"ROWGUARD_PASSWORD_RESET_URL"`
 
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
 	// development key file).
@@ -197,6 +200,11 @@ func (c *ServeConfig) validate() error {
 		bad("ROWGUARD_MAIL_FROM", "must be an address such as no-reply@example.com or \"Name <no-reply@example.com>\" (got %q)", c.MailFrom)
 	} else if !strings.Contains(a.Address, "@") {
 		bad("ROWGUARD_MAIL_FROM", "must contain @ (got %q)", c.MailFrom)
+	}
+	if c.PasswordResetURL != "" {
+		if u, err := url.Parse(c.PasswordResetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			bad("ROWGUARD_PASSWORD_RESET_URL", "must be an absolute http(s) URL without a #fragment (got %q)", c.PasswordResetURL)
+		}
 	}
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:

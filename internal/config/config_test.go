@@ -142,6 +142,7 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_SMTP_HOST", "smtp.example.com:587", `ROWGUARD_SMTP_HOST: must be a host name or address, without port`},
 		{"ROWGUARD_SMTP_PASSWORD", "secret", "ROWGUARD_SMTP_PASSWORD: set ROWGUARD_SMTP_USERNAME too"},
 		{"ROWGUARD_OTP_SIGNUP", "maybe", `ROWGUARD_OTP_SIGNUP: must be true or false (got "maybe")`},
+		{"ROWGUARD_PASSWORD_RESET_URL", "/reset", `ROWGUARD_PASSWORD_RESET_URL: must be an absolute http(s) URL without a #fragment (got "/reset")`},
 		{"ROWGUARD_MAIL_FROM", "nobody", "ROWGUARD_MAIL_FROM: must be an address"},
 	}
 	for _, tc := range cases {

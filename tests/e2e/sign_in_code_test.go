@@ -12,6 +12,7 @@ import (
 // passwordlessRoutes answer without a token: the ways in without a password.
 var passwordlessRoutes = []string{
 	"POST /v1/auth/otp/request", "POST /v1/auth/otp/verify",
+	"POST /v1/auth/password/forgot", "POST /v1/auth/password/reset",
 }
 
 const codeWrongDetail = "The email or code is incorrect, expired or already used."
