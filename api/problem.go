@@ -28,6 +28,7 @@ var (
 	ProblemBadRequest           = ProblemKind{"bad-request", "Bad request", http.StatusBadRequest}
 	ProblemUnauthorized         = ProblemKind{"unauthorized", "Authentication required", http.StatusUnauthorized}
 	ProblemInvalidCredentials   = ProblemKind{"invalid-credentials", "Invalid email or password", http.StatusUnauthorized}
+	ProblemSignInFailed         = ProblemKind{"sign-in-failed", "Sign-in with the identity provider failed", http.StatusUnauthorized}
 	ProblemForbidden            = ProblemKind{"forbidden", "Forbidden", http.StatusForbidden}
 	ProblemAccountDisabled      = ProblemKind{"account-disabled", "Account disabled", http.StatusForbidden}
 	ProblemNotFound             = ProblemKind{"not-found", "Not found", http.StatusNotFound}
@@ -47,14 +48,14 @@ func ProblemKinds() []ProblemKind {
 		ProblemBadRequest, ProblemUnauthorized, ProblemInvalidCredentials, ProblemForbidden,
 		ProblemAccountDisabled, ProblemNotFound, ProblemMethodNotAllowed, ProblemConflict,
 		ProblemPayloadTooLarge, ProblemUnsupportedMediaType, ProblemValidation,
-		ProblemInternal, ProblemUnavailable, ProblemTimeout,
+		ProblemInternal, ProblemUnavailable, ProblemTimeout, ProblemSignInFailed,
 	}
 }
 
 // kindForStatus is the generic kind for a status, used for RGnnn codes.
 func kindForStatus(status int) (ProblemKind, bool) {
 	for _, k := range ProblemKinds() {
-		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled {
+		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled && k != ProblemSignInFailed {
 			return k, true
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rowguard/rowguard/internal/oidc"
 	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/token"
 )
@@ -73,6 +74,7 @@ type Server struct {
 	version    string
 	hashSlots  chan struct{}
 	signInOpts SignInOptions
+	oidc       map[string]*oidc.Client
 
 	router  *mux.Router
 	handler http.Handler
@@ -112,6 +114,7 @@ func NewServer(opts Options) *Server {
 		version:    opts.Version,
 		hashSlots:  make(chan struct{}, opts.HashConcurrency),
 		signInOpts: opts.SignIn,
+		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
 		router:     mux.NewRouter(),
 	}
 	s.routeAll()

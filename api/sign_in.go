@@ -4,6 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"time"
+
+	"github.com/rowguard/rowguard/internal/oidc"
 )
 
 // routeSignIn registers the ways in without a password: email codes, password reset
@@ -13,6 +16,8 @@ func (s *Server) routeSignIn() {
 	s.signInRoute(http.MethodPost, "/v1/auth/otp/verify", s.verifySignInCode)
 	s.signInRoute(http.MethodPost, "/v1/auth/password/forgot", s.forgotPassword)
 	s.signInRoute(http.MethodPost, "/v1/auth/password/reset", s.resetPassword)
+	s.signInRoute(http.MethodGet, "/v1/auth/oidc/{provider}/start", s.startOIDC)
+	s.signInRoute(http.MethodGet, "/v1/auth/oidc/{provider}/callback", s.callbackOIDC)
 }
 
 // signInRoute registers one public sign-in endpoint. RATE LIMIT (issue 3, part A):
@@ -40,4 +45,11 @@ type SignInOptions struct {
 	// PasswordResetURL is the page a reset email links to, with #token=… appended
 	// (ROWGUARD_PASSWORD_RESET_URL). Empty: the email carries the bare token.
 	PasswordResetURL string
+	// OIDC lists the OpenID Connect providers (ROWGUARD_OIDC_*).
+	OIDC []oidc.Provider
+	// PublicURL is this API's address as browsers reach it (ROWGUARD_PUBLIC_URL): the
+	// providers redirect to PublicURL/v1/auth/oidc/{provider}/callback.
+	PublicURL string
+	// OIDCLeeway is the clock skew tolerated on ID tokens' exp/iat/nbf.
+	OIDCLeeway time.Duration
 }

@@ -68,3 +68,41 @@ grant execute on function
   auth.request_password_reset(text, text, text),
   auth.reset_password(text, text)
 to rowguard_api;
+
+-- ----- auth.oidc_login_states ---------------------------------------------------------
+grant select, insert, delete on auth.oidc_login_states to rowguard_kernel;
+
+create policy oidc_login_states_select_kernel on auth.oidc_login_states for select to rowguard_kernel
+  using (true);
+comment on policy oidc_login_states_select_kernel on auth.oidc_login_states is
+  'auth.take_oidc_login finds the state it is given (by hash).';
+create policy oidc_login_states_insert_kernel on auth.oidc_login_states for insert to rowguard_kernel
+  with check (expires_at > now());
+comment on policy oidc_login_states_insert_kernel on auth.oidc_login_states is
+  'auth.begin_oidc_login remembers a sign-in in flight.';
+create policy oidc_login_states_delete_kernel on auth.oidc_login_states for delete to rowguard_kernel
+  using (true);
+comment on policy oidc_login_states_delete_kernel on auth.oidc_login_states is
+  'A state is deleted when used or expired.';
+
+-- ----- auth.identities ----------------------------------------------------------------
+grant select, insert, update (email, last_sign_in_at) on auth.identities to rowguard_kernel;
+
+create policy identities_select_kernel on auth.identities for select to rowguard_kernel
+  using (true);
+comment on policy identities_select_kernel on auth.identities is
+  'auth.oidc_sign_in finds the user of a provider account.';
+create policy identities_insert_kernel on auth.identities for insert to rowguard_kernel
+  with check (true);
+comment on policy identities_insert_kernel on auth.identities is
+  'auth.oidc_sign_in links a provider account to a user.';
+create policy identities_update_kernel on auth.identities for update to rowguard_kernel
+  using (true) with check (true);
+comment on policy identities_update_kernel on auth.identities is
+  'auth.oidc_sign_in records each sign-in (the email the provider reports, the time).';
+
+grant execute on function
+  auth.begin_oidc_login(text, text, text, text),
+  auth.take_oidc_login(text, text),
+  auth.oidc_sign_in(text, text, text)
+to rowguard_api;

@@ -79,7 +79,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		RequestTimeout: cfg.RequestTimeout,
 		Version:        rowguard.Version,
-		SignIn:         api.SignInOptions{EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL},
+		SignIn: api.SignInOptions{
+			EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL,
+			OIDC: cfg.OIDCProviders, PublicURL: cfg.PublicURL, OIDCLeeway: cfg.TokenLeeway,
+		},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

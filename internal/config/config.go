@@ -19,6 +19,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/rowguard/rowguard/internal/mail"
+	"github.com/rowguard/rowguard/internal/oidc"
 	"github.com/rowguard/rowguard/internal/token"
 )
 
@@ -55,6 +56,10 @@ var Variables = []Variable{
 	{"ROWGUARD_SMTP_PASSWORD", "", "SMTP AUTH PLAIN password (sent only over TLS or to localhost)."},
 	{"ROWGUARD_OTP_SIGNUP", "false", "`true`: an email sign-in code to an unknown address creates the account when it is verified. `false`: codes go to existing accounts only (the answer is 202 either way)."},
 	{"ROWGUARD_PASSWORD_RESET_URL", "", "Page of your front end that a password reset email links to; the token is appended as the fragment `#token=…` (never sent to a server). Unset: the email carries the bare token for POST /v1/auth/password/reset."},
+	{"ROWGUARD_PUBLIC_URL", "", "This API's base URL as browsers reach it (e.g. https://api.example.com). Required with any OpenID Connect provider: each redirects to <ROWGUARD_PUBLIC_URL>/v1/auth/oidc/<name>/callback, which you register at the provider."},
+	{"ROWGUARD_OIDC_GOOGLE_CLIENT_ID", "", "Enables sign-in with Google (provider name `google`, issuer https://accounts.google.com): the OAuth client id from the Google Cloud console."},
+	{"ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET", "", "That client's secret."},
+	{"ROWGUARD_OIDC_PROVIDERS", "", "Other OpenID Connect providers, as JSON: `[{\"name\":\"okta\",\"issuer\":\"https://example.okta.com\",\"client_id\":\"…\",\"client_secret\":\"…\",\"scopes\":[\"email\"]}]` (name: lower-case letters, digits, dashes; scopes default to email profile)."},
 	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
 }
 
@@ -81,6 +86,14 @@ type ServeConfig struct {
 	MailFrom          string        `envconfig:"ROWGUARD_MAIL_FROM" default:"rowguard <no-reply@localhost>"`
 	OTPSignUp         bool          `envconfig:"ROWGUARD_OTP_SIGNUP" default:"false"`
 	PasswordResetURL  string        `envconfig:"ROWGUARD_PASSWORD_RESET_URL"`
+	PublicURL         string        `envconfig:"ROWGUARD_PUBLIC_URL"`
+	GoogleClientID    string        `envconfig:"ROWGUARD_OIDC_GOOGLE_CLIENT_ID"`
+	GoogleSecret      string        `envconfig:"ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET"`
+	OIDCProvidersJSON string        `envconfig:"ROWGUARD_OIDC_PROVIDERS"`
+
+	// OIDCProviders are the OpenID Connect providers: the Google preset, then
+	// ROWGUARD_OIDC_PROVIDERS.
+	OIDCProviders []oidc.Provider `ignored:"true"`
 
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
 	// development key file).
@@ -206,6 +219,7 @@ func (c *ServeConfig) validate() error {
 			bad("ROWGUARD_PASSWORD_RESET_URL", "must be an absolute http(s) URL without a #fragment (got %q)", c.PasswordResetURL)
 		}
 	}
+	c.validateOIDC(bad)
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 	default:

@@ -13,6 +13,7 @@ import (
 var passwordlessRoutes = []string{
 	"POST /v1/auth/otp/request", "POST /v1/auth/otp/verify",
 	"POST /v1/auth/password/forgot", "POST /v1/auth/password/reset",
+	"GET /v1/auth/oidc/{provider}/start", "GET /v1/auth/oidc/{provider}/callback",
 }
 
 const codeWrongDetail = "The email or code is incorrect, expired or already used."
