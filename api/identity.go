@@ -53,11 +53,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var hash string
-	err := s.withHashSlot(r.Context(), func() (err error) {
-		hash, err = s.passwords.Hash(pw)
-		return err
-	})
+	hash, err := s.hashPassword(r.Context(), pw)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -215,6 +211,15 @@ func (s *Server) withHashSlot(ctx context.Context, f func() error) error {
 	}
 	defer func() { <-s.hashSlots }()
 	return f()
+}
+
+// hashPassword hashes a new password (argon2id) in a hash slot.
+func (s *Server) hashPassword(ctx context.Context, pw string) (hash string, err error) {
+	err = s.withHashSlot(ctx, func() error {
+		hash, err = s.passwords.Hash(pw)
+		return err
+	})
+	return hash, err
 }
 
 // userAgent is the request's User-Agent, cut to what auth.sessions keeps.

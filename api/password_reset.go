@@ -16,26 +16,9 @@ var resetTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // Always 202 with no body. For an active account the token's hash and the email are
 // written in one transaction (auth.request_password_reset).
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
-	var email string
-	if err := decodeBody(r, str("email", true, &email, checkEmail)); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if s.pool == nil {
-		s.fail(w, r, errNoPool)
-		return
-	}
-	tok, err := randomToken(resetTokenBytes)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.pool.Exec(r.Context(), `select auth.request_password_reset($1, $2, $3)`,
-		email, tok, nullIfEmpty(s.resetLink(tok))); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusAccepted)
+	s.emailSecret(w, r, func() (string, error) { return randomToken(resetTokenBytes) },
+		`select auth.request_password_reset($1, $2, $3)`,
+		func(tok string) any { return nullIfEmpty(s.resetLink(tok)) })
 }
 
 // resetLink is the configured reset page with the token in its fragment (a fragment
@@ -65,11 +48,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var hash string
-	err := s.withHashSlot(r.Context(), func() (err error) {
-		hash, err = s.passwords.Hash(pw)
-		return err
-	})
+	hash, err := s.hashPassword(r.Context(), pw)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -53,3 +53,31 @@ type SignInOptions struct {
 	// OIDCLeeway is the clock skew tolerated on ID tokens' exp/iat/nbf.
 	OIDCLeeway time.Duration
 }
+
+// emailSecret answers the "email me a secret" endpoints (a sign-in code, a reset
+// token): it reads {email}, makes a secret with newSecret, and runs query($1 email,
+// $2 secret, $3 extra(secret)), a kernel function that stores the secret's hash and
+// queues the email in one transaction — or, for an address that may not have one,
+// does nothing. The answer is 202 with no body either way.
+func (s *Server) emailSecret(w http.ResponseWriter, r *http.Request, newSecret func() (string, error),
+	query string, extra func(secret string) any) {
+	var email string
+	if err := decodeBody(r, str("email", true, &email, checkEmail)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.pool == nil {
+		s.fail(w, r, errNoPool)
+		return
+	}
+	secret, err := newSecret()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.pool.Exec(r.Context(), query, email, secret, extra(secret)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}

@@ -20,26 +20,8 @@ var signInCodeRE = regexp.MustCompile(fmt.Sprintf(`^[0-9]{%d}$`, SignInCodeDigit
 // never said. The code, its hash and the email are written in one transaction
 // (auth.request_sign_in_code); the outbox sender delivers the email.
 func (s *Server) requestSignInCode(w http.ResponseWriter, r *http.Request) {
-	var email string
-	if err := decodeBody(r, str("email", true, &email, checkEmail)); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if s.pool == nil {
-		s.fail(w, r, errNoPool)
-		return
-	}
-	code, err := newSignInCode()
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.pool.Exec(r.Context(), `select auth.request_sign_in_code($1, $2, $3)`,
-		email, code, s.signInOpts.EmailSignUp); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusAccepted)
+	s.emailSecret(w, r, newSignInCode, `select auth.request_sign_in_code($1, $2, $3)`,
+		func(string) any { return s.signInOpts.EmailSignUp })
 }
 
 // POST /v1/auth/otp/verify
