@@ -25,7 +25,7 @@ import (
 type fakeIdP struct {
 	URL                    string
 	clientID, clientSecret string
-	key                    jwk.Key // the published signing key
+	key                    jwk.Key // the published signing key (under mu)
 
 	mu     sync.Mutex
 	grants map[string]fakeGrant // code → the authorization it stands for
@@ -58,7 +58,9 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 		})
 	})
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
 		pub, _ := p.key.PublicKey()
+		p.mu.Unlock()
 		set := jwk.NewSet()
 		_ = set.AddKey(pub)
 		writeTestJSON(w, http.StatusOK, set)
@@ -127,7 +129,10 @@ func (p *fakeIdP) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	g, found := p.grants[r.PostForm.Get("code")]
 	delete(p.grants, r.PostForm.Get("code")) // codes are single use
-	person, tamper, signer := p.person, p.tamper, p.signer
+	person, tamper, key := p.person, p.tamper, p.key
+	if p.signer != nil {
+		key = p.signer
+	}
 	p.mu.Unlock()
 	sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
 	if !found || r.PostForm.Get("grant_type") != "authorization_code" || r.PostForm.Get("redirect_uri") != g.redirectURI ||
@@ -155,10 +160,6 @@ func (p *fakeIdP) token(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-	}
-	key := p.key
-	if signer != nil {
-		key = signer
 	}
 	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256, key))
 	if err != nil {

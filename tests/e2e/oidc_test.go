@@ -228,3 +228,18 @@ func TestOIDCBadRequests(t *testing.T) {
 	wantProblem(t, o.do(t, http.MethodGet, base+"?code=a&code=b&state=c", "", nil), api.ProblemValidation, "code")
 	wantSignInFailed(t, o.do(t, http.MethodGet, base+"?error=access_denied&state=x", "", nil))
 }
+
+// The provider rotates its signing key: a token naming a kid the cached JWKS lacks
+// makes the server fetch the JWKS anew instead of refusing.
+func TestOIDCKeyRotation(t *testing.T) {
+	o := newOIDCEnv(t)
+	email := o.newEmail("oidc-rotate")
+	cb, _ := o.start(t, map[string]any{"sub": "rotate", "email": email})
+	o.signedIn(t, o.callback(t, cb), email) // the JWKS with idp-key-1 is now cached
+
+	o.idp.mu.Lock()
+	o.idp.key = newRSAKey(t, "idp-key-2")
+	o.idp.mu.Unlock()
+	cb, _ = o.start(t, map[string]any{"sub": "rotate", "email": email})
+	o.signedIn(t, o.callback(t, cb), email)
+}
