@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 
 	"github.com/rowguard/rowguard/internal/oidc"
 )
+
+var oauthErrorRE = regexp.MustCompile(`^[a-z_]{1,64}$`)
 
 // oidcBytes is the entropy of the state, the nonce and the PKCE verifier (43
 // base64url characters each; RFC 7636 asks 43 to 128 for the verifier).
@@ -90,7 +93,11 @@ func (s *Server) callbackOIDC(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		s.fail(w, r, newError(ProblemSignInFailed, "The identity provider did not sign you in ("+quoteSafe(e)+")."))
+		detail := "The identity provider did not sign you in."
+		if oauthErrorRE.MatchString(e) { // echo only an RFC 6749 error code, never free text
+			detail = "The identity provider did not sign you in (" + e + ")."
+		}
+		s.fail(w, r, newError(ProblemSignInFailed, detail))
 		return
 	}
 	var errs []FieldError

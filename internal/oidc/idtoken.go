@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -39,7 +40,6 @@ func (c *Client) VerifyIDToken(ctx context.Context, raw string, nonceHash []byte
 	tok, err := jwt.Parse([]byte(raw),
 		jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true)),
 		jwt.WithValidate(true),
-		jwt.WithIssuer(c.Provider.Issuer),
 		jwt.WithAudience(c.Provider.ClientID),
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
 		jwt.WithRequiredClaim(jwt.IssuedAtKey),
@@ -48,6 +48,9 @@ func (c *Client) VerifyIDToken(ctx context.Context, raw string, nonceHash []byte
 	)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: id_token: %v", ErrRejected, err)
+	}
+	if !slices.Contains(c.Provider.issuers(), tok.Issuer()) {
+		return Identity{}, fmt.Errorf("%w: id_token: issuer %q is not %s", ErrRejected, tok.Issuer(), c.Provider.Issuer)
 	}
 	if aud := tok.Audience(); len(aud) > 1 {
 		if azp, _ := tok.Get("azp"); azp != c.Provider.ClientID {

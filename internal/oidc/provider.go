@@ -57,6 +57,16 @@ func (p Provider) Validate() error {
 	return errors.Join(errs...)
 }
 
+// issuers are the iss values accepted in ID tokens: the configured issuer, and for
+// Google also the scheme-less form its tokens may carry ("accounts.google.com", per
+// Google's OpenID Connect documentation).
+func (p Provider) issuers() []string {
+	if p.Issuer == GoogleIssuer {
+		return []string{GoogleIssuer, "accounts.google.com"}
+	}
+	return []string{p.Issuer}
+}
+
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
