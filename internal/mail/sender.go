@@ -18,6 +18,8 @@ const (
 	DefaultLease        = 2 * time.Minute
 	DefaultMaxAttempts  = 8
 	DefaultBackoff      = 30 * time.Second
+	DefaultRetention    = 7 * 24 * time.Hour
+	purgeEvery          = time.Hour
 	maxBackoff          = time.Hour
 )
 
@@ -40,6 +42,8 @@ type Sender struct {
 	MaxAttempts int
 	// Backoff is the wait after the first failure, doubled after each next one (at most an hour).
 	Backoff time.Duration
+	// Retention is how long sent and abandoned rows are kept (Run purges hourly).
+	Retention time.Duration
 }
 
 func (s *Sender) defaults() {
@@ -61,13 +65,25 @@ func (s *Sender) defaults() {
 	if s.Backoff <= 0 {
 		s.Backoff = DefaultBackoff
 	}
+	if s.Retention <= 0 {
+		s.Retention = DefaultRetention
+	}
 }
 
 // Run delivers until ctx ends. Database errors are logged and retried after the poll
 // interval: the outbox keeps the mail meanwhile.
 func (s *Sender) Run(ctx context.Context) {
 	s.defaults()
+	var lastPurge time.Time
 	for {
+		if time.Since(lastPurge) >= purgeEvery {
+			if n, err := s.Purge(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Warn("email outbox: purge failed", "error", err.Error())
+			} else if n > 0 {
+				s.Logger.Info("email outbox: purged finished emails", "count", n)
+			}
+			lastPurge = time.Now() // failed or not: retried in an hour
+		}
 		n, err := s.DeliverDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.Logger.Warn("email outbox: delivery pass failed", "error", err.Error())
@@ -81,6 +97,13 @@ func (s *Sender) Run(ctx context.Context) {
 		case <-time.After(s.PollInterval):
 		}
 	}
+}
+
+// Purge deletes the rows sent or given up on longer than Retention ago.
+func (s *Sender) Purge(ctx context.Context) (n int, err error) {
+	s.defaults()
+	err = s.Pool.QueryRow(ctx, `select auth.purge_emails($1)`, s.Retention).Scan(&n)
+	return n, err
 }
 
 type claimedEmail struct {

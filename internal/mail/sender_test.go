@@ -185,6 +185,29 @@ func TestSendersDoNotDoubleDeliver(t *testing.T) {
 	}
 }
 
+func TestSenderPurgesFinishedEmails(t *testing.T) {
+	e := newOutboxEnv(t)
+	old := e.enqueue(t, "old@example.com", "444444")
+	recent := e.enqueue(t, "recent@example.com", "555555")
+	pending := e.enqueue(t, "pending@example.com", "666666")
+	s := e.sender()
+	mustExec(t, e.admin, `update auth.email_outbox set next_attempt_at = now() + interval '1 hour' where id = $1`, pending)
+	if n, err := s.DeliverDue(context.Background()); n != 2 || err != nil {
+		t.Fatalf("DeliverDue = %d, %v", n, err)
+	}
+	mustExec(t, e.admin, `update auth.email_outbox set sent_at = now() - interval '8 days' where id = $1`, old)
+	mustExec(t, e.admin, `update auth.email_outbox set created_at = now() - interval '30 days' where id = $1`, pending)
+	if n, err := s.Purge(context.Background()); n != 1 || err != nil {
+		t.Fatalf("Purge = %d, %v; want only the email sent 8 days ago", n, err)
+	}
+	var left int
+	err := e.admin.QueryRow(context.Background(),
+		`select count(*) from auth.email_outbox where id = any ($1::uuid[])`, []string{recent, pending}).Scan(&left)
+	if err != nil || left != 2 {
+		t.Fatalf("%d of the recent and the pending email left (%v)", left, err)
+	}
+}
+
 // The API role reaches the outbox only through its functions.
 func TestOutboxTableIsClosedToTheAPIRole(t *testing.T) {
 	e := newOutboxEnv(t)

@@ -30,7 +30,7 @@ create table auth.email_outbox (
   gave_up_at      timestamptz
 );
 comment on table auth.email_outbox is
-  'Emails to send, written in the same transaction as what they announce; delivered by the server''s sender. Holds secrets until sent: reachable only through auth.enqueue_email / auth.claim_emails / auth.email_sent / auth.email_failed.';
+  'Emails to send, written in the same transaction as what they announce; delivered by the server''s sender. Holds secrets until sent: reachable only through auth.enqueue_email / auth.claim_emails / auth.email_sent / auth.email_failed / auth.purge_emails.';
 create index email_outbox_due_idx on auth.email_outbox (next_attempt_at)
   where sent_at is null and gave_up_at is null;
 
@@ -102,6 +102,20 @@ $$;
 comment on function auth.email_failed(uuid, text, interval) is
   'Sender only: delivery failed; retry after p_retry_in, or give up for good when it is NULL (the payload is then emptied).';
 
+create function auth.purge_emails(p_older_than interval) returns int
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_count int;
+begin
+  delete from auth.email_outbox
+   where coalesce(sent_at, gave_up_at) < pg_catalog.now() - p_older_than;
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+comment on function auth.purge_emails(interval) is
+  'Sender only: forget emails sent or given up on longer than p_older_than ago. Returns how many.';
+
 set local role rowguard_owner;
 revoke create on schema auth from rowguard_kernel;
 reset role;
@@ -109,6 +123,7 @@ reset role;
 ---- create above / drop below ----
 
 set local role rowguard_kernel;
+drop function auth.purge_emails(interval);
 drop function auth.email_failed(uuid, text, interval);
 drop function auth.email_sent(uuid);
 drop function auth.claim_emails(int, interval);
