@@ -3,7 +3,7 @@
 -- sender holds), and finish a row, emptying its payload.
 begin;
 create extension if not exists pgtap;
-select plan(14);
+select plan(16);
 
 select is(array(select p from unnest(array['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES']) p
                  where has_table_privilege('rowguard_api', 'auth.email_outbox', p)),
@@ -39,6 +39,13 @@ select auth.email_failed((select id from claimed), 'late failure', null);
 reset role;
 select is((select gave_up_at from auth.email_outbox where id = (select id from claimed)), null,
           'a sent email never changes again');
+
+set local role rowguard_api;
+select auth.enqueue_email('later@pgtap.test', 'sign_in_code', '{"code":"654321","expires_in_minutes":10}');
+select cmp_ok(auth.purge_emails(interval '-1 day'), '>=', 1, 'purging forgets finished emails');
+reset role;
+select is((select count(*) from auth.email_outbox where recipient = 'later@pgtap.test'), 1::bigint,
+          'but never one still to send');
 
 select * from finish();
 rollback;
