@@ -7,6 +7,8 @@ set local role rowguard_owner;
 -- Accounts made by an email code or OpenID Connect have no password. Password login
 -- treats a NULL hash exactly like a wrong password.
 alter table auth.users alter column password_hash drop not null;
+comment on column auth.users.password_hash is
+  'argon2id in PHC string format, computed by the API; NULL: the account has no password (made by an email code or OpenID Connect). Never granted to rowguard_api for SELECT.';
 -- Shared with other branches (invitations): added only if missing.
 alter table auth.users add column if not exists email_verified_at timestamptz;
 comment on column auth.users.email_verified_at is

@@ -632,6 +632,12 @@ var snapshotQueries = map[string]string{
 	"app.organizations": `select * from app.organizations`,
 	"app.memberships":   `select * from app.memberships`,
 	"app.projects":      `select * from app.projects`,
+	// Sign-in secrets (the outbox without the columns its sender updates).
+	"auth.email_outbox":          `select id, recipient, template, created_at from auth.email_outbox`,
+	"auth.email_sign_in_codes":   `select * from auth.email_sign_in_codes`,
+	"auth.password_reset_tokens": `select * from auth.password_reset_tokens`,
+	"auth.oidc_login_states":     `select * from auth.oidc_login_states`,
+	"auth.identities":            `select * from auth.identities`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {

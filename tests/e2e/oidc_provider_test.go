@@ -24,6 +24,7 @@ import (
 // and a JWKS. Each test shapes the ID token it issues with claims and signer.
 type fakeIdP struct {
 	URL                    string
+	close                  func() // stops the provider (it becomes unreachable)
 	clientID, clientSecret string
 	key                    jwk.Key // the published signing key (under mu)
 
@@ -69,7 +70,7 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 	mux.HandleFunc("POST /token", p.token)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	p.URL = srv.URL
+	p.URL, p.close = srv.URL, srv.Close
 	return p
 }
 

@@ -219,6 +219,17 @@ func TestOIDCStateIsSingleUseAndShortLived(t *testing.T) {
 	wantSignInFailed(t, o.callback(t, "/v1/auth/oidc/"+oidcProvider+"/callback?code=x&state="+randomTestString()))
 }
 
+// A provider that cannot be reached is the provider's fault: 503, and nothing stored.
+func TestOIDCProviderDown(t *testing.T) {
+	o := newOIDCEnv(t)
+	o.idp.close()
+	o.logs.expect("route=/v1/auth/oidc/{provider}/start path=/v1/auth/oidc/" + oidcProvider + "/start status=503")
+	before := o.snapshot(t)
+	r := o.do(t, http.MethodGet, "/v1/auth/oidc/"+oidcProvider+"/start", "", nil)
+	wantProblem(t, r, api.ProblemUnavailable)
+	o.unchanged(t, before, "a start with the provider down")
+}
+
 func TestOIDCBadRequests(t *testing.T) {
 	o := newOIDCEnv(t)
 	wantProblem(t, o.do(t, http.MethodGet, "/v1/auth/oidc/nope/start", "", nil), api.ProblemNotFound)
