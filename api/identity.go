@@ -131,19 +131,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.signIn(w, r, "The email or password is incorrect.",
+	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."),
 		`select api.create_session($1::uuid, $2, $3)`, userID, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
 }
 
 // signIn answers every sign-in (password, email code, OpenID Connect) the same way,
 // once the caller has proved who they are: query selects the json of
-// api.create_session for that user — or no row, when the proof failed (then 401
-// invalid-credentials with wrongDetail) — and the answer carries the session's
-// tokens. A disabled account hears it is disabled only here, after its proof.
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, wrongDetail, query string, args ...any) {
+// api.create_session for that user — or no row, when the proof failed (then the
+// answer is refused, a 401) — and the answer carries the session's tokens. A
+// disabled account hears it is disabled only here, after its proof.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, refused *apiError, query string, args ...any) {
 	body, err := s.queryJSON(r.Context(), query, args...)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && body == nil) {
-		s.fail(w, r, newError(ProblemInvalidCredentials, wrongDetail))
+		s.fail(w, r, refused)
 		return
 	}
 	if err != nil {
@@ -152,7 +152,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, wrongDetail, que
 		case ProblemForbidden:
 			e = newError(ProblemAccountDisabled, "This account is disabled.")
 		case ProblemUnauthorized: // the user vanished between proof and session
-			e = newError(ProblemInvalidCredentials, wrongDetail)
+			e = refused
 		}
 		s.failWith(w, r, err, e)
 		return

@@ -137,7 +137,7 @@ func (s *Server) callbackOIDC(w http.ResponseWriter, r *http.Request) {
 		s.failOIDC(w, r, err)
 		return
 	}
-	s.signIn(w, r, "The identity provider's answer could not be used. Start again.",
+	s.signIn(w, r, newError(ProblemSignInFailed, "This account can no longer sign in. Start again."),
 		`select api.create_session(auth.oidc_sign_in($1, $2, $3), $4, $5)`,
 		c.Provider.Name, id.Subject, id.Email, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
 }
