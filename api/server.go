@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rowguard/rowguard/internal/oidc"
 	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/token"
 )
@@ -55,6 +56,9 @@ type Options struct {
 	Billing BillingOptions
 	// InvitationTTL is how long an invitation's token is valid. Zero: DefaultInvitationTTL.
 	InvitationTTL time.Duration
+	// SignIn configures the password-less ways in (email codes, password reset,
+	// OpenID Connect).
+	SignIn SignInOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -68,14 +72,16 @@ type Route struct {
 
 // Server is the HTTP handler of the API. Create it with NewServer.
 type Server struct {
-	pool      *pgxpool.Pool
-	tokens    *token.Authority
-	passwords *password.Hasher
-	logger    *slog.Logger
-	version   string
-	hashSlots chan struct{}
-	billing   BillingOptions
-	inviteTTL time.Duration
+	pool       *pgxpool.Pool
+	tokens     *token.Authority
+	passwords  *password.Hasher
+	logger     *slog.Logger
+	version    string
+	hashSlots  chan struct{}
+	billing    BillingOptions
+	inviteTTL  time.Duration
+	signInOpts SignInOptions
+	oidc       map[string]*oidc.Client
 
 	router  *mux.Router
 	handler http.Handler
@@ -111,15 +117,17 @@ func NewServer(opts Options) *Server {
 		opts.InvitationTTL = DefaultInvitationTTL
 	}
 	s := &Server{
-		pool:      opts.Pool,
-		tokens:    opts.Tokens,
-		passwords: opts.Passwords,
-		logger:    opts.Logger,
-		version:   opts.Version,
-		hashSlots: make(chan struct{}, opts.HashConcurrency),
-		billing:   opts.Billing.withDefaults(),
-		inviteTTL: opts.InvitationTTL,
-		router:    mux.NewRouter(),
+		pool:       opts.Pool,
+		tokens:     opts.Tokens,
+		passwords:  opts.Passwords,
+		logger:     opts.Logger,
+		version:    opts.Version,
+		hashSlots:  make(chan struct{}, opts.HashConcurrency),
+		billing:    opts.Billing.withDefaults(),
+		inviteTTL:  opts.InvitationTTL,
+		router:     mux.NewRouter(),
+		signInOpts: opts.SignIn,
+		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
 	}
 	s.routeAll()
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
@@ -185,6 +193,8 @@ func (s *Server) routeAll() {
 	s.routePlatformAdmin()
 
 	s.routeRBAC()
+
+	s.routeSignIn()
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}, ...).

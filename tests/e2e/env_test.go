@@ -639,6 +639,12 @@ var snapshotQueries = map[string]string{
 	"app.project_members":     `select * from app.project_members`,
 	"app.invitations":         `select * from app.invitations`,
 	"app.invitation_projects": `select * from app.invitation_projects`,
+	// Sign-in secrets (the outbox without the columns its sender updates).
+	"auth.email_outbox":          `select id, recipient, template, created_at from auth.email_outbox`,
+	"auth.email_sign_in_codes":   `select * from auth.email_sign_in_codes`,
+	"auth.password_reset_tokens": `select * from auth.password_reset_tokens`,
+	"auth.oidc_login_states":     `select * from auth.oidc_login_states`,
+	"auth.identities":            `select * from auth.identities`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {
