@@ -3,13 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Sign-up and sign-in run before any session exists, so they do not go
@@ -18,25 +13,8 @@ import (
 // (sub = user id, sid = session id).
 
 type registerResponse struct {
-	User         json.RawMessage `json:"user"`
+	sessionTokens
 	Organization json.RawMessage `json:"organization"`
-	AccessToken  string          `json:"access_token"`
-	TokenType    string          `json:"token_type"`
-	ExpiresIn    int64           `json:"expires_in"`
-}
-
-type loginResponse struct {
-	User        json.RawMessage `json:"user"`
-	AccessToken string          `json:"access_token"`
-	TokenType   string          `json:"token_type"`
-	ExpiresIn   int64           `json:"expires_in"`
-}
-
-// sessionResult is what api.register and api.create_session return.
-type sessionResult struct {
-	User         json.RawMessage `json:"user"`
-	Organization json.RawMessage `json:"organization"`
-	SessionID    string          `json:"session_id"`
 }
 
 // POST /v1/auth/register
@@ -62,13 +40,19 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	body, err := s.queryJSON(r.Context(), `select api.register($1, $2, $3, $4, $5)`,
-		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+	refresh, refreshHash, err := newRefreshToken()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	res, tok, expiresIn, err := s.startSession(body)
+	body, err := s.queryJSON(r.Context(), `select api.register($1, $2, $3, $4, $5, $6, $7::interval, $8::interval)`,
+		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)),
+		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, tokens, err := s.sessionTokens(body, refresh)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -76,10 +60,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if len(res.Organization) == 0 {
 		res.Organization = json.RawMessage("null")
 	}
-	writeJSON(w, http.StatusCreated, registerResponse{
-		User: res.User, Organization: res.Organization,
-		AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn,
-	})
+	writeJSON(w, http.StatusCreated, registerResponse{sessionTokens: tokens, Organization: res.Organization})
 }
 
 // POST /v1/auth/login
@@ -101,14 +82,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNoPool)
 		return
 	}
-	var userID, hash string
-	err := s.pool.QueryRow(r.Context(),
-		`select user_id::text, password_hash from auth.credentials_for($1)`, email).Scan(&userID, &hash)
-	known := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	userID, hash, err := s.credentialsWithinLimits(r.Context(), r, email)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	known := hash != nil
 
 	var ok bool
 	err = s.withHashSlot(r.Context(), func() error {
@@ -117,7 +96,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		var verr error
-		ok, verr = s.passwords.Verify(pw, hash)
+		ok, verr = s.passwords.Verify(pw, *hash)
 		if verr != nil {
 			// A stored hash we cannot read: log it, answer like a wrong password.
 			s.log(r).Error("unreadable password hash", "user_id", userID, "error", verr.Error())
@@ -133,8 +112,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, err := s.queryJSON(r.Context(), `select api.create_session($1::uuid, $2, $3)`,
-		userID, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+	tokens, err := s.openSession(r.Context(), r, userID)
 	if err != nil {
 		e := s.mapError(r, err)
 		switch e.kind {
@@ -146,36 +124,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.failWith(w, r, err, e)
 		return
 	}
-	res, tok, expiresIn, err := s.startSession(body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	if info := infoFrom(r.Context()); info != nil {
 		info.userID = userID
 	}
-	writeJSON(w, http.StatusOK, loginResponse{
-		User: res.User, AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn,
-	})
-}
-
-// startSession reads the json of api.register / api.create_session and
-// issues the access token for its user and session.
-func (s *Server) startSession(body []byte) (res sessionResult, tok string, expiresIn int64, err error) {
-	if err := json.Unmarshal(body, &res); err != nil {
-		return res, "", 0, fmt.Errorf("api: decoding session result: %w", err)
-	}
-	var user struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(res.User, &user); err != nil || !isUUID(user.ID) || !isUUID(res.SessionID) {
-		return res, "", 0, fmt.Errorf("api: session result lacks user id or session id: %s", body)
-	}
-	tok, ttl, err := s.tokens.Issue(user.ID, res.SessionID)
-	if err != nil {
-		return res, "", 0, err
-	}
-	return res, tok, int64(ttl / time.Second), nil
+	writeJSON(w, http.StatusOK, tokens)
 }
 
 // GET /v1/auth/me

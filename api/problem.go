@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // ProblemTypeBase prefixes every problem "type" URI. Each slug below is
@@ -39,6 +40,8 @@ var (
 	ProblemInternal             = ProblemKind{"internal-error", "Internal server error", http.StatusInternalServerError}
 	ProblemUnavailable          = ProblemKind{"service-unavailable", "Service unavailable", http.StatusServiceUnavailable}
 	ProblemTimeout              = ProblemKind{"timeout", "Request timed out", http.StatusGatewayTimeout}
+	ProblemRefreshTokenReused   = ProblemKind{"refresh-token-reused", "Refresh token reused", http.StatusUnauthorized}
+	ProblemTooManyRequests      = ProblemKind{"too-many-requests", "Too many requests", http.StatusTooManyRequests}
 )
 
 // ProblemKinds lists every problem type, for documentation and tests.
@@ -48,13 +51,14 @@ func ProblemKinds() []ProblemKind {
 		ProblemAccountDisabled, ProblemNotFound, ProblemMethodNotAllowed, ProblemConflict,
 		ProblemPayloadTooLarge, ProblemUnsupportedMediaType, ProblemValidation,
 		ProblemInternal, ProblemUnavailable, ProblemTimeout,
+		ProblemRefreshTokenReused, ProblemTooManyRequests,
 	}
 }
 
 // kindForStatus is the generic kind for a status, used for RGnnn codes.
 func kindForStatus(status int) (ProblemKind, bool) {
 	for _, k := range ProblemKinds() {
-		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled {
+		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled && k != ProblemRefreshTokenReused {
 			return k, true
 		}
 	}
@@ -87,6 +91,8 @@ type apiError struct {
 	errors []FieldError
 	// authenticate, when set, is the WWW-Authenticate challenge to send.
 	authenticate string
+	// retryAfter, when positive, is the Retry-After (seconds) of a 429.
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.kind.Slug + ": " + e.detail }
@@ -129,7 +135,10 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *apiError) {
 	if e.authenticate != "" {
 		h.Set("WWW-Authenticate", e.authenticate)
 	}
-	if e.kind.Status == http.StatusServiceUnavailable {
+	switch {
+	case e.retryAfter > 0:
+		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
+	case e.kind.Status == http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
 	}
 	w.WriteHeader(e.kind.Status)

@@ -50,6 +50,10 @@ type Options struct {
 	// HashConcurrency bounds concurrent password hashes (each holds the
 	// hash's memory cost). Zero: twice GOMAXPROCS.
 	HashConcurrency int
+	// Sessions bound sessions' lifetimes and the refresh-token reuse grace.
+	Sessions SessionOptions
+	// RateLimits bound sign-in attempts per client address and per account.
+	RateLimits RateLimitOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -69,6 +73,8 @@ type Server struct {
 	logger    *slog.Logger
 	version   string
 	hashSlots chan struct{}
+	sessions  SessionOptions
+	limits    RateLimitOptions
 
 	router  *mux.Router
 	handler http.Handler
@@ -100,7 +106,11 @@ func NewServer(opts Options) *Server {
 	if opts.HashConcurrency <= 0 {
 		opts.HashConcurrency = 2 * runtime.GOMAXPROCS(0)
 	}
+	opts.Sessions.setDefaults()
+	opts.RateLimits.setDefaults()
 	s := &Server{
+		sessions:  opts.Sessions,
+		limits:    opts.RateLimits,
 		pool:      opts.Pool,
 		tokens:    opts.Tokens,
 		passwords: opts.Passwords,
@@ -167,9 +177,11 @@ func (s *Server) routeAll() {
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/projects/{project_id}", s.getProject, private)
 	s.handle(http.MethodPatch, "/v1/orgs/{org_id}/projects/{project_id}", s.updateProject, private)
 	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/projects/{project_id}", s.deleteProject, private)
+
+	s.routeSessions()
 }
 
-// idVar matches the path variables that hold ids ({org_id}, {project_id}).
+// idVar matches the path variables that hold ids ({org_id}, {project_id}, {session_id}).
 var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
 
 // handle registers h for method and a path template. Id variables only

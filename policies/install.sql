@@ -37,5 +37,6 @@ grant usage on schema auth, app to rowguard_kernel;
 
 {{ template "session.sql" . }}
 {{ template "identity.sql" . }}
+{{ template "auth_sessions.sql" . }}
 {{ template "tenancy.sql" . }}
 {{ template "projects.sql" . }}

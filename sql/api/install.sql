@@ -7,6 +7,7 @@
 -- Error codes raised here (mapped once by the HTTP layer):
 --   RG401 unauthenticated   RG403 forbidden   RG404 not found
 --   RG409 conflict          RG422 invalid input (COLUMN names the field)
+--   RG429 too many requests (DETAIL: seconds to wait → Retry-After; auth.enforce_rate_limit)
 drop schema if exists api cascade;
 set local role rowguard_owner;
 create schema api;
@@ -15,6 +16,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "errors.sql" . }}
 {{ template "json.sql" . }}
 {{ template "identity.sql" . }}
+{{ template "sessions.sql" . }}
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
 

@@ -81,10 +81,16 @@ func TestUnauthenticated(t *testing.T) {
 			continue
 		}
 		routes++
-		path := strings.NewReplacer("{org_id}", tn.Org.ID, "{project_id}", tn.Project.ID).Replace(rt.Path)
+		path := strings.NewReplacer("{org_id}", tn.Org.ID, "{project_id}", tn.Project.ID,
+			"{session_id}", tn.Member.SessionID).Replace(rt.Path)
 		var body any
-		switch rt.Method {
-		case http.MethodPost, http.MethodPatch:
+		switch {
+		case rt.Path == "/v1/auth/password":
+			// A valid body: the token, not the body, must be what is refused.
+			body = map[string]any{"current_password": owner.Password, "new_password": "intruder's password"}
+		case rt.Method == http.MethodPost && strings.HasPrefix(rt.Path, "/v1/auth/"):
+			body = nil
+		case rt.Method == http.MethodPost, rt.Method == http.MethodPatch:
 			body = map[string]any{"name": "Intruder"}
 		}
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
