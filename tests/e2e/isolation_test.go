@@ -20,7 +20,7 @@ type connState struct {
 	pid            uint32
 	userID, orgID  *string // current_setting(..., true): NULL if never set
 	sessionID      *string
-	visible        int     // rows of tenant and identity tables visible without a request context
+	visible        int // rows of tenant and identity tables visible without a request context
 	txStatus       byte
 	currentUser    string
 	placeholderSet bool
