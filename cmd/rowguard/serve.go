@@ -16,6 +16,7 @@ import (
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/config"
 	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/token"
 )
 
@@ -68,6 +69,18 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("ROWGUARD_JWT_*: %w", err)
 	}
+	for _, pub := range cfg.JWTPreviousKeys {
+		if err := tokens.TrustPublicKey(pub); err != nil {
+			return fmt.Errorf("ROWGUARD_JWT_PRIVATE_KEY: %w", err)
+		}
+	}
+	passwords, err := password.New(password.Params{
+		Memory: cfg.PasswordMemoryKiB, Iterations: cfg.PasswordIterations, Parallelism: cfg.PasswordParallelism,
+		SaltLength: password.DefaultParams.SaltLength, KeyLength: password.DefaultParams.KeyLength,
+	})
+	if err != nil {
+		return fmt.Errorf("ROWGUARD_PASSWORD_*: %w", err)
+	}
 	handler := api.NewServer(api.Options{
 		Pool:           pool,
 		Tokens:         tokens,
@@ -75,6 +88,19 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		RequestTimeout: cfg.RequestTimeout,
 		Version:        rowguard.Version,
+		Passwords:      passwords,
+		Sessions: api.SessionOptions{
+			Lifetime:          cfg.SessionLifetime,
+			IdleTimeout:       cfg.SessionIdleTimeout,
+			RefreshReuseGrace: noneIfZero(cfg.RefreshReuseGrace),
+		},
+		RateLimits: api.RateLimitOptions{
+			LoginPerAddress:          api.RateLimit(cfg.RateLimitLoginAddress),
+			LoginPerAccount:          api.RateLimit(cfg.RateLimitLoginAccount),
+			RefreshPerAddress:        api.RateLimit(cfg.RateLimitRefreshAddress),
+			RefreshPerAccount:        api.RateLimit(cfg.RateLimitRefreshAccount),
+			PasswordChangePerAccount: api.RateLimit(cfg.RateLimitPasswordAccount),
+		},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -96,7 +122,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	base := baseURL(ln.Addr().(*net.TCPAddr), cfg.Addr)
-	logger.Info("serving", "addr", ln.Addr().String(), "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", tokens.KeyID())
+	logger.Info("serving", "addr", ln.Addr().String(), "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", tokens.KeyID(), "trusted_keys", tokens.PublicKeys().Len())
 	fmt.Fprintf(stdout, "\nrowguard %s listening on %s   (API docs: %s/docs)\n", rowguard.Version, base, base)
 	if cfg.DevMode() {
 		fmt.Fprintf(stdout, "development DATABASE_URL=%s\n", dbURL)
@@ -125,6 +151,15 @@ Press Ctrl-C to stop.
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// noneIfZero maps a configured grace of 0s to api's "no grace" (api treats zero as
+// "the default").
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // baseURL is how to reach the listener from this machine.
