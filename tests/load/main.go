@@ -27,6 +27,10 @@
 // GET /v1/orgs/{org_id}/projects?limit=20 with that tenant's token over
 // keep-alive connections.
 //
+// Phase "unchecked": the direct batch with auth.begin_request replaced by a copy
+// without the session and user check (tests/load/revocation.go), to report what
+// instant revocation costs per request: the "revocation check" line.
+//
 // Phase "direct": the same transaction without HTTP: one pgx batch on a
 // rowguard_app pool of the same size as the API's,
 //
@@ -164,7 +168,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.keepConns, "keep-seed-conns", false, "in-process mode: keep the API pool's connections that served the seeding (by default both pools are reset after seeding, so both phases start on fresh backends)")
 	fs.IntVar(&c.seedWorkers, "seed-concurrency", 8, "concurrent requests while seeding")
 	fs.IntVar(&c.cross, "cross", 100, "cross-tenant probes per path (HTTP and direct) after the phases; 0 disables")
-	fs.StringVar(&c.phases, "phases", "api,direct", "phases to run: api, direct or both")
+	fs.StringVar(&c.phases, "phases", "api,direct,unchecked", "phases to run: api, direct, unchecked (direct without the revocation check), comma-separated")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
 	fs.Float64Var(&c.minRatio, "min-ratio", 0, "exit 1 when the API/direct throughput ratio is below this (0: report only)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the api phase's measured window to this file")
@@ -220,9 +224,9 @@ func parseFlags(args []string) (*config, error) {
 	c.url = strings.TrimRight(c.url, "/")
 	for _, p := range strings.Split(c.phases, ",") {
 		switch strings.TrimSpace(p) {
-		case "api", "direct":
+		case "api", "direct", "unchecked":
 		default:
-			errs = append(errs, fmt.Errorf("-phases: unknown phase %q (api, direct)", p))
+			errs = append(errs, fmt.Errorf("-phases: unknown phase %q (api, direct, unchecked)", p))
 		}
 	}
 	return c, errors.Join(errs...)
@@ -293,11 +297,17 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	rep.Seed = seedFacts{Orgs: len(tenants), ProjectsPerOrg: cfg.projects, Seconds: time.Since(start).Seconds()}
 	progress("seeded in %.1fs", rep.Seed.Seconds)
 
+	if cfg.runs("unchecked") {
+		if env.unchecked, err = openUncheckedPool(ctx, env.direct); err != nil {
+			fmt.Fprintln(stderr, "load: unchecked pool:", err)
+			return 2
+		}
+	}
 	var results = map[string]*phaseResult{}
 	for round := range cfg.rounds {
-		order := []string{"api", "direct"}
+		order := []string{"api", "direct", "unchecked"}
 		if round%2 == 1 {
-			order = []string{"direct", "api"}
+			order = []string{"unchecked", "direct", "api"}
 		}
 		for _, name := range order {
 			if !cfg.runs(name) || ctx.Err() != nil {
@@ -321,7 +331,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "load: interrupted")
 		return 2
 	}
-	for _, name := range []string{"api", "direct"} {
+	for _, name := range []string{"api", "direct", "unchecked"} {
 		if r := results[name]; r != nil {
 			rep.addPhase(r)
 		}

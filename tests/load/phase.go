@@ -106,6 +106,8 @@ func runPhase(ctx context.Context, cfg *config, e *env, name string, tenants []*
 		f = apiOp(e, cfg.pageLimit)
 	case "direct":
 		f = directOp(e, cfg.pageLimit)
+	case "unchecked":
+		f = uncheckedOp(e.unchecked, cfg.pageLimit)
 	default:
 		return nil, fmt.Errorf("unknown phase %q", name)
 	}
