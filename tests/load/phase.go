@@ -108,6 +108,8 @@ func runPhase(ctx context.Context, cfg *config, e *env, name string, tenants []*
 		f = directOp(e, cfg.pageLimit)
 	case "unchecked":
 		f = uncheckedOp(e.unchecked, cfg.pageLimit)
+	case "login":
+		f = loginOp(e)
 	default:
 		return nil, fmt.Errorf("unknown phase %q", name)
 	}
