@@ -33,18 +33,8 @@ func loginOp(e *env) op {
 			return "", err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := e.client.Do(req)
-		if err != nil {
-			return "", err
-		}
-		w.buf.Reset()
-		_, err = w.buf.ReadFrom(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return "", fmt.Errorf("login %s: reading the body: %w", t.email, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("login %s: status %d: %s", t.email, resp.StatusCode, truncate(w.buf.String(), 200))
+		if err := sendOK(e, w, req); err != nil {
+			return "", fmt.Errorf("login %s: %w", t.email, err)
 		}
 		return "", nil
 	}
