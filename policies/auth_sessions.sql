@@ -25,6 +25,12 @@ create policy sessions_update_kernel on auth.sessions for update to rowguard_ker
 comment on policy sessions_update_kernel on auth.sessions is
   'Touch last_used_at, revoke (revoked_at, revoked_reason): the column grants allow nothing else; the functions filter by the caller or by the presented token.';
 
+grant delete on auth.sessions to rowguard_kernel;
+create policy sessions_delete_kernel on auth.sessions for delete to rowguard_kernel
+  using (coalesce(revoked_at, least(expires_at, last_used_at + idle_timeout)) < now() - interval '30 days');
+comment on policy sessions_delete_kernel on auth.sessions is
+  'auth.open_session forgets sessions that ended over 30 days ago; a live or recently ended session can never be deleted.';
+
 -- ----- auth.refresh_tokens ----------------------------------------------------------------
 grant select, insert, update (rotated_at) on auth.refresh_tokens to rowguard_kernel;
 

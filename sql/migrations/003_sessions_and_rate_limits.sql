@@ -139,6 +139,11 @@ begin
   values (p_user_id, pg_catalog.left(p_user_agent, 512), p_ip, pg_catalog.now() + p_lifetime, p_idle_timeout)
   returning id into v_session_id;
   insert into auth.refresh_tokens (token_hash, session_id) values (p_refresh_token_hash, v_session_id);
+  -- Forget this user's sessions that ended over 30 days ago, and their refresh tokens
+  -- (cascade): the tables do not grow forever, and a month of history stays for audits.
+  delete from auth.sessions s
+   where s.user_id = p_user_id
+     and coalesce(s.revoked_at, least(s.expires_at, s.last_used_at + s.idle_timeout)) < pg_catalog.now() - interval '30 days';
   return query select v_session_id, pg_catalog.now() + p_lifetime;
 end
 $$;

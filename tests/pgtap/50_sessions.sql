@@ -3,7 +3,7 @@
 -- answer only about the caller (app.user_id) or about the row a secret names.
 begin;
 create extension if not exists pgtap;
-select plan(41);
+select plan(44);
 \ir fixtures/tenants.sql
 
 select id as alice_sid from auth.sessions where user_id = :alice \gset
@@ -124,6 +124,21 @@ select is((select count(*) from auth.my_sessions()), 2::bigint, 'my_sessions: bo
 select is(auth.my_password_hash(), 'x', 'my_password_hash: the caller''s own hash');
 select pg_temp.act_as(null, null);
 select is(auth.my_password_hash(), null, 'my_password_hash: nobody signed in reads nothing');
+
+-- ------------------------------------------------------------ old sessions are forgotten
+select pg_temp.act_as_superuser();
+update auth.sessions set revoked_at = now() - interval '31 days' where id = :'new_sid';
+update auth.sessions set revoked_at = now() - interval '29 days' where id = :'alice_sid';
+select pg_temp.act_as(:alice, null);
+select session_id as alice_third from auth.open_session(:alice, null, null, :token4, '1 day', '1 hour') \gset
+select pg_temp.act_as_superuser();
+select is(array(select id from auth.sessions where user_id = :alice and id <> :'alice_third' order by id),
+          array[:'alice_sid'::uuid], 'open_session: forgets the user''s sessions ended over 30 days ago, keeps the recent ones');
+select is((select count(*) from auth.refresh_tokens where session_id = :'new_sid'), 0::bigint, '... with their refresh tokens');
+set local role rowguard_kernel;
+select is_empty(format('delete from auth.sessions where id = %L returning id', :'alice_sid'),
+                'even the kernel cannot delete a session that ended less than 30 days ago');
+reset role;
 
 -- ------------------------------------------------------------ auth.hit_rate_limit
 select is(array(select auth.hit_rate_limit('pgtap50:account:x', 3, '1 minute') from generate_series(1, 5)),
