@@ -52,7 +52,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	res, tokens, err := s.sessionTokens(body, refresh)
+	res, tokens, err := s.tokensFor(body, refresh)
 	if err != nil {
 		s.fail(w, r, err)
 		return

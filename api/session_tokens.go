@@ -122,13 +122,13 @@ func (s *Server) openSession(ctx context.Context, r *http.Request, userID string
 	if err != nil {
 		return sessionTokens{}, err
 	}
-	_, tokens, err := s.sessionTokens(body, refresh)
+	_, tokens, err := s.tokensFor(body, refresh)
 	return tokens, err
 }
 
-// sessionTokens reads a sessionResult and issues the access token for its user and
+// tokensFor reads a sessionResult and issues the access token for its user and
 // session, next to the refresh token the session was given.
-func (s *Server) sessionTokens(body []byte, refresh string) (sessionResult, sessionTokens, error) {
+func (s *Server) tokensFor(body []byte, refresh string) (sessionResult, sessionTokens, error) {
 	var res sessionResult
 	if err := json.Unmarshal(body, &res); err != nil {
 		return res, sessionTokens{}, fmt.Errorf("api: decoding session result: %w", err)

@@ -78,7 +78,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid)
 		return
 	}
-	_, tokens, err := s.sessionTokens(body, next)
+	_, tokens, err := s.tokensFor(body, next)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -321,6 +321,8 @@ drop function if exists auth.open_session(uuid, text, inet, bytea, interval, int
 drop function if exists app.current_session_id();
 drop table auth.rate_limits;
 drop table auth.refresh_tokens;
+-- policies/ (reinstalled at the latest version) has a policy reading these columns.
+drop policy if exists sessions_delete_kernel on auth.sessions;
 alter table auth.sessions
   drop column revoked_reason,
   drop column idle_timeout,

@@ -627,11 +627,12 @@ func unsignedToken(kid string, claims map[string]any) string {
 type snapshot map[string]string
 
 var snapshotQueries = map[string]string{
-	"auth.users":        `select id, email, password_hash, status, created_at, updated_at from auth.users`,
-	"auth.sessions":     `select id, user_id, user_agent, ip, created_at, revoked_at from auth.sessions`,
-	"app.organizations": `select * from app.organizations`,
-	"app.memberships":   `select * from app.memberships`,
-	"app.projects":      `select * from app.projects`,
+	"auth.users":          `select id, email, password_hash, status, created_at, updated_at from auth.users`,
+	"auth.sessions":       `select id, user_id, user_agent, ip, created_at, revoked_at from auth.sessions`,
+	"auth.refresh_tokens": `select * from auth.refresh_tokens`,
+	"app.organizations":   `select * from app.organizations`,
+	"app.memberships":     `select * from app.memberships`,
+	"app.projects":        `select * from app.projects`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {
