@@ -461,3 +461,25 @@ func TestRateLimitIsAtomic(t *testing.T) {
 		t.Errorf("statuses %v, want %d × 200 and %d × 429", counts, limit, attempts-limit)
 	}
 }
+
+// Refresh is limited per client address too, before any token is looked at.
+func TestRefreshRateLimitPerAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withOptions(func(o *api.Options) {
+		o.RateLimits.RefreshPerAddress = api.RateLimit{Max: 3, Window: time.Hour}
+	}))
+	u, _ := e.register(t, "address-limited", "")
+	for range 3 {
+		wantProblem(t, e.refresh(t, strings.Repeat("B", 43)), api.ProblemUnauthorized)
+	}
+	r := e.refresh(t, u.RefreshToken)
+	wantProblem(t, r, api.ProblemTooManyRequests)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	// The genuine token was not spent by the refused attempt.
+	sum := sha256.Sum256([]byte(u.RefreshToken))
+	if n := e.count(t, `select count(*) from auth.refresh_tokens where token_hash = $1 and rotated_at is null`, sum[:]); n != 1 {
+		t.Error("a refused refresh rotated the token")
+	}
+}
