@@ -69,8 +69,15 @@ create or replace function auth.begin_request(p_user_id uuid, p_session_id uuid,
 language plpgsql volatile security definer set search_path = '' as $$
 declare
   v_last_used_at timestamptz;
+  v_member       boolean;
+  v_set          text;
 begin
-  select s.last_used_at into v_last_used_at
+  -- One query answers both questions (is the session live? is the user a member of the
+  -- organization in the path?): each statement a plpgsql function runs has its own cost.
+  select s.last_used_at,
+         p_org_id is null
+           or exists (select from app.memberships m where m.org_id = p_org_id and m.user_id = p_user_id)
+    into v_last_used_at, v_member
     from auth.sessions s
     join auth.users u on u.id = s.user_id
    where s.id = p_session_id
@@ -83,6 +90,10 @@ begin
     raise exception 'the session is not valid' using errcode = 'RG401',
       hint = 'Sign in again.';
   end if;
+  -- Another tenant's id and a non-existent id answer the same: never a hint it exists.
+  if not v_member then
+    raise exception 'organization not found' using errcode = 'RG404';
+  end if;
   -- Touch the session at most once a minute: not a write on every request. Requests
   -- of one session arrive together (a page's parallel calls); the first to lock the row
   -- touches it, the others skip it rather than queue behind that lock.
@@ -93,18 +104,11 @@ begin
                     and s.last_used_at < pg_catalog.now() - interval '1 minute'
                     for update skip locked);
   end if;
-
-  perform pg_catalog.set_config('app.user_id', p_user_id::text, true);
-  perform pg_catalog.set_config('app.session_id', p_session_id::text, true);
-  if p_org_id is null then
-    perform pg_catalog.set_config('app.org_id', '', true);
-    return;
-  end if;
-  -- Another tenant's id and a non-existent id answer the same: never a hint it exists.
-  if not exists (select from app.memberships m where m.org_id = p_org_id and m.user_id = p_user_id) then
-    raise exception 'organization not found' using errcode = 'RG404';
-  end if;
-  perform pg_catalog.set_config('app.org_id', p_org_id::text, true);
+  -- Assignments, not PERFORM: plpgsql evaluates a table-free expression directly,
+  -- without a query each.
+  v_set := pg_catalog.set_config('app.user_id', p_user_id::text, true);
+  v_set := pg_catalog.set_config('app.session_id', p_session_id::text, true);
+  v_set := pg_catalog.set_config('app.org_id', coalesce(p_org_id::text, ''), true);
 end
 $$;
 comment on function auth.begin_request(uuid, uuid, uuid) is

@@ -345,11 +345,22 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 			rep.addPhase(r)
 		}
 	}
+	var checkedMicros, uncheckedMicros float64
+	if results["direct"] != nil && results["unchecked"] != nil {
+		progress("timing begin_request with and without the revocation check inside one backend")
+		if checkedMicros, uncheckedMicros, err = timeCheckInSQL(ctx, env.unchecked, tenants[0]); err != nil {
+			fmt.Fprintln(stderr, "load: timing the revocation check:", err)
+			return 2
+		}
+	}
 	if cfg.cross > 0 {
 		progress("cross-tenant probes: %d over HTTP, %d direct", cfg.cross, cfg.cross)
 		rep.Cross = crossProbes(ctx, cfg, env, tenants)
 	}
 	rep.finish()
+	if rep.Revocation != nil && checkedMicros > 0 {
+		rep.Revocation.addInSQL(checkedMicros, uncheckedMicros, rep.phase("direct"))
+	}
 
 	if cfg.jsonOut {
 		rep.writeJSON(stdout)

@@ -192,6 +192,16 @@ func round(f float64, digits int) float64 {
 	return float64(int64(f*p+0.5)) / p
 }
 
+// phase is the report of the named phase, or nil.
+func (r *report) phase(name string) *phaseReport {
+	for i := range r.Phases {
+		if r.Phases[i].Name == name {
+			return &r.Phases[i]
+		}
+	}
+	return nil
+}
+
 // finish computes the ratios and the totals.
 func (r *report) finish() {
 	var api, direct, unchecked *phaseReport
