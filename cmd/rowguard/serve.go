@@ -65,43 +65,16 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	tokens, err := token.NewAuthority(cfg.JWTPrivateKey, cfg.JWTKeyID, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL, cfg.TokenLeeway)
+	tokens, err := newAuthority(cfg)
 	if err != nil {
-		return fmt.Errorf("ROWGUARD_JWT_*: %w", err)
+		return err
 	}
-	for _, pub := range cfg.JWTPreviousKeys {
-		if err := tokens.TrustPublicKey(pub); err != nil {
-			return fmt.Errorf("ROWGUARD_JWT_PRIVATE_KEY: %w", err)
-		}
-	}
-	passwords, err := password.New(password.Params{
-		Memory: cfg.PasswordMemoryKiB, Iterations: cfg.PasswordIterations, Parallelism: cfg.PasswordParallelism,
-		SaltLength: password.DefaultParams.SaltLength, KeyLength: password.DefaultParams.KeyLength,
-	})
+	opts, err := serverOptions(cfg)
 	if err != nil {
-		return fmt.Errorf("ROWGUARD_PASSWORD_*: %w", err)
+		return err
 	}
-	handler := api.NewServer(api.Options{
-		Pool:           pool,
-		Tokens:         tokens,
-		Logger:         logger,
-		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
-		RequestTimeout: cfg.RequestTimeout,
-		Version:        rowguard.Version,
-		Passwords:      passwords,
-		Sessions: api.SessionOptions{
-			Lifetime:          cfg.SessionLifetime,
-			IdleTimeout:       cfg.SessionIdleTimeout,
-			RefreshReuseGrace: noneIfZero(cfg.RefreshReuseGrace),
-		},
-		RateLimits: api.RateLimitOptions{
-			LoginPerAddress:          api.RateLimit(cfg.RateLimitLoginAddress),
-			LoginPerAccount:          api.RateLimit(cfg.RateLimitLoginAccount),
-			RefreshPerAddress:        api.RateLimit(cfg.RateLimitRefreshAddress),
-			RefreshPerAccount:        api.RateLimit(cfg.RateLimitRefreshAccount),
-			PasswordChangePerAccount: api.RateLimit(cfg.RateLimitPasswordAccount),
-		},
-	})
+	opts.Pool, opts.Tokens, opts.Logger = pool, tokens, logger
+	handler := api.NewServer(opts)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -151,6 +124,50 @@ Press Ctrl-C to stop.
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// newAuthority signs with the configured key and trusts the older keys of its ring.
+func newAuthority(cfg *config.ServeConfig) (*token.Authority, error) {
+	tokens, err := token.NewAuthority(cfg.JWTPrivateKey, cfg.JWTKeyID, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL, cfg.TokenLeeway)
+	if err != nil {
+		return nil, fmt.Errorf("ROWGUARD_JWT_*: %w", err)
+	}
+	for _, pub := range cfg.JWTPreviousKeys {
+		if err := tokens.TrustPublicKey(pub); err != nil {
+			return nil, fmt.Errorf("ROWGUARD_JWT_PRIVATE_KEY: %w", err)
+		}
+	}
+	return tokens, nil
+}
+
+// serverOptions are the API options the configuration sets (all but the pool, the
+// token authority and the logger).
+func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
+	passwords, err := password.New(password.Params{
+		Memory: cfg.PasswordMemoryKiB, Iterations: cfg.PasswordIterations, Parallelism: cfg.PasswordParallelism,
+		SaltLength: password.DefaultParams.SaltLength, KeyLength: password.DefaultParams.KeyLength,
+	})
+	if err != nil {
+		return api.Options{}, fmt.Errorf("ROWGUARD_PASSWORD_*: %w", err)
+	}
+	return api.Options{
+		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
+		RequestTimeout: cfg.RequestTimeout,
+		Version:        rowguard.Version,
+		Passwords:      passwords,
+		Sessions: api.SessionOptions{
+			Lifetime:          cfg.SessionLifetime,
+			IdleTimeout:       cfg.SessionIdleTimeout,
+			RefreshReuseGrace: noneIfZero(cfg.RefreshReuseGrace),
+		},
+		RateLimits: api.RateLimitOptions{
+			LoginPerAddress:          api.RateLimit(cfg.RateLimitLoginAddress),
+			LoginPerAccount:          api.RateLimit(cfg.RateLimitLoginAccount),
+			RefreshPerAddress:        api.RateLimit(cfg.RateLimitRefreshAddress),
+			RefreshPerAccount:        api.RateLimit(cfg.RateLimitRefreshAccount),
+			PasswordChangePerAccount: api.RateLimit(cfg.RateLimitPasswordAccount),
+		},
+	}, nil
 }
 
 // noneIfZero maps a configured grace of 0s to api's "no grace" (api treats zero as
