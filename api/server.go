@@ -59,6 +59,10 @@ type Options struct {
 	// SignIn configures the password-less ways in (email codes, password reset,
 	// OpenID Connect).
 	SignIn SignInOptions
+	// Sessions bound sessions' lifetimes and the refresh-token reuse grace.
+	Sessions SessionOptions
+	// RateLimits bound sign-in attempts per client address and per account.
+	RateLimits RateLimitOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -82,6 +86,8 @@ type Server struct {
 	inviteTTL  time.Duration
 	signInOpts SignInOptions
 	oidc       map[string]*oidc.Client
+	sessions   SessionOptions
+	limits     RateLimitOptions
 
 	router  *mux.Router
 	handler http.Handler
@@ -116,6 +122,8 @@ func NewServer(opts Options) *Server {
 	if opts.InvitationTTL <= 0 {
 		opts.InvitationTTL = DefaultInvitationTTL
 	}
+	opts.Sessions.setDefaults()
+	opts.RateLimits.setDefaults()
 	s := &Server{
 		pool:       opts.Pool,
 		tokens:     opts.Tokens,
@@ -128,6 +136,8 @@ func NewServer(opts Options) *Server {
 		router:     mux.NewRouter(),
 		signInOpts: opts.SignIn,
 		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
+		sessions:   opts.Sessions,
+		limits:     opts.RateLimits,
 	}
 	s.routeAll()
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
@@ -195,9 +205,10 @@ func (s *Server) routeAll() {
 	s.routeRBAC()
 
 	s.routeSignIn()
+	s.routeSessions()
 }
 
-// idVar matches the path variables that hold ids ({org_id}, {project_id}, ...).
+// idVar matches the path variables that hold ids ({org_id}, {project_id}, {session_id}, ...).
 var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
 
 // handle registers h for method and a path template. Id variables only

@@ -19,7 +19,8 @@ import (
 type connState struct {
 	pid            uint32
 	userID, orgID  *string // current_setting(..., true): NULL if never set
-	visible        int     // rows of tenant and identity tables visible without a request context
+	sessionID      *string
+	visible        int // rows of tenant and identity tables visible without a request context
 	txStatus       byte
 	currentUser    string
 	placeholderSet bool
@@ -33,10 +34,11 @@ func inspect(t testing.TB, c *pgxpool.Conn) connState {
 	err := c.QueryRow(context.Background(), `
 		select pg_backend_pid(), current_user,
 		       current_setting('app.user_id', true), current_setting('app.org_id', true),
+		       current_setting('app.session_id', true),
 		       (select count(*) from app.projects) + (select count(*) from app.organizations) +
 		       (select count(*) from app.memberships) + (select count(*) from auth.users) +
-		       (select count(*) from auth.sessions)`).
-		Scan(&s.pid, &s.currentUser, &s.userID, &s.orgID, &s.visible)
+		       (select count(*) from auth.my_sessions())`).
+		Scan(&s.pid, &s.currentUser, &s.userID, &s.orgID, &s.sessionID, &s.visible)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +56,9 @@ func (s connState) clean(t testing.TB, after string) {
 		}
 		return fmt.Sprintf("%q", *p)
 	}
-	if (s.userID != nil && *s.userID != "") || (s.orgID != nil && *s.orgID != "") {
-		t.Errorf("after %s, connection %d carries app.user_id=%s app.org_id=%s", after, s.pid, str(s.userID), str(s.orgID))
+	if (s.userID != nil && *s.userID != "") || (s.orgID != nil && *s.orgID != "") || (s.sessionID != nil && *s.sessionID != "") {
+		t.Errorf("after %s, connection %d carries app.user_id=%s app.org_id=%s app.session_id=%s",
+			after, s.pid, str(s.userID), str(s.orgID), str(s.sessionID))
 	}
 	if s.visible != 0 {
 		t.Errorf("after %s, connection %d sees %d rows without a request context", after, s.pid, s.visible)
