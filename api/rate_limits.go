@@ -32,6 +32,12 @@ type RateLimitOptions struct {
 	RefreshPerAddress        RateLimit // POST /v1/auth/refresh, per client address
 	RefreshPerAccount        RateLimit // POST /v1/auth/refresh, per user of the token
 	PasswordChangePerAccount RateLimit // POST /v1/auth/password, per signed-in user
+	// SignInPerAddress: every email-code, password-reset and OpenID Connect route,
+	// per client address.
+	SignInPerAddress RateLimit
+	// EmailPerAccount: POST /v1/auth/otp/request, /otp/verify and /password/forgot,
+	// per email address asked for (codes guessed, mails sent to one person).
+	EmailPerAccount RateLimit
 }
 
 // DefaultRateLimits: generous for people, tight for scripts guessing passwords.
@@ -41,6 +47,8 @@ var DefaultRateLimits = RateLimitOptions{
 	RefreshPerAddress:        RateLimit{300, 15 * time.Minute},
 	RefreshPerAccount:        RateLimit{60, 15 * time.Minute},
 	PasswordChangePerAccount: RateLimit{10, 15 * time.Minute},
+	SignInPerAddress:         RateLimit{50, 15 * time.Minute},
+	EmailPerAccount:          RateLimit{10, 15 * time.Minute},
 }
 
 func (o *RateLimitOptions) setDefaults() {
@@ -53,6 +61,8 @@ func (o *RateLimitOptions) setDefaults() {
 		{&o.RefreshPerAddress, DefaultRateLimits.RefreshPerAddress},
 		{&o.RefreshPerAccount, DefaultRateLimits.RefreshPerAccount},
 		{&o.PasswordChangePerAccount, DefaultRateLimits.PasswordChangePerAccount},
+		{&o.SignInPerAddress, DefaultRateLimits.SignInPerAddress},
+		{&o.EmailPerAccount, DefaultRateLimits.EmailPerAccount},
 	} {
 		if l.got.Max <= 0 || l.got.Window <= 0 {
 			*l.got = l.def
@@ -109,4 +119,14 @@ func (s *Server) credentialsWithinLimits(ctx context.Context, r *http.Request, e
 		return "", nil, nil
 	}
 	return userID, hash, err
+}
+
+// enforceRateLimit counts one hit in bucket on its own; RG429 (→ 429 with
+// Retry-After) when the bucket is over its limit.
+func (s *Server) enforceRateLimit(ctx context.Context, bucket string, l RateLimit) error {
+	if s.pool == nil {
+		return errNoPool
+	}
+	_, err := s.pool.Exec(ctx, `select auth.enforce_rate_limit($1, $2, $3::interval)`, bucket, l.Max, pgInterval(l.Window))
+	return err
 }

@@ -20,11 +20,17 @@ func (s *Server) routeSignIn() {
 	s.signInRoute(http.MethodGet, "/v1/auth/oidc/{provider}/callback", s.callbackOIDC)
 }
 
-// signInRoute registers one public sign-in endpoint. RATE LIMIT (issue 3, part A):
-// this is the single place where the Postgres-backed limiter (per client address, and
-// per account for the routes whose body names one) wraps h once it is merged.
+// signInRoute registers one public sign-in endpoint, counted per client address by
+// the Postgres-backed limiter before anything else runs (SignInPerAddress). The routes
+// whose body names an email count it per account too (emailSecret, verifySignInCode).
 func (s *Server) signInRoute(method, path string, h http.HandlerFunc) {
-	s.handle(method, path, h, false)
+	s.handle(method, path, func(w http.ResponseWriter, r *http.Request) {
+		if err := s.enforceRateLimit(r.Context(), "signin:address:"+clientAddress(r), s.limits.SignInPerAddress); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	}, false)
 }
 
 // randomToken is n random bytes, base64url without padding: reset tokens, OpenID
@@ -68,6 +74,10 @@ func (s *Server) emailSecret(w http.ResponseWriter, r *http.Request, newSecret f
 	}
 	if s.pool == nil {
 		s.fail(w, r, errNoPool)
+		return
+	}
+	if err := s.enforceRateLimit(r.Context(), "email:account:"+bucketKey(email), s.limits.EmailPerAccount); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	secret, err := newSecret()

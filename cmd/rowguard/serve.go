@@ -171,6 +171,8 @@ func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
 			RefreshPerAddress:        api.RateLimit(cfg.RateLimitRefreshAddress),
 			RefreshPerAccount:        api.RateLimit(cfg.RateLimitRefreshAccount),
 			PasswordChangePerAccount: api.RateLimit(cfg.RateLimitPasswordAccount),
+			SignInPerAddress:         api.RateLimit(cfg.RateLimitSignInAddress),
+			EmailPerAccount:          api.RateLimit(cfg.RateLimitEmailAccount),
 		},
 		InvitationTTL: cfg.InvitationTTL,
 		Billing:       billingOptions(cfg),

@@ -54,6 +54,8 @@ var Variables = []Variable{
 	{"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS", "300/15m", "Refreshes per client address."},
 	{"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT", "60/15m", "Refreshes per user."},
 	{"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT", "10/15m", "Password-change attempts per signed-in user."},
+	{"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS", "50/15m", "Email-code, password-reset and OpenID Connect requests per client address."},
+	{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT", "10/15m", "Sign-in codes requested or tried, and reset emails requested, per email address."},
 	{"ROWGUARD_PASSWORD_MEMORY_KIB", "19456", "Argon2id memory cost of new password hashes, in KiB (8192 to 1048576). Each concurrent login holds this much memory; see README for the latency it costs."},
 	{"ROWGUARD_PASSWORD_ITERATIONS", "2", "Argon2id time cost (passes), 1 to 16."},
 	{"ROWGUARD_PASSWORD_PARALLELISM", "1", "Argon2id lanes per hash, 1 to 16."},
@@ -126,6 +128,8 @@ type ServeConfig struct {
 	RateLimitRefreshAddress  RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS" default:"300/15m"`
 	RateLimitRefreshAccount  RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT" default:"60/15m"`
 	RateLimitPasswordAccount RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT" default:"10/15m"`
+	RateLimitSignInAddress   RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS" default:"50/15m"`
+	RateLimitEmailAccount    RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT" default:"10/15m"`
 
 	PasswordMemoryKiB   uint32 `envconfig:"ROWGUARD_PASSWORD_MEMORY_KIB" default:"19456"`
 	PasswordIterations  uint32 `envconfig:"ROWGUARD_PASSWORD_ITERATIONS" default:"2"`
@@ -245,6 +249,8 @@ func (c *ServeConfig) validate() error {
 		{"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS", c.RateLimitRefreshAddress},
 		{"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT", c.RateLimitRefreshAccount},
 		{"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT", c.RateLimitPasswordAccount},
+		{"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS", c.RateLimitSignInAddress},
+		{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT", c.RateLimitEmailAccount},
 	} {
 		if l.l.Max < 1 || l.l.Max > 1_000_000 || l.l.Window < time.Second || l.l.Window > 24*time.Hour {
 			bad(l.name, "must be <max>/<window> with max 1 to 1000000 and window 1s to 24h, e.g. 10/15m (got %s)", l.l)

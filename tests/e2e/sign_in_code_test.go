@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,4 +230,37 @@ func TestSignInCodeBadInput(t *testing.T) {
 		invalid("too short", map[string]any{"email": "a@example.com", "code": "12345"}, "code"),
 		invalid("a number, not a string", map[string]any{"email": "a@example.com", "code": 123456}, "code"),
 	))
+}
+
+// Codes, reset emails and guesses are limited per address asked for, and every
+// password-less route per client address; over the limit: 429 with Retry-After, and no
+// email is queued.
+func TestSignInRateLimits(t *testing.T) {
+	m := newMailEnv(t, withOptions(func(o *api.Options) {
+		o.RateLimits.EmailPerAccount = api.RateLimit{Max: 3, Window: time.Hour}
+		o.RateLimits.SignInPerAddress = api.RateLimit{Max: 8, Window: time.Hour}
+	}))
+	u, _ := m.register(t, "otp-limited", "")
+	m.requestCode(t, u.Email)
+	m.verifyCode(t, u.Email, "000000")
+	m.do(t, http.MethodPost, "/v1/auth/password/forgot", "", map[string]any{"email": u.Email}).want(t, http.StatusAccepted)
+	outbox := m.count(t, `select count(*) from auth.email_outbox where lower(recipient) = lower($1)`, u.Email)
+	for _, r := range []*response{
+		m.do(t, http.MethodPost, "/v1/auth/otp/request", "", map[string]any{"email": u.Email}),
+		m.do(t, http.MethodPost, "/v1/auth/password/forgot", "", map[string]any{"email": strings.ToUpper(u.Email)}),
+		m.do(t, http.MethodPost, "/v1/auth/otp/verify", "", map[string]any{"email": u.Email, "code": "000000"}),
+	} {
+		wantProblem(t, r, api.ProblemTooManyRequests)
+		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 3600 {
+			t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
+		}
+	}
+	if n := m.count(t, `select count(*) from auth.email_outbox where lower(recipient) = lower($1)`, u.Email); n != outbox {
+		t.Errorf("refused requests queued %d emails", n-outbox)
+	}
+	// Another address still gets its code: the limit is per account ...
+	m.do(t, http.MethodPost, "/v1/auth/otp/request", "", map[string]any{"email": "someone-else@example.com"}).want(t, http.StatusAccepted)
+	// ... until the client address has used its 8 sign-in requests (6 so far + 2).
+	m.do(t, http.MethodPost, "/v1/auth/otp/request", "", map[string]any{"email": "third@example.com"}).want(t, http.StatusAccepted)
+	wantProblem(t, m.do(t, http.MethodGet, "/v1/auth/oidc/google/start", "", nil), api.ProblemTooManyRequests)
 }
