@@ -15,6 +15,11 @@ import (
 // organization does not exist or the caller is not a member.
 const beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid)`
 
+// requestContextSQL names the session and the request for the audit trail
+// (app.audit_row_change reads app.session_id and app.request_id). Transaction-local
+// like everything else, and queued in the same batch: no extra round trip.
+const requestContextSQL = `select set_config('app.session_id', $1, true), set_config('app.request_id', $2, true)`
+
 // call runs one api.* SQL function for an authenticated request and writes
 // its json result unchanged with status (204: no body).
 //
@@ -50,16 +55,19 @@ func (s *Server) callJSON(ctx context.Context, r *http.Request, query string, ar
 	if s.pool == nil {
 		return nil, errNoPool
 	}
-	return ReadRequestBatch(s.pool.SendBatch(ctx, RequestBatch(claims.UserID, claims.SessionID, orgID, query, args...)))
+	batch := RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(ctx), query, args...)
+	return ReadRequestBatch(s.pool.SendBatch(ctx, batch))
 }
 
 // RequestBatch is the one round trip of an authenticated request: auth.begin_request
-// for the caller (orgID nil or an organization id), then query, which must select
-// exactly one json value. Exported so that tests/load sends exactly what the server
-// sends when it measures the API against the bare SQL.
-func RequestBatch(userID, sessionID string, orgID any, query string, args ...any) *pgx.Batch {
+// for the caller (orgID nil or an organization id), the audit context (session and
+// request id), then query, which must select exactly one json value. Exported so that
+// tests/load sends exactly what the server sends when it measures the API against the
+// bare SQL.
+func RequestBatch(userID, sessionID string, orgID any, requestID string, query string, args ...any) *pgx.Batch {
 	batch := &pgx.Batch{}
 	batch.Queue(beginRequestSQL, userID, sessionID, orgID)
+	batch.Queue(requestContextSQL, sessionID, requestID)
 	batch.Queue(query, args...)
 	return batch
 }
@@ -68,6 +76,9 @@ func RequestBatch(userID, sessionID string, orgID any, query string, args ...any
 func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 	var body []byte
 	_, err := br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
 	if err == nil {
 		err = br.QueryRow().Scan(&body)
 	}

@@ -167,6 +167,8 @@ func (s *Server) routeAll() {
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/projects/{project_id}", s.getProject, private)
 	s.handle(http.MethodPatch, "/v1/orgs/{org_id}/projects/{project_id}", s.updateProject, private)
 	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/projects/{project_id}", s.deleteProject, private)
+
+	s.routeAudit()
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}).

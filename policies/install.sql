@@ -39,3 +39,4 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "identity.sql" . }}
 {{ template "tenancy.sql" . }}
 {{ template "projects.sql" . }}
+{{ template "audit.sql" . }}

@@ -17,5 +17,6 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "identity.sql" . }}
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
+{{ template "audit.sql" . }}
 
 reset role;

@@ -632,6 +632,7 @@ var snapshotQueries = map[string]string{
 	"app.organizations": `select * from app.organizations`,
 	"app.memberships":   `select * from app.memberships`,
 	"app.projects":      `select * from app.projects`,
+	"app.audit_log":     `select * from app.audit_log`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {

@@ -31,6 +31,7 @@
 // rowguard_app pool of the same size as the API's,
 //
 //	select auth.begin_request($1::uuid, $2::uuid, $3::uuid)
+//	select set_config('app.session_id', $1, true), set_config('app.request_id', $2, true)
 //	select api.list_projects($1::int, $2::uuid)
 //
 // — built by the api package itself (api.RequestBatch with api.ListProjectsSQL,
