@@ -3,6 +3,7 @@
 //
 //	rowguard serve                 run the API (DATABASE_URL unset: a private dev database)
 //	rowguard migrate [--to N]      apply sql/migrations, then the sql/api and policies packages
+//	rowguard policies [--format F] print every exposed table's RLS and policies (exit 1 on a violation)
 //	rowguard version               print the version
 package main
 
@@ -34,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(rest, stdout, stderr)
 	case "migrate":
 		err = migrateCmd(rest, stdout, stderr)
+	case "policies":
+		err = policiesCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "rowguard %s\n", rowguard.Version)
 	case "help", "-h", "-help", "--help":
@@ -66,6 +69,12 @@ Commands:
                     going down drops the api schema), then install the sql/api and
                     policies code packages (latest only). Uses MIGRATION_DATABASE_URL,
                     else DATABASE_URL, else the development cluster.
+  policies [--format text|markdown|json]
+                    print, read live from the catalog, every exposed table with RLS
+                    enabled/forced, each policy (command, roles, USING, WITH CHECK,
+                    comment) and a table × command × role summary. Exits 1 when a
+                    table lacks enabled+forced RLS or a policy lacks a comment.
+                    Connects like migrate.
   version           print the version
 
 Environment:
