@@ -106,6 +106,14 @@ func validationError(errs ...FieldError) *apiError {
 
 // writeProblem renders e for request r.
 func writeProblem(w http.ResponseWriter, r *http.Request, e *apiError) {
+	switch e.kind {
+	case ProblemUnauthorized: // authenticate noted its reason first; else the database refused the session
+		noteAuthFailure(r, authSessionInvalid)
+	case ProblemInvalidCredentials:
+		noteAuthFailure(r, authInvalidCredentials)
+	case ProblemAccountDisabled:
+		noteAuthFailure(r, authAccountDisabled)
+	}
 	p := Problem{
 		Type:      e.kind.Type(),
 		Title:     e.kind.Title,

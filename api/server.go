@@ -69,6 +69,7 @@ type Server struct {
 	logger    *slog.Logger
 	version   string
 	hashSlots chan struct{}
+	metrics   *metrics
 
 	router  *mux.Router
 	handler http.Handler
@@ -107,6 +108,7 @@ func NewServer(opts Options) *Server {
 		logger:    opts.Logger,
 		version:   opts.Version,
 		hashSlots: make(chan struct{}, opts.HashConcurrency),
+		metrics:   newMetrics(),
 		router:    mux.NewRouter(),
 	}
 	s.routeAll()
@@ -169,6 +171,7 @@ func (s *Server) routeAll() {
 	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/projects/{project_id}", s.deleteProject, private)
 
 	s.routeAudit()
+	s.handle(http.MethodGet, "/metrics", s.metricsPage, public)
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}).

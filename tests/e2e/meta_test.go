@@ -40,7 +40,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	// Exactly these answer without a token.
 	slices.Sort(public)
 	wantPublic := []string{
-		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /healthz", "GET /openapi.json",
+		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /healthz", "GET /metrics", "GET /openapi.json",
 		"GET /readyz", "POST /v1/auth/login", "POST /v1/auth/register",
 	}
 	if !slices.Equal(public, wantPublic) {
