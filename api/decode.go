@@ -60,7 +60,10 @@ func decodeBody(r *http.Request, fields ...bodyField) error {
 		}
 	}
 	for _, name := range members.order {
-		if !known[name] {
+		switch {
+		case name == "":
+			errs = append(errs, FieldError{"body", "has a member with an empty name, which is not a known field"})
+		case !known[name]:
 			errs = append(errs, FieldError{name, "is not a known field"})
 		}
 	}
