@@ -119,7 +119,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *apiError) {
 		Title:     e.kind.Title,
 		Status:    e.kind.Status,
 		Detail:    e.detail,
-		Instance:  r.URL.Path,
+		Instance:  r.URL.EscapedPath(), // a URI reference: a NUL or blank in the path stays percent-encoded
 		RequestID: RequestIDFrom(r.Context()),
 		Errors:    e.errors,
 	}

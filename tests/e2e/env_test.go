@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -53,6 +55,8 @@ type env struct {
 
 	seq    atomic.Int64
 	routes []routeRE
+	// sweepIDs maps path variables ({org_id}) to real ids for the bad-input sweep.
+	sweepIDs map[string]string
 }
 
 type envConfig struct {
@@ -463,8 +467,8 @@ func checkProblem(t testing.TB, r *response) {
 	if p.Title == "" || p.Detail == "" {
 		t.Errorf("%s: empty title or detail", r)
 	}
-	if p.Instance != r.Path {
-		t.Errorf("%s: instance %q, want the request path", r, p.Instance)
+	if inst, err := url.PathUnescape(p.Instance); err != nil || inst != r.Path || strings.ContainsFunc(p.Instance, unicode.IsControl) {
+		t.Errorf("%s: instance %q, want the request path (percent-encoded)", r, p.Instance)
 	}
 	if p.RequestID == "" || p.RequestID != r.Header.Get(api.RequestIDHeader) {
 		t.Errorf("%s: request_id %q, header %q", r, p.RequestID, r.Header.Get(api.RequestIDHeader))
