@@ -3,11 +3,14 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // beginRequestSQL tells Postgres who is asking, in which organization. It
@@ -52,11 +55,41 @@ func (s *Server) callJSON(ctx context.Context, r *http.Request, query string, ar
 	if id, ok := mux.Vars(r)["org_id"]; ok {
 		orgID = id
 	}
+	return s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
+		batch := RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(ctx), query, args...)
+		return ReadRequestBatch(conn.SendBatch(ctx, batch))
+	})
+}
+
+// errPoolExhausted: no database connection became free within the acquire timeout.
+var errPoolExhausted = errors.New("api: every database connection is busy")
+
+// withConn runs fn on a pooled connection. Waiting for a free connection is bounded
+// by the acquire timeout (503 beyond, not a request hanging until its own timeout).
+// When fn fails before anything reached the server (a pooled connection that died
+// with a database restart), it runs once more on another connection: nothing was
+// executed, so repeating it is safe even for writes.
+func (s *Server) withConn(ctx context.Context, fn func(*pgxpool.Conn) ([]byte, error)) ([]byte, error) {
 	if s.pool == nil {
 		return nil, errNoPool
 	}
-	batch := RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(ctx), query, args...)
-	return ReadRequestBatch(s.pool.SendBatch(ctx, batch))
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
+		conn, err := s.pool.Acquire(actx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w (waited %s): %w", errPoolExhausted, s.acquireTimeout, err)
+			}
+			return nil, err
+		}
+		body, err := fn(conn)
+		conn.Release()
+		if err != nil && attempt == 0 && ctx.Err() == nil && pgconn.SafeToRetry(err) {
+			continue
+		}
+		return body, err
+	}
 }
 
 // RequestBatch is the one round trip of an authenticated request: auth.begin_request
@@ -91,14 +124,13 @@ func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 // queryJSON runs a single statement outside any request context (sign-up
 // and sign-in, before a session exists): its own implicit transaction.
 func (s *Server) queryJSON(ctx context.Context, query string, args ...any) ([]byte, error) {
-	if s.pool == nil {
-		return nil, errNoPool
-	}
-	var body []byte
-	if err := s.pool.QueryRow(ctx, query, args...).Scan(&body); err != nil {
-		return nil, err
-	}
-	return body, nil
+	return s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
+		var body []byte
+		if err := conn.QueryRow(ctx, query, args...).Scan(&body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	})
 }
 
 // writeJSONBytes writes a json document built elsewhere (by Postgres). A

@@ -43,6 +43,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds each request's work (504 beyond). Zero: DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// AcquireTimeout bounds the wait for a free database connection (503 beyond).
+	// Zero: a fifth of RequestTimeout.
+	AcquireTimeout time.Duration
 	// Version is reported by /healthz.
 	Version string
 	// Passwords hashes and verifies passwords. Nil: password.Default().
@@ -71,6 +74,8 @@ type Server struct {
 	hashSlots chan struct{}
 	metrics   *metrics
 
+	acquireTimeout time.Duration
+
 	router  *mux.Router
 	handler http.Handler
 	routes  []registeredRoute
@@ -95,6 +100,9 @@ func NewServer(opts Options) *Server {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
+	if opts.AcquireTimeout <= 0 || opts.AcquireTimeout > opts.RequestTimeout {
+		opts.AcquireTimeout = opts.RequestTimeout / 5
+	}
 	if opts.Passwords == nil {
 		opts.Passwords = password.Default()
 	}
@@ -109,7 +117,9 @@ func NewServer(opts Options) *Server {
 		version:   opts.Version,
 		hashSlots: make(chan struct{}, opts.HashConcurrency),
 		metrics:   newMetrics(),
-		router:    mux.NewRouter(),
+
+		acquireTimeout: opts.AcquireTimeout,
+		router:         mux.NewRouter(),
 	}
 	s.routeAll()
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)

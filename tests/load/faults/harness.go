@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rowguard/rowguard/api"
+	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/password"
+	"github.com/rowguard/rowguard/internal/token"
+)
+
+// options of one fault run.
+type options struct {
+	duration       time.Duration // the whole drive
+	clients        int
+	tenants        int
+	requestTimeout time.Duration
+	killAt         time.Duration // terminate every API backend (pg_terminate_backend)
+	restartAt      time.Duration // stop PostgreSQL...
+	downFor        time.Duration // ...and start it again after this long
+	recoverWithin  time.Duration // the API must answer 2xx again this soon after each fault
+	log            io.Writer
+}
+
+// report of one fault run: the figures README quotes, and every broken promise.
+type report struct {
+	Requests        int                      `json:"requests"`
+	Tenants         int                      `json:"tenants"`
+	Statuses        map[int]int              `json:"statuses"`
+	MaxLatency      time.Duration            `json:"max_latency_ns"`
+	Acknowledged    int                      `json:"writes_acknowledged"`
+	Found           int                      `json:"writes_found"`
+	Leaks           int                      `json:"leaks"`
+	Recovery        map[string]time.Duration `json:"recovery_ns"`
+	ReadyzWhileDown int                      `json:"readyz_while_down"`
+	ReadyzAfter     int                      `json:"readyz_after"`
+	Violations      []string                 `json:"violations"`
+}
+
+func (r *report) violate(format string, args ...any) {
+	r.Violations = append(r.Violations, fmt.Sprintf(format, args...))
+}
+
+// outcome is one answered request.
+type outcome struct {
+	start, end time.Time
+	status     int
+	write      bool
+	id         string // the created project's id (2xx writes)
+	problemOK  bool   // a non-2xx answer was a problem document carrying the request id
+	leak       bool
+}
+
+type tenant struct {
+	orgID, token string
+}
+
+// run starts a private cluster and an in-process API, drives writes and reads for
+// random tenants, does the faults at their offsets, and checks the promises.
+func run(ctx context.Context, o options) (*report, error) {
+	rep := &report{Tenants: o.tenants, Statuses: map[int]int{}, Recovery: map[string]time.Duration{}}
+	c, err := startCluster(ctx, o.log)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+
+	pool, err := database.Open(ctx, c.appURL()+fmt.Sprintf("&pool_max_conns=%d", max(8, o.clients/2)))
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	key, err := token.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := token.NewAuthority(key, "", "rowguard", "rowguard-api", time.Hour, -1)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	if err != nil {
+		return nil, err
+	}
+	hs := httptest.NewServer(api.NewServer(api.Options{
+		Pool: pool, Tokens: tokens, Passwords: hasher, RequestTimeout: o.requestTimeout,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	defer hs.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients}, Timeout: o.requestTimeout + 10*time.Second}
+	call := func(method, path, tok string, body any) (int, []byte, http.Header, error) {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = strings.NewReader(string(b))
+		}
+		req, err := http.NewRequestWithContext(ctx, method, hs.URL+path, rd)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, data, resp.Header, err
+	}
+
+	ts := make([]tenant, o.tenants)
+	for i := range ts {
+		status, body, _, err := call("POST", "/v1/auth/register", "", map[string]any{
+			"email": fmt.Sprintf("fault-%d@example.com", i), "password": "correct horse battery", "organization_name": fmt.Sprintf("Fault %d", i)})
+		var res struct {
+			Organization struct{ ID string }
+			AccessToken  string `json:"access_token"`
+		}
+		if err != nil || status != http.StatusCreated || json.Unmarshal(body, &res) != nil {
+			return nil, fmt.Errorf("seed tenant %d: %d %v %s", i, status, err, body)
+		}
+		ts[i] = tenant{orgID: res.Organization.ID, token: res.AccessToken}
+	}
+
+	// The faults, at their offsets from the start of the drive.
+	start := time.Now()
+	var windows []window // the faults, in order
+	var faultErr error
+	var faults sync.WaitGroup
+	faults.Add(1)
+	go func() {
+		defer faults.Done()
+		if o.killAt > 0 {
+			time.Sleep(time.Until(start.Add(o.killAt)))
+			from := time.Now()
+			admin, err := pgxpool.New(ctx, c.adminURL())
+			if err == nil {
+				_, err = admin.Exec(ctx, `select pg_terminate_backend(pid) from pg_stat_activity where usename = $1`, database.DevLoginRole)
+				admin.Close()
+			}
+			if err != nil {
+				faultErr = err
+				return
+			}
+			windows = append(windows, window{"kill backends", from, time.Now()})
+		}
+		if o.restartAt > 0 {
+			time.Sleep(time.Until(start.Add(o.restartAt)))
+			from := time.Now()
+			if err := c.stop(); err != nil {
+				faultErr = err
+				return
+			}
+			time.Sleep(o.downFor / 2)
+			status, _, _, _ := call("GET", "/readyz", "", nil)
+			rep.ReadyzWhileDown = status
+			time.Sleep(o.downFor - o.downFor/2)
+			if err := c.start(ctx); err != nil {
+				faultErr = err
+				return
+			}
+			windows = append(windows, window{"restart", from, time.Now()})
+		}
+	}()
+
+	var mu sync.Mutex
+	var outcomes []outcome
+	var wg sync.WaitGroup
+	for cl := range o.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; time.Since(start) < o.duration; n++ {
+				tn := ts[rand.IntN(len(ts))]
+				oc := outcome{start: time.Now(), write: n%2 == 0}
+				var status int
+				var body []byte
+				var hdr http.Header
+				var err error
+				if oc.write {
+					status, body, hdr, err = call("POST", "/v1/orgs/"+tn.orgID+"/projects", tn.token,
+						map[string]any{"name": fmt.Sprintf("fault-%d-%d", cl, n)})
+				} else {
+					status, body, hdr, err = call("GET", "/v1/orgs/"+tn.orgID+"/projects?limit=100", tn.token, nil)
+				}
+				oc.end, oc.status = time.Now(), status
+				if err != nil {
+					oc.status = -1
+				}
+				if status >= 200 && status < 300 {
+					oc.leak, oc.id = checkBody(oc.write, body, tn.orgID)
+				} else if status > 0 {
+					var p api.Problem
+					oc.problemOK = json.Unmarshal(body, &p) == nil && p.RequestID != "" && p.RequestID == hdr.Get(api.RequestIDHeader) &&
+						p.Status == status && hdr.Get("Content-Type") == api.ProblemContentType
+				}
+				mu.Lock()
+				outcomes = append(outcomes, oc)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	faults.Wait()
+	if faultErr != nil {
+		return nil, fmt.Errorf("fault injection: %w", faultErr)
+	}
+	status, _, _, _ := call("GET", "/readyz", "", nil)
+	rep.ReadyzAfter = status
+
+	// Check the promises.
+	rep.Requests = len(outcomes)
+	var acknowledged []string
+	for _, oc := range outcomes {
+		rep.Statuses[oc.status]++
+		rep.MaxLatency = max(rep.MaxLatency, oc.end.Sub(oc.start))
+		if oc.leak {
+			rep.Leaks++
+		}
+		switch {
+		case oc.status >= 200 && oc.status < 300:
+			if oc.write {
+				acknowledged = append(acknowledged, oc.id)
+			}
+		case oc.status == http.StatusServiceUnavailable || oc.status == http.StatusGatewayTimeout:
+			if !oc.problemOK {
+				rep.violate("a %d answer was not a problem document with the request id", oc.status)
+			}
+		default:
+			rep.violate("status %d (want 2xx, or 503/504 while the database is away)", oc.status)
+		}
+	}
+	if limit := o.requestTimeout + time.Second; rep.MaxLatency > limit {
+		rep.violate("a request took %s (the request timeout is %s)", rep.MaxLatency, o.requestTimeout)
+	}
+	if rep.Leaks > 0 {
+		rep.violate("%d answers held another tenant's rows", rep.Leaks)
+	}
+	end := time.Now()
+	for i, w := range windows {
+		// Recovery: the first 2xx of a request started after the fault ended.
+		first := time.Time{}
+		for _, oc := range outcomes {
+			if oc.start.After(w.to) && oc.status >= 200 && oc.status < 300 && (first.IsZero() || oc.end.Before(first)) {
+				first = oc.end
+			}
+		}
+		if first.IsZero() {
+			rep.violate("%s: no request succeeded afterwards", w.name)
+			continue
+		}
+		rep.Recovery[w.name] = first.Sub(w.to)
+		if rep.Recovery[w.name] > o.recoverWithin {
+			rep.violate("%s: first success %s after the fault, want within %s", w.name, rep.Recovery[w.name], o.recoverWithin)
+		}
+		// Recovered for good: requests started from then on until the next fault
+		// (less one request timeout: those may still be in flight when it hits) succeed.
+		until := end
+		if i+1 < len(windows) {
+			until = windows[i+1].from.Add(-o.requestTimeout)
+		}
+		for _, oc := range outcomes {
+			if oc.start.After(first) && oc.start.Before(until) && (oc.status < 200 || oc.status >= 300) {
+				rep.violate("%s: a request started after recovery got %d", w.name, oc.status)
+				break
+			}
+		}
+	}
+	if o.restartAt > 0 && rep.ReadyzWhileDown != http.StatusServiceUnavailable {
+		rep.violate("/readyz answered %d while the database was down, want 503", rep.ReadyzWhileDown)
+	}
+	if rep.ReadyzAfter != http.StatusOK {
+		rep.violate("/readyz answered %d after recovery, want 200", rep.ReadyzAfter)
+	}
+	if o.restartAt > 0 && rep.Statuses[http.StatusServiceUnavailable] == 0 {
+		rep.violate("no 503 at all: was the database really down during the run?")
+	}
+
+	// Every acknowledged write exists.
+	rep.Acknowledged = len(acknowledged)
+	admin, err := pgxpool.New(ctx, c.adminURL())
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	if err := admin.QueryRow(ctx, `select count(*) from app.projects where id = any ($1::uuid[])`, acknowledged).Scan(&rep.Found); err != nil {
+		return nil, err
+	}
+	if rep.Found != rep.Acknowledged {
+		rep.violate("writes acknowledged %d, found afterwards %d", rep.Acknowledged, rep.Found)
+	}
+	if rep.Acknowledged == 0 {
+		rep.violate("no write was acknowledged: the run proves nothing")
+	}
+	return rep, nil
+}
+
+// window is one fault: from its start to the moment it is over.
+type window struct {
+	name     string
+	from, to time.Time
+}
+
+// checkBody checks a 2xx body: a created project belongs to the tenant (its id is
+// returned), a page holds only the tenant's projects.
+func checkBody(write bool, body []byte, orgID string) (leak bool, id string) {
+	type project struct {
+		ID    string `json:"id"`
+		OrgID string `json:"org_id"`
+	}
+	if write {
+		var p project
+		if json.Unmarshal(body, &p) != nil || p.OrgID != orgID {
+			return true, ""
+		}
+		return false, p.ID
+	}
+	var pg struct{ Items []project }
+	if json.Unmarshal(body, &pg) != nil {
+		return true, ""
+	}
+	for _, p := range pg.Items {
+		if p.OrgID != orgID {
+			return true, ""
+		}
+	}
+	return false, ""
+}
