@@ -5,15 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rowguard/rowguard/internal/config"
-	"github.com/rowguard/rowguard/internal/database"
 	"github.com/rowguard/rowguard/internal/policyreport"
 )
 
@@ -33,40 +29,22 @@ func policiesCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "rowguard policies: --format must be one of %s (got %q)\n", strings.Join(policyreport.Formats, ", "), *format)
 		return errUsage
 	}
-	cfg, err := config.LoadMigrate()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	url := cfg.URL()
-	if url == "" {
-		cluster, adminURL, err := database.StartDevCluster(ctx, cfg.DataDir, io.Discard)
+	return withAdminDatabase(io.Discard, stderr, "reading", func(ctx context.Context, url string, _ bool) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return fmt.Errorf("policies: connect: %w", err)
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		rep, err := policyreport.Load(ctx, conn)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			if err := cluster.Stop(); err != nil {
-				fmt.Fprintf(stderr, "rowguard: %v\n", err)
-			}
-		}()
-		url = adminURL
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("policies: connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	rep, err := policyreport.Load(ctx, conn)
-	if err != nil {
-		return err
-	}
-	if err := rep.Write(stdout, *format); err != nil {
-		return err
-	}
-	if len(rep.Violations) > 0 {
-		return fmt.Errorf("%w: %s", errViolations, strings.Join(rep.Violations, "; "))
-	}
-	return nil
+		if err := rep.Write(stdout, *format); err != nil {
+			return err
+		}
+		if len(rep.Violations) > 0 {
+			return fmt.Errorf("%w: %s", errViolations, strings.Join(rep.Violations, "; "))
+		}
+		return nil
+	})
 }

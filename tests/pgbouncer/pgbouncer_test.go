@@ -9,11 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,10 +22,9 @@ import (
 
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/database"
-	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/pgcluster"
+	"github.com/rowguard/rowguard/internal/testapi"
 	"github.com/rowguard/rowguard/internal/testdb"
-	"github.com/rowguard/rowguard/internal/token"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -38,10 +35,6 @@ const (
 	clients     = 48 // concurrent HTTP clients; the API's pool holds up to 40 bouncer connections
 	driveFor    = 4 * time.Second
 )
-
-type tenant struct {
-	userID, orgID, token string
-}
 
 type errorLog struct {
 	mu   sync.Mutex
@@ -93,70 +86,25 @@ func TestTransactionPoolingKeepsTenantsApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	key, err := token.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := token.NewAuthority(key, "", "rowguard", "rowguard-api", time.Hour, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
 	errs := &errorLog{}
-	hs := httptest.NewServer(api.NewServer(api.Options{Pool: pool, Tokens: tokens, Passwords: hasher, Logger: slog.New(errs)}))
-	t.Cleanup(hs.Close)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 30 * time.Second}
-
+	srv, err := testapi.Start(api.Options{Pool: pool, Logger: slog.New(errs)}, clients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
 	call := func(method, path, tok, reqID string, body any) (int, []byte, error) {
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = strings.NewReader(string(b))
-		}
-		req, err := http.NewRequestWithContext(ctx, method, hs.URL+path, rd)
-		if err != nil {
-			return 0, nil, err
-		}
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		if reqID != "" {
-			req.Header.Set(api.RequestIDHeader, reqID)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, data, err
+		status, data, _, err := srv.Call(ctx, method, path, tok, reqID, body)
+		return status, data, err
 	}
 
 	// Seed: each tenant signs up (its own organization) and creates two projects.
-	ts := make([]tenant, tenants)
+	ts := make([]testapi.Tenant, tenants)
 	for i := range ts {
-		status, body, err := call("POST", "/v1/auth/register", "", "", map[string]any{
-			"email": fmt.Sprintf("pgb-%d@example.com", i), "password": "correct horse battery", "organization_name": fmt.Sprintf("PgB Tenant %d", i)})
-		if err != nil || status != http.StatusCreated {
-			t.Fatalf("register %d: %d %v %s", i, status, err, body)
-		}
-		var res struct {
-			User         struct{ ID string }
-			Organization struct{ ID string }
-			AccessToken  string `json:"access_token"`
-		}
-		if err := json.Unmarshal(body, &res); err != nil {
+		if ts[i], err = srv.SignUp(ctx, fmt.Sprintf("pgb-%d@example.com", i), fmt.Sprintf("PgB Tenant %d", i)); err != nil {
 			t.Fatal(err)
 		}
-		ts[i] = tenant{userID: res.User.ID, orgID: res.Organization.ID, token: res.AccessToken}
 		for j := range 2 {
-			if status, body, err := call("POST", "/v1/orgs/"+ts[i].orgID+"/projects", ts[i].token, "",
+			if status, body, err := call("POST", "/v1/orgs/"+ts[i].OrgID+"/projects", ts[i].Token, "",
 				map[string]any{"name": fmt.Sprintf("t%d-seed-%d", i, j)}); err != nil || status != http.StatusCreated {
 				t.Fatalf("seed project: %d %v %s", status, err, body)
 			}
@@ -198,7 +146,7 @@ func TestTransactionPoolingKeepsTenantsApart(t *testing.T) {
 				switch n % 5 {
 				case 0:
 					reqID := fmt.Sprintf("pgb-%d-%d", c, n)
-					status, body, err := call("POST", "/v1/orgs/"+tn.orgID+"/projects", tn.token, reqID,
+					status, body, err := call("POST", "/v1/orgs/"+tn.OrgID+"/projects", tn.Token, reqID,
 						map[string]any{"name": fmt.Sprintf("t%d-%s", i, reqID)})
 					var p struct {
 						OrgID string `json:"org_id"`
@@ -208,24 +156,24 @@ func TestTransactionPoolingKeepsTenantsApart(t *testing.T) {
 						t.Errorf("create as tenant %d: %d %v %.200s", i, status, err, body)
 						continue
 					}
-					if p.OrgID != tn.orgID {
+					if p.OrgID != tn.OrgID {
 						leaks.Add(1)
 					}
 					created.Store(reqID, i)
 				case 1:
-					status, body, err := call("GET", "/v1/auth/me", tn.token, "", nil)
+					status, body, err := call("GET", "/v1/auth/me", tn.Token, "", nil)
 					var me struct{ User struct{ ID string } }
 					if err != nil || status != http.StatusOK || json.Unmarshal(body, &me) != nil {
 						failures.Add(1)
 						t.Errorf("me as tenant %d: %d %v %.200s", i, status, err, body)
 						continue
 					}
-					if me.User.ID != tn.userID {
+					if me.User.ID != tn.UserID {
 						leaks.Add(1)
 						t.Errorf("tenant %d's /me answered user %s", i, me.User.ID)
 					}
 				default:
-					status, body, err := call("GET", "/v1/orgs/"+tn.orgID+"/projects?limit=100", tn.token, "", nil)
+					status, body, err := call("GET", "/v1/orgs/"+tn.OrgID+"/projects?limit=100", tn.Token, "", nil)
 					var pg struct {
 						Items []struct {
 							OrgID string `json:"org_id"`
@@ -238,7 +186,7 @@ func TestTransactionPoolingKeepsTenantsApart(t *testing.T) {
 						continue
 					}
 					for _, it := range pg.Items {
-						if it.OrgID != tn.orgID || !strings.HasPrefix(it.Name, fmt.Sprintf("t%d-", i)) {
+						if it.OrgID != tn.OrgID || !strings.HasPrefix(it.Name, fmt.Sprintf("t%d-", i)) {
 							leaks.Add(1)
 							t.Errorf("tenant %d saw %s / %q", i, it.OrgID, it.Name)
 						}
@@ -270,7 +218,7 @@ func TestTransactionPoolingKeepsTenantsApart(t *testing.T) {
 			t.Errorf("audit entry for unknown request %s", reqID)
 			continue
 		}
-		if tn := ts[v.(int)]; actor != tn.userID || org != tn.orgID {
+		if tn := ts[v.(int)]; actor != tn.UserID || org != tn.OrgID {
 			leaks.Add(1)
 			t.Errorf("request %s of tenant %d was audited as user %s in org %s", reqID, v.(int), actor, org)
 		}

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,8 +15,7 @@ import (
 
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/database"
-	"github.com/rowguard/rowguard/internal/password"
-	"github.com/rowguard/rowguard/internal/token"
+	"github.com/rowguard/rowguard/internal/testapi"
 )
 
 // options of one fault run.
@@ -63,10 +60,6 @@ type outcome struct {
 	leak       bool
 }
 
-type tenant struct {
-	orgID, token string
-}
-
 // run starts a private cluster and an in-process API, drives writes and reads for
 // random tenants, does the faults at their offsets, and checks the promises.
 func run(ctx context.Context, o options) (*report, error) {
@@ -82,59 +75,22 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, err
 	}
 	defer pool.Close()
-	key, err := token.GenerateKey()
+	srv, err := testapi.Start(api.Options{
+		Pool: pool, RequestTimeout: o.requestTimeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, o.clients)
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := token.NewAuthority(key, "", "rowguard", "rowguard-api", time.Hour, -1)
-	if err != nil {
-		return nil, err
-	}
-	hasher, err := password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
-	if err != nil {
-		return nil, err
-	}
-	hs := httptest.NewServer(api.NewServer(api.Options{
-		Pool: pool, Tokens: tokens, Passwords: hasher, RequestTimeout: o.requestTimeout,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	defer hs.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients}, Timeout: o.requestTimeout + 10*time.Second}
+	defer srv.Close()
 	call := func(method, path, tok string, body any) (int, []byte, http.Header, error) {
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = strings.NewReader(string(b))
-		}
-		req, err := http.NewRequestWithContext(ctx, method, hs.URL+path, rd)
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, data, resp.Header, err
+		return srv.Call(ctx, method, path, tok, "", body)
 	}
 
-	ts := make([]tenant, o.tenants)
+	ts := make([]testapi.Tenant, o.tenants)
 	for i := range ts {
-		status, body, _, err := call("POST", "/v1/auth/register", "", map[string]any{
-			"email": fmt.Sprintf("fault-%d@example.com", i), "password": "correct horse battery", "organization_name": fmt.Sprintf("Fault %d", i)})
-		var res struct {
-			Organization struct{ ID string }
-			AccessToken  string `json:"access_token"`
+		if ts[i], err = srv.SignUp(ctx, fmt.Sprintf("fault-%d@example.com", i), fmt.Sprintf("Fault %d", i)); err != nil {
+			return nil, err
 		}
-		if err != nil || status != http.StatusCreated || json.Unmarshal(body, &res) != nil {
-			return nil, fmt.Errorf("seed tenant %d: %d %v %s", i, status, err, body)
-		}
-		ts[i] = tenant{orgID: res.Organization.ID, token: res.AccessToken}
 	}
 
 	// The faults, at their offsets from the start of the drive.
@@ -142,9 +98,11 @@ func run(ctx context.Context, o options) (*report, error) {
 	var windows []window // the faults, in order
 	var faultErr error
 	var faults sync.WaitGroup
+	faultsOver := make(chan struct{}) // closed once the last fault is over
 	faults.Add(1)
 	go func() {
 		defer faults.Done()
+		defer close(faultsOver)
 		if o.killAt > 0 {
 			time.Sleep(time.Until(start.Add(o.killAt)))
 			from := time.Now()
@@ -178,6 +136,23 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}()
 
+	// The drive lasts o.duration, and at least o.recoverWithin past the last fault (a
+	// restart on a busy machine can take seconds): recovery must have time to show.
+	driveUntil := make(chan struct{})
+	go func() {
+		<-time.After(time.Until(start.Add(o.duration)))
+		<-faultsOver
+		time.Sleep(o.recoverWithin)
+		close(driveUntil)
+	}()
+	driving := func() bool {
+		select {
+		case <-driveUntil:
+			return false
+		default:
+			return true
+		}
+	}
 	var mu sync.Mutex
 	var outcomes []outcome
 	var wg sync.WaitGroup
@@ -185,7 +160,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := 0; time.Since(start) < o.duration; n++ {
+			for n := 0; driving(); n++ {
 				tn := ts[rand.IntN(len(ts))]
 				oc := outcome{start: time.Now(), write: n%2 == 0}
 				var status int
@@ -193,17 +168,17 @@ func run(ctx context.Context, o options) (*report, error) {
 				var hdr http.Header
 				var err error
 				if oc.write {
-					status, body, hdr, err = call("POST", "/v1/orgs/"+tn.orgID+"/projects", tn.token,
+					status, body, hdr, err = call("POST", "/v1/orgs/"+tn.OrgID+"/projects", tn.Token,
 						map[string]any{"name": fmt.Sprintf("fault-%d-%d", cl, n)})
 				} else {
-					status, body, hdr, err = call("GET", "/v1/orgs/"+tn.orgID+"/projects?limit=100", tn.token, nil)
+					status, body, hdr, err = call("GET", "/v1/orgs/"+tn.OrgID+"/projects?limit=100", tn.Token, nil)
 				}
 				oc.end, oc.status = time.Now(), status
 				if err != nil {
 					oc.status = -1
 				}
 				if status >= 200 && status < 300 {
-					oc.leak, oc.id = checkBody(oc.write, body, tn.orgID)
+					oc.leak, oc.id = checkBody(oc.write, body, tn.OrgID)
 				} else if status > 0 {
 					var p api.Problem
 					oc.problemOK = json.Unmarshal(body, &p) == nil && p.RequestID != "" && p.RequestID == hdr.Get(api.RequestIDHeader) &&
