@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/rowguard/rowguard/internal/testdb"
-	"github.com/rowguard/rowguard/internal/token"
 )
 
 // lockedBuffer is an io.Writer read while serve still writes to it.
@@ -41,16 +40,8 @@ func (l *lockedBuffer) String() string {
 func TestServeDrainsOnSIGTERM(t *testing.T) {
 	db := testdb.New(t)
 	clearEnv(t)
-	key, err := token.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := token.MarshalPrivateKeyPEM(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	setSigningKey(t)
 	t.Setenv("DATABASE_URL", db.AppURL)
-	t.Setenv("ROWGUARD_JWT_PRIVATE_KEY", string(pem))
 	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port (ROWGUARD_ADDR wants a real one)
 	if err != nil {
 		t.Fatal(err)
