@@ -121,15 +121,24 @@ func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 	return body, err
 }
 
-// queryJSON runs a single statement outside any request context (sign-up
-// and sign-in, before a session exists): its own implicit transaction.
+// queryJSON runs one statement outside any request context (sign-up and sign-in,
+// before a session exists), batched after the request id for the audit trail: one
+// round trip, one implicit transaction.
 func (s *Server) queryJSON(ctx context.Context, query string, args ...any) ([]byte, error) {
 	return s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
+		batch := &pgx.Batch{}
+		batch.Queue(`select set_config('app.request_id', $1, true)`, RequestIDFrom(ctx))
+		batch.Queue(query, args...)
+		br := conn.SendBatch(ctx, batch)
 		var body []byte
-		if err := conn.QueryRow(ctx, query, args...).Scan(&body); err != nil {
-			return nil, err
+		_, err := br.Exec()
+		if err == nil {
+			err = br.QueryRow().Scan(&body)
 		}
-		return body, nil
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return body, err
 	})
 }
 

@@ -116,6 +116,13 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("paging saw %d entries, one page of 100 has %d (want >= 7: org, 3 memberships, 2 projects, update, delete)", len(seen), len(all.Items))
 	}
 
+	// Sign-up, before any session exists, is traced by its request id too.
+	founding := e.auditPage(t, a.Owner, a.Org.ID, "table=organizations&action=INSERT")
+	if len(founding.Items) != 1 || founding.Items[0].RequestID == nil || founding.Items[0].ActorUserID == nil ||
+		*founding.Items[0].ActorUserID != a.Owner.ID {
+		t.Errorf("the founding of the organization: %+v", founding.Items)
+	}
+
 	// Who may read: OWNER and ADMIN; a MEMBER is refused; another tenant's id is a 404.
 	wantProblem(t, e.do(t, "GET", base+"/audit", a.Member.Token, nil), api.ProblemForbidden)
 	r := e.do(t, "GET", base+"/audit", b.Owner.Token, nil)
