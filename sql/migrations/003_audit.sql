@@ -73,6 +73,11 @@ begin
       return null;
     end if;
   end if;
+  -- A row that belongs to no organization (a nullable org column outside app) has no
+  -- administrator to read its trail: nothing to record.
+  if (v_row ->> v_org_column) is null then
+    return null;
+  end if;
   -- Never copy a secret into a log that administrators read.
   for v_key in select k from pg_catalog.jsonb_object_keys(v_row) k loop
     if v_key ~ '(password|secret|token|hash)' or v_key = any (tg_argv[1:]) then

@@ -4,7 +4,7 @@
 -- deletes or truncates them, and nobody forges one.
 begin;
 create extension if not exists pgtap;
-select plan(30);
+select plan(32);
 \ir fixtures/tenants.sql
 \set session_alice '''5e5e5e5e-0000-4000-8000-000000000001'''
 update auth.sessions set id = :session_alice where user_id = :alice;
@@ -97,6 +97,14 @@ select is((select array[old_values, new_values]::text[] from app.audit_log where
           array['{"token_hash": "[redacted]"}', '{"token_hash": "[redacted]"}'], 'a changed secret is recorded as changed, never its value');
 select is((select count(*) from app.audit_log where table_name = 'app.canary_secrets' and actor_user_id is null),
           2::bigint, 'changes outside a request have no actor');
+
+create table app.canary_optional (org_id uuid, id uuid primary key);
+create trigger canary_optional_audit after insert or update or delete on app.canary_optional
+  for each row execute function app.audit_row_change();
+select lives_ok($$insert into app.canary_optional values (null, 'aaaaaaaa-0000-4000-8000-0000000000c2')$$,
+                'a row of no organization is written (the trigger does not break the write)');
+select is((select count(*) from app.audit_log where table_name = 'app.canary_optional'), 0::bigint,
+          '...and leaves no entry: no administrator could read it');
 
 select * from finish();
 rollback;
