@@ -74,6 +74,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Logger:         logger,
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		RequestTimeout: cfg.RequestTimeout,
+		AcquireTimeout: cfg.AcquireTimeout,
 		Version:        rowguard.Version,
 	})
 

@@ -45,6 +45,7 @@ var Variables = []Variable{
 	{"ROWGUARD_MAX_BODY_BYTES", "1MiB", "Largest request body accepted (bytes, or with KiB/MiB/KB/MB), 1KiB to 64MiB; larger → 413."},
 	{"ROWGUARD_REQUEST_TIMEOUT", "10s", "Time limit of one request, database work included, 1s to 10m; exceeded → 503/504."},
 	{"ROWGUARD_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)."},
+	{"ROWGUARD_POOL_ACQUIRE_TIMEOUT", "a fifth of ROWGUARD_REQUEST_TIMEOUT", "Longest wait of a request for a free database connection, 10ms up to ROWGUARD_REQUEST_TIMEOUT; exceeded → 503 (every connection busy)."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -62,6 +63,8 @@ type ServeConfig struct {
 	MaxBodyBytes      ByteSize      `envconfig:"ROWGUARD_MAX_BODY_BYTES" default:"1MiB"`
 	RequestTimeout    time.Duration `envconfig:"ROWGUARD_REQUEST_TIMEOUT" default:"10s"`
 	LogLevel          slog.Level    `envconfig:"ROWGUARD_LOG_LEVEL" default:"info"`
+	// AcquireTimeout zero: the API's default, a fifth of RequestTimeout.
+	AcquireTimeout time.Duration `envconfig:"ROWGUARD_POOL_ACQUIRE_TIMEOUT"`
 
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
 	// development key file).
@@ -162,6 +165,9 @@ func (c *ServeConfig) validate() error {
 	between("ROWGUARD_ACCESS_TOKEN_TTL", c.AccessTokenTTL, time.Minute, 24*time.Hour)
 	between("ROWGUARD_TOKEN_LEEWAY", c.TokenLeeway, 0, 5*time.Minute)
 	between("ROWGUARD_REQUEST_TIMEOUT", c.RequestTimeout, time.Second, 10*time.Minute)
+	if c.AcquireTimeout != 0 {
+		between("ROWGUARD_POOL_ACQUIRE_TIMEOUT", c.AcquireTimeout, 10*time.Millisecond, c.RequestTimeout)
+	}
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
 		bad("ROWGUARD_MAX_BODY_BYTES", "must be between 1KiB and 64MiB (got %s)", c.MaxBodyBytes)
 	}

@@ -126,6 +126,8 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_TOKEN_LEEWAY", "-1s", "ROWGUARD_TOKEN_LEEWAY: must be between 0s and 5m (got -1s)"},
 		{"ROWGUARD_TOKEN_LEEWAY", "10m", "ROWGUARD_TOKEN_LEEWAY: must be between 0s and 5m (got 10m)"},
 		{"ROWGUARD_REQUEST_TIMEOUT", "500ms", "ROWGUARD_REQUEST_TIMEOUT: must be between 1s and 10m (got 500ms)"},
+		{"ROWGUARD_POOL_ACQUIRE_TIMEOUT", "1ms", "ROWGUARD_POOL_ACQUIRE_TIMEOUT: must be between 10ms and 10s (got 1ms)"},
+		{"ROWGUARD_POOL_ACQUIRE_TIMEOUT", "1m", "ROWGUARD_POOL_ACQUIRE_TIMEOUT: must be between 10ms and 10s (got 1m)"},
 		{"ROWGUARD_MAX_BODY_BYTES", "100", "ROWGUARD_MAX_BODY_BYTES: must be between 1KiB and 64MiB (got 100B)"},
 		{"ROWGUARD_MAX_BODY_BYTES", "1GiB", "ROWGUARD_MAX_BODY_BYTES: must be between 1KiB and 64MiB (got 1024MiB)"},
 		{"ROWGUARD_MAX_BODY_BYTES", "lots", `ROWGUARD_MAX_BODY_BYTES: must be a size in bytes such as 1048576, 512KiB or 1MiB (got "lots")`},
@@ -220,7 +222,7 @@ func TestVariablesDocumentEveryField(t *testing.T) {
 	for _, name := range []string{"DATABASE_URL", "MIGRATION_DATABASE_URL", "ROWGUARD_ADDR", "ROWGUARD_DATA_DIR",
 		"ROWGUARD_JWT_PRIVATE_KEY", "ROWGUARD_JWT_PRIVATE_KEY_FILE", "ROWGUARD_JWT_KEY_ID", "ROWGUARD_JWT_ISSUER",
 		"ROWGUARD_JWT_AUDIENCE", "ROWGUARD_ACCESS_TOKEN_TTL", "ROWGUARD_TOKEN_LEEWAY", "ROWGUARD_MAX_BODY_BYTES",
-		"ROWGUARD_REQUEST_TIMEOUT", "ROWGUARD_LOG_LEVEL"} {
+		"ROWGUARD_REQUEST_TIMEOUT", "ROWGUARD_LOG_LEVEL", "ROWGUARD_POOL_ACQUIRE_TIMEOUT"} {
 		if !documented[name] {
 			t.Errorf("%s is not in Variables", name)
 		}
