@@ -16,12 +16,14 @@ import (
 // beginRequestSQL tells Postgres who is asking, in which organization. It
 // raises RG401 for a dead session or disabled user and RG404 when the
 // organization does not exist or the caller is not a member.
-const beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid)`
-
-// requestContextSQL names the session and the request for the audit trail
-// (app.audit_row_change reads app.session_id and app.request_id). Transaction-local
-// like everything else, and queued in the same batch: no extra round trip.
-const requestContextSQL = `select set_config('app.session_id', $1, true), set_config('app.request_id', $2, true)`
+//
+// The same statement names the session and the request for the audit trail
+// (app.audit_row_change reads app.session_id and app.request_id):
+// transaction-local like everything else, and folded into this statement so
+// that the batch has no extra statement to bind and execute.
+const beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid),
+       pg_catalog.set_config('app.session_id', $2::uuid::text, true),
+       pg_catalog.set_config('app.request_id', $4::text, true)`
 
 // call runs one api.* SQL function for an authenticated request and writes
 // its json result unchanged with status (204: no body).
@@ -93,14 +95,13 @@ func (s *Server) withConn(ctx context.Context, fn func(*pgxpool.Conn) ([]byte, e
 }
 
 // RequestBatch is the one round trip of an authenticated request: auth.begin_request
-// for the caller (orgID nil or an organization id), the audit context (session and
+// for the caller (orgID nil or an organization id) with the audit context (session and
 // request id), then query, which must select exactly one json value. Exported so that
 // tests/load sends exactly what the server sends when it measures the API against the
 // bare SQL.
 func RequestBatch(userID, sessionID string, orgID any, requestID string, query string, args ...any) *pgx.Batch {
 	batch := &pgx.Batch{}
-	batch.Queue(beginRequestSQL, userID, sessionID, orgID)
-	batch.Queue(requestContextSQL, sessionID, requestID)
+	batch.Queue(beginRequestSQL, userID, sessionID, orgID, requestID)
 	batch.Queue(query, args...)
 	return batch
 }
@@ -109,9 +110,6 @@ func RequestBatch(userID, sessionID string, orgID any, requestID string, query s
 func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 	var body []byte
 	_, err := br.Exec()
-	if err == nil {
-		_, err = br.Exec()
-	}
 	if err == nil {
 		err = br.QueryRow().Scan(&body)
 	}
