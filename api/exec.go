@@ -106,7 +106,8 @@ func RequestBatch(userID, sessionID string, orgID any, requestID string, query s
 	return batch
 }
 
-// ReadRequestBatch reads the json value of a sent RequestBatch and closes it.
+// ReadRequestBatch reads the json value of a sent RequestBatch (or of any batch of one
+// statement whose result is ignored, then one selecting a json value) and closes it.
 func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 	var body []byte
 	_, err := br.Exec()
@@ -127,16 +128,7 @@ func (s *Server) queryJSON(ctx context.Context, query string, args ...any) ([]by
 		batch := &pgx.Batch{}
 		batch.Queue(`select set_config('app.request_id', $1, true)`, RequestIDFrom(ctx))
 		batch.Queue(query, args...)
-		br := conn.SendBatch(ctx, batch)
-		var body []byte
-		_, err := br.Exec()
-		if err == nil {
-			err = br.QueryRow().Scan(&body)
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		return body, err
+		return ReadRequestBatch(conn.SendBatch(ctx, batch)) // the same shape: one setting, one json value
 	})
 }
 
