@@ -7,12 +7,13 @@ import (
 )
 
 // TestFaults is the short run of the harness (`go run ./tests/load/faults` is the long
-// one): backends killed, then PostgreSQL stopped for a second and started again, under
+// one): backends killed, then PostgreSQL stopped for a second and started again, then
+// the API's pool held for a second, under
 // 16 clients writing and reading for 8 tenants.
 func TestFaults(t *testing.T) {
 	o := options{
 		duration: 8 * time.Second, clients: 16, tenants: 8, requestTimeout: 3 * time.Second,
-		killAt: 2 * time.Second, restartAt: 4 * time.Second, downFor: time.Second,
+		killAt: 2 * time.Second, restartAt: 4 * time.Second, exhaustAt: 6 * time.Second, downFor: time.Second,
 		recoverWithin: 5 * time.Second, log: io.Discard,
 	}
 	rep, err := run(t.Context(), o)

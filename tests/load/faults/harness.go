@@ -27,6 +27,7 @@ type options struct {
 	killAt         time.Duration // terminate every API backend (pg_terminate_backend)
 	restartAt      time.Duration // stop PostgreSQL...
 	downFor        time.Duration // ...and start it again after this long
+	exhaustAt      time.Duration // take every connection of the API's pool for downFor
 	recoverWithin  time.Duration // the API must answer 2xx again this soon after each fault
 	log            io.Writer
 }
@@ -43,6 +44,7 @@ type report struct {
 	Recovery        map[string]time.Duration `json:"recovery_ns"`
 	ReadyzWhileDown int                      `json:"readyz_while_down"`
 	ReadyzAfter     int                      `json:"readyz_after"`
+	PoolBusy503     int                      `json:"pool_busy_503"`
 	Violations      []string                 `json:"violations"`
 }
 
@@ -96,6 +98,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	// The faults, at their offsets from the start of the drive.
 	start := time.Now()
 	var windows []window // the faults, in order
+	var exhausted window // when the harness took and held the whole pool
 	var faultErr error
 	var faults sync.WaitGroup
 	faultsOver := make(chan struct{}) // closed once the last fault is over
@@ -133,6 +136,25 @@ func run(ctx context.Context, o options) (*report, error) {
 				return
 			}
 			windows = append(windows, window{"restart", from, time.Now()})
+		}
+		if o.exhaustAt > 0 {
+			time.Sleep(time.Until(start.Add(o.exhaustAt)))
+			from := time.Now()
+			var held []*pgxpool.Conn
+			for range pool.Config().MaxConns {
+				conn, err := pool.Acquire(ctx)
+				if err != nil {
+					faultErr = err
+					return
+				}
+				held = append(held, conn)
+			}
+			time.Sleep(o.downFor)
+			for _, conn := range held {
+				conn.Release()
+			}
+			windows = append(windows, window{"pool exhausted", from, time.Now()})
+			exhausted = windows[len(windows)-1]
 		}
 	}()
 
@@ -254,6 +276,25 @@ func run(ctx context.Context, o options) (*report, error) {
 				rep.violate("%s: a request started after recovery got %d", w.name, oc.status)
 				break
 			}
+		}
+	}
+	if o.exhaustAt > 0 {
+		// While the harness held every connection, requests waited at most the acquire
+		// timeout and got a 503, never a hang until the request timeout.
+		bound := o.requestTimeout/5 + 500*time.Millisecond
+		busy := 0
+		for _, oc := range outcomes {
+			if oc.start.After(exhausted.from) && oc.start.Before(exhausted.to) && oc.status == http.StatusServiceUnavailable {
+				busy++
+				if d := oc.end.Sub(oc.start); d > bound {
+					rep.violate("pool exhausted: a request waited %s for its 503 (bound %s)", d, bound)
+					break
+				}
+			}
+		}
+		rep.PoolBusy503 = busy
+		if busy == 0 {
+			rep.violate("pool exhausted: no request got a 503 while every connection was held")
 		}
 	}
 	if o.restartAt > 0 && rep.ReadyzWhileDown != http.StatusServiceUnavailable {

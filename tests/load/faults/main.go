@@ -1,7 +1,8 @@
 // Command faults drives the API under load while it breaks its database: it kills
 // every API backend (pg_terminate_backend), then stops PostgreSQL and starts it again,
-// and checks the promises: while the database is away the API answers 503 problems
-// (never a hang past the request timeout, /readyz 503), it recovers by itself within
+// then holds every connection of the API's pool, and checks the promises: while the
+// database is away or busy the API answers 503 problems (a busy pool within the acquire
+// timeout; never a hang past the request timeout; /readyz 503), it recovers by itself within
 // seconds, no tenant sees another's rows, and every write that got a 2xx exists
 // afterwards. A short run of the same harness is part of `go test ./...`.
 //
@@ -32,7 +33,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the report as JSON")
 	verbose := flag.Bool("v", false, "show the cluster's progress messages")
 	flag.Parse()
-	o.killAt, o.restartAt = o.duration/4, o.duration/2
+	o.killAt, o.restartAt, o.exhaustAt = o.duration/4, o.duration/2, 3*o.duration/4
 	o.log = io.Discard
 	if *verbose {
 		o.log = os.Stderr
@@ -57,8 +58,8 @@ func main() {
 }
 
 func printReport(w io.Writer, o options, rep *report) {
-	fmt.Fprintf(w, "faults: %d requests from %d clients for %d tenants in %s; backends killed at %s, PostgreSQL stopped at %s for %s\n",
-		rep.Requests, o.clients, rep.Tenants, o.duration, o.killAt, o.restartAt, o.downFor)
+	fmt.Fprintf(w, "faults: %d requests from %d clients for %d tenants in %s; backends killed at %s, PostgreSQL stopped at %s for %s, pool held at %s\n",
+		rep.Requests, o.clients, rep.Tenants, o.duration, o.killAt, o.restartAt, o.downFor, o.exhaustAt)
 	var codes []int
 	for c := range rep.Statuses {
 		codes = append(codes, c)
@@ -73,6 +74,9 @@ func printReport(w io.Writer, o options, rep *report) {
 		fmt.Fprintf(w, "  recovered from %s in %s\n", name, d.Round(time.Millisecond))
 	}
 	fmt.Fprintf(w, "  /readyz while down: %d, after: %d\n", rep.ReadyzWhileDown, rep.ReadyzAfter)
+	if o.exhaustAt > 0 {
+		fmt.Fprintf(w, "  pool held for %s: %d requests answered 503 within the acquire timeout (%s)\n", o.downFor, rep.PoolBusy503, o.requestTimeout/5)
+	}
 	fmt.Fprintf(w, "  writes acknowledged %d, found %d; leaks %d\n", rep.Acknowledged, rep.Found, rep.Leaks)
 	if len(rep.Violations) == 0 {
 		fmt.Fprintln(w, "  every promise held")
