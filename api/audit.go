@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -94,9 +95,13 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	limit, cursor, err := pageParams(r)
 	f, errs := auditFilterParams(r)
 	if err != nil {
-		if ae, ok := err.(*apiError); ok {
-			errs = append(ae.errors, errs...)
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			s.fail(w, r, err)
+			return
 		}
+		// Every bad parameter at once: the paging ones, then the filters.
+		errs = append(ae.errors, errs...)
 	}
 	if len(errs) > 0 {
 		s.fail(w, r, validationError(errs...))
