@@ -104,6 +104,9 @@ func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
 	case len(code) == 5 && strings.HasPrefix(code, "RG"):
 		status, err := strconv.Atoi(code[2:])
 		kind, ok := kindForStatus(status)
+		if named, isNamed := namedCodes[code]; isNamed {
+			kind, status, ok, err = named, named.Status, true, nil
+		}
 		if err != nil || !ok {
 			break // an undocumented RG code: internal error below
 		}
@@ -158,6 +161,12 @@ func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
 		"message", pe.Message, "detail", pe.Detail, "hint", pe.Hint,
 		"where", pe.Where, "routine", pe.Routine)...)
 	return newError(ProblemInternal, "An unexpected error occurred. Quote the request_id when reporting it.")
+}
+
+// namedCodes are the RG codes whose problem type is not the generic one of
+// their status (RGnnn → the first kind with status nnn).
+var namedCodes = map[string]ProblemKind{
+	"RGS03": ProblemOrganizationSuspended, // auth.begin_request: an operator suspended the organization
 }
 
 // fieldProblem is a 422 naming the column the error is about: the

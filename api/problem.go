@@ -39,6 +39,11 @@ var (
 	ProblemInternal             = ProblemKind{"internal-error", "Internal server error", http.StatusInternalServerError}
 	ProblemUnavailable          = ProblemKind{"service-unavailable", "Service unavailable", http.StatusServiceUnavailable}
 	ProblemTimeout              = ProblemKind{"timeout", "Request timed out", http.StatusGatewayTimeout}
+
+	ProblemPlanLimitReached      = ProblemKind{"plan-limit-reached", "Plan limit reached", http.StatusPaymentRequired}
+	ProblemOrganizationSuspended = ProblemKind{"organization-suspended", "Organization suspended", http.StatusForbidden}
+	ProblemInvalidSignature      = ProblemKind{"invalid-signature", "Invalid webhook signature", http.StatusBadRequest}
+	ProblemPaymentProviderFailed = ProblemKind{"payment-provider-error", "Payment provider error", http.StatusBadGateway}
 )
 
 // ProblemKinds lists every problem type, for documentation and tests.
@@ -48,13 +53,15 @@ func ProblemKinds() []ProblemKind {
 		ProblemAccountDisabled, ProblemNotFound, ProblemMethodNotAllowed, ProblemConflict,
 		ProblemPayloadTooLarge, ProblemUnsupportedMediaType, ProblemValidation,
 		ProblemInternal, ProblemUnavailable, ProblemTimeout,
+		ProblemPlanLimitReached, ProblemOrganizationSuspended, ProblemInvalidSignature, ProblemPaymentProviderFailed,
 	}
 }
 
 // kindForStatus is the generic kind for a status, used for RGnnn codes.
 func kindForStatus(status int) (ProblemKind, bool) {
 	for _, k := range ProblemKinds() {
-		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled {
+		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled &&
+			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature {
 			return k, true
 		}
 	}

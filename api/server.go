@@ -53,6 +53,8 @@ type Options struct {
 	// HashConcurrency bounds concurrent password hashes (each holds the
 	// hash's memory cost). Zero: twice GOMAXPROCS.
 	HashConcurrency int
+	// Billing configures checkout and the payment provider's webhook.
+	Billing BillingOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -73,6 +75,7 @@ type Server struct {
 	version   string
 	hashSlots chan struct{}
 	metrics   *metrics
+	billing   BillingOptions
 
 	acquireTimeout time.Duration
 
@@ -117,6 +120,7 @@ func NewServer(opts Options) *Server {
 		version:   opts.Version,
 		hashSlots: make(chan struct{}, opts.HashConcurrency),
 		metrics:   newMetrics(),
+		billing:   opts.Billing.withDefaults(),
 
 		acquireTimeout: opts.AcquireTimeout,
 		router:         mux.NewRouter(),
@@ -179,6 +183,10 @@ func (s *Server) routeAll() {
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/projects/{project_id}", s.getProject, private)
 	s.handle(http.MethodPatch, "/v1/orgs/{org_id}/projects/{project_id}", s.updateProject, private)
 	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/projects/{project_id}", s.deleteProject, private)
+	s.routeServices()
+	s.routeBookings()
+	s.routeBilling()
+	s.routePlatformAdmin()
 
 	s.routeAudit()
 	s.handle(http.MethodGet, "/metrics", s.metricsPage, public)

@@ -20,17 +20,17 @@ declare
 begin
   for p in select schemaname, tablename, policyname
              from pg_catalog.pg_policies
-            where schemaname in ('auth', 'app')
+            where schemaname in ('auth', 'app', 'platform')
   loop
     execute format('drop policy %I on %I.%I', p.policyname, p.schemaname, p.tablename);
   end loop;
 end
 $$;
 
-revoke all on all tables in schema auth, app from rowguard_api, rowguard_kernel, public;
-revoke all on all sequences in schema auth, app from rowguard_api, public;
-revoke all on all functions in schema auth, app, api from rowguard_api, public;
-revoke all on schema auth, app, api from rowguard_api, public;
+revoke all on all tables in schema auth, app, platform from rowguard_api, rowguard_kernel, public;
+revoke all on all sequences in schema auth, app, platform from rowguard_api, public;
+revoke all on all functions in schema auth, app, api, platform from rowguard_api, public;
+revoke all on schema auth, app, api, platform from rowguard_api, public;
 
 grant usage on schema auth, app, api to rowguard_api;
 grant usage on schema auth, app to rowguard_kernel;
@@ -40,3 +40,6 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "tenancy.sql" . }}
 {{ template "projects.sql" . }}
 {{ template "audit.sql" . }}
+{{ template "bookings.sql" . }}
+{{ template "billing.sql" . }}
+{{ template "platform_admin.sql" . }}

@@ -4,6 +4,7 @@
 //	rowguard serve                 run the API (DATABASE_URL unset: a private dev database)
 //	rowguard migrate [--to N]      apply sql/migrations, then the sql/api and policies packages
 //	rowguard policies [--format F] print every exposed table's RLS and policies (exit 1 on a violation)
+//	rowguard admin grant|revoke EMAIL   make or unmake a platform admin
 //	rowguard version               print the version
 package main
 
@@ -37,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = migrateCmd(rest, stdout, stderr)
 	case "policies":
 		err = policiesCmd(rest, stdout, stderr)
+	case "admin":
+		err = adminCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "rowguard %s\n", rowguard.Version)
 	case "help", "-h", "-help", "--help":
@@ -75,6 +78,10 @@ Commands:
                     comment) and a table × command × role summary. Exits 1 when a
                     table lacks enabled+forced RLS or a policy lacks a comment.
                     Connects like migrate.
+  admin grant|revoke EMAIL
+                    make (or unmake) the user with this email a platform admin:
+                    the only way to, never over HTTP; the action is audited. Uses
+                    the same database URL as migrate.
   version           print the version
 
 Environment:

@@ -82,3 +82,41 @@ func setSigningKey(t *testing.T) {
 	}
 	t.Setenv("ROWGUARD_JWT_PRIVATE_KEY", string(pem))
 }
+
+func TestAdminGrantAndRevoke(t *testing.T) {
+	db := testdb.New(t)
+	clearEnv(t)
+	t.Setenv("MIGRATION_DATABASE_URL", db.AdminURL)
+	pool := db.AdminPool(t)
+	if _, err := pool.Exec(t.Context(), `insert into auth.users (email, password_hash) values ('ops@example.com', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	isAdmin := func() (admin bool) {
+		t.Helper()
+		if err := pool.QueryRow(t.Context(), `select is_platform_admin from auth.users where email = 'ops@example.com'`).Scan(&admin); err != nil {
+			t.Fatal(err)
+		}
+		return admin
+	}
+	if code, out, stderr := runArgs(t, "admin", "grant", "OPS@example.com"); code != 0 || !strings.Contains(out, "is now a platform admin") || !isAdmin() {
+		t.Fatalf("grant: exit %d %q %q", code, out, stderr)
+	}
+	if code, _, stderr := runArgs(t, "admin", "revoke", "ops@example.com"); code != 0 || isAdmin() {
+		t.Fatalf("revoke: exit %d %q", code, stderr)
+	}
+	var actions []string
+	if err := pool.QueryRow(t.Context(), `select array_agg(action order by id) from platform.admin_audit where actor = 'command line'`).Scan(&actions); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(actions, ",") != "admin.grant,admin.revoke" {
+		t.Errorf("audit = %v", actions)
+	}
+	if code, _, stderr := runArgs(t, "admin", "grant", "nobody@example.com"); code != 1 || !strings.Contains(stderr, `no user has the email "nobody@example.com"`) {
+		t.Errorf("unknown email: exit %d %q", code, stderr)
+	}
+	for _, args := range [][]string{{"admin"}, {"admin", "grant"}, {"admin", "promote", "ops@example.com"}, {"admin", "grant", "a", "b"}} {
+		if code, _, _ := runArgs(t, args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}

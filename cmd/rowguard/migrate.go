@@ -21,7 +21,17 @@ func migrateCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "rowguard migrate: --to must be -1 (latest) or a version ≥ 0, got %d\n", *to)
 		return errUsage
 	}
-	return withAdminDatabase(stdout, stderr, "migrating", func(ctx context.Context, url string, dev bool) error {
+	cfg, err := config.LoadMigrate()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.URL() == "" {
+		fmt.Fprintf(stdout, "MIGRATION_DATABASE_URL and DATABASE_URL are unset: migrating the development database in %s\n", cfg.DataDir)
+	}
+	return withMigrationURL(ctx, cfg, stdout, stderr, func(url string, dev bool) error {
 		if err := database.Migrate(ctx, url, int32(*to), stdout); err != nil {
 			return err
 		}
@@ -32,21 +42,13 @@ func migrateCmd(args []string, stdout, stderr io.Writer) error {
 	})
 }
 
-// withAdminDatabase runs fn on the database that migrate and policies work on:
-// MIGRATION_DATABASE_URL, else DATABASE_URL, else the development cluster (started for
-// fn and stopped after; dev is then true). doing says what for, in the notice.
-func withAdminDatabase(stdout, stderr io.Writer, doing string, fn func(ctx context.Context, url string, dev bool) error) error {
-	cfg, err := config.LoadMigrate()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+// withMigrationURL runs f with the URL of the owner's connection: the configured one,
+// or, when none is, the development cluster's (started for f and stopped after it).
+func withMigrationURL(ctx context.Context, cfg *config.MigrateConfig, progress, stderr io.Writer, f func(url string, dev bool) error) error {
 	if url := cfg.URL(); url != "" {
-		return fn(ctx, url, false)
+		return f(url, false)
 	}
-	fmt.Fprintf(stderr, "MIGRATION_DATABASE_URL and DATABASE_URL are unset: %s the development database in %s\n", doing, cfg.DataDir)
-	cluster, adminURL, err := database.StartDevCluster(ctx, cfg.DataDir, stdout)
+	cluster, adminURL, err := database.StartDevCluster(ctx, cfg.DataDir, progress)
 	if err != nil {
 		return err
 	}
@@ -55,5 +57,5 @@ func withAdminDatabase(stdout, stderr io.Writer, doing string, fn func(ctx conte
 			fmt.Fprintf(stderr, "rowguard: %v\n", err)
 		}
 	}()
-	return fn(ctx, adminURL, true)
+	return f(adminURL, true)
 }

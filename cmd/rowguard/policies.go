@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rowguard/rowguard/internal/config"
 	"github.com/rowguard/rowguard/internal/policyreport"
 )
 
@@ -29,7 +32,13 @@ func policiesCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "rowguard policies: --format must be one of %s (got %q)\n", strings.Join(policyreport.Formats, ", "), *format)
 		return errUsage
 	}
-	return withAdminDatabase(io.Discard, stderr, "reading", func(ctx context.Context, url string, _ bool) error {
+	cfg, err := config.LoadMigrate()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return withMigrationURL(ctx, cfg, io.Discard, stderr, func(url string, _ bool) error {
 		conn, err := pgx.Connect(ctx, url)
 		if err != nil {
 			return fmt.Errorf("policies: connect: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/config"
 	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/payment"
 	"github.com/rowguard/rowguard/internal/token"
 )
 
@@ -76,6 +77,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		RequestTimeout: cfg.RequestTimeout,
 		AcquireTimeout: cfg.AcquireTimeout,
 		Version:        rowguard.Version,
+		Billing:        billingOptions(cfg),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -135,4 +137,14 @@ func baseURL(addr *net.TCPAddr, configured string) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// billingOptions wires the payment provider: checkout needs the API key, the webhook
+// its signing secret; either may be unset (that half then answers 503).
+func billingOptions(cfg *config.ServeConfig) api.BillingOptions {
+	o := api.BillingOptions{WebhookSecret: cfg.PaymentWebhookSecret, ReturnURL: cfg.CheckoutReturnURL}
+	if cfg.PaymentAPIKey != "" {
+		o.Provider = payment.NewStripe(cfg.PaymentAPIURL, cfg.PaymentAPIKey)
+	}
+	return o
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,6 +47,10 @@ var Variables = []Variable{
 	{"ROWGUARD_REQUEST_TIMEOUT", "10s", "Time limit of one request, database work included, 1s to 10m; exceeded → 503/504."},
 	{"ROWGUARD_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)."},
 	{"ROWGUARD_POOL_ACQUIRE_TIMEOUT", "a fifth of ROWGUARD_REQUEST_TIMEOUT", "Longest wait of a request for a free database connection, 10ms up to ROWGUARD_REQUEST_TIMEOUT; exceeded → 503 (every connection busy)."},
+	{"ROWGUARD_PAYMENT_API_URL", "https://api.stripe.com", "Base URL of the payment provider's Stripe-compatible API (checkout sessions)."},
+	{"ROWGUARD_PAYMENT_API_KEY", "(unset: checkout answers 503)", "Secret API key of the payment provider, sent as a bearer token."},
+	{"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "(unset: the webhook answers 503)", "Signing secret of the provider's webhook (Stripe: whsec_…): POST /v1/billing/webhook accepts only bodies whose Stripe-Signature HMAC it verifies, at most 5 minutes old."},
+	{"ROWGUARD_CHECKOUT_RETURN_URL", "", "Absolute http(s) URL the provider sends the buyer back to, with ?checkout=success or ?checkout=cancel appended. Required with ROWGUARD_PAYMENT_API_KEY."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -65,6 +70,11 @@ type ServeConfig struct {
 	LogLevel          slog.Level    `envconfig:"ROWGUARD_LOG_LEVEL" default:"info"`
 	// AcquireTimeout zero: the API's default, a fifth of RequestTimeout.
 	AcquireTimeout time.Duration `envconfig:"ROWGUARD_POOL_ACQUIRE_TIMEOUT"`
+
+	PaymentAPIURL        string `envconfig:"ROWGUARD_PAYMENT_API_URL" default:"https://api.stripe.com"`
+	PaymentAPIKey        string `envconfig:"ROWGUARD_PAYMENT_API_KEY"`
+	PaymentWebhookSecret string `envconfig:"ROWGUARD_PAYMENT_WEBHOOK_SECRET"`
+	CheckoutReturnURL    string `envconfig:"ROWGUARD_CHECKOUT_RETURN_URL"`
 
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
 	// development key file).
@@ -176,7 +186,18 @@ func (c *ServeConfig) validate() error {
 	default:
 		bad("ROWGUARD_LOG_LEVEL", "must be debug, info, warn or error (got %s)", c.LogLevel)
 	}
+	if !isHTTPURL(c.PaymentAPIURL) {
+		bad("ROWGUARD_PAYMENT_API_URL", "must be an absolute http(s) URL (got %q)", c.PaymentAPIURL)
+	}
+	if c.PaymentAPIKey != "" && !isHTTPURL(c.CheckoutReturnURL) {
+		bad("ROWGUARD_CHECKOUT_RETURN_URL", "must be an absolute http(s) URL when ROWGUARD_PAYMENT_API_KEY is set (got %q)", c.CheckoutReturnURL)
+	}
 	return errors.Join(errs...)
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 func (c *ServeConfig) loadKey() error {

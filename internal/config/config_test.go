@@ -139,6 +139,8 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_JWT_KEY_ID", "a b", "ROWGUARD_JWT_KEY_ID: must not contain spaces or quotes"},
 		{"ROWGUARD_JWT_PRIVATE_KEY", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n", `ROWGUARD_JWT_PRIVATE_KEY: PEM block is "PUBLIC KEY"`},
 		{"ROWGUARD_JWT_PRIVATE_KEY", "not a key", "ROWGUARD_JWT_PRIVATE_KEY: no PEM block found"},
+		{"ROWGUARD_PAYMENT_API_URL", "api.stripe.com", `ROWGUARD_PAYMENT_API_URL: must be an absolute http(s) URL (got "api.stripe.com")`},
+		{"ROWGUARD_PAYMENT_API_KEY", "sk_test_1", `ROWGUARD_CHECKOUT_RETURN_URL: must be an absolute http(s) URL when ROWGUARD_PAYMENT_API_KEY is set (got "")`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
@@ -177,6 +179,9 @@ func TestEmptyVariablesTakeTheirDefaults(t *testing.T) {
 	}
 	if c.AccessTokenTTL != 15*time.Minute || c.Addr != "127.0.0.1:8080" || !c.DevMode() {
 		t.Fatalf("%+v", c)
+	}
+	if c.PaymentAPIURL != "https://api.stripe.com" || c.PaymentAPIKey != "" || c.PaymentWebhookSecret != "" {
+		t.Fatalf("payment defaults: %+v", c)
 	}
 }
 
@@ -222,7 +227,8 @@ func TestVariablesDocumentEveryField(t *testing.T) {
 	for _, name := range []string{"DATABASE_URL", "MIGRATION_DATABASE_URL", "ROWGUARD_ADDR", "ROWGUARD_DATA_DIR",
 		"ROWGUARD_JWT_PRIVATE_KEY", "ROWGUARD_JWT_PRIVATE_KEY_FILE", "ROWGUARD_JWT_KEY_ID", "ROWGUARD_JWT_ISSUER",
 		"ROWGUARD_JWT_AUDIENCE", "ROWGUARD_ACCESS_TOKEN_TTL", "ROWGUARD_TOKEN_LEEWAY", "ROWGUARD_MAX_BODY_BYTES",
-		"ROWGUARD_REQUEST_TIMEOUT", "ROWGUARD_LOG_LEVEL", "ROWGUARD_POOL_ACQUIRE_TIMEOUT"} {
+		"ROWGUARD_REQUEST_TIMEOUT", "ROWGUARD_LOG_LEVEL", "ROWGUARD_PAYMENT_API_URL", "ROWGUARD_PAYMENT_API_KEY",
+		"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "ROWGUARD_CHECKOUT_RETURN_URL", "ROWGUARD_POOL_ACQUIRE_TIMEOUT"} {
 		if !documented[name] {
 			t.Errorf("%s is not in Variables", name)
 		}

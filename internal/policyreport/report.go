@@ -52,7 +52,7 @@ const exposedTablesSQL = `
 select c.oid, format('%I.%I', n.nspname, c.relname), c.relrowsecurity, c.relforcerowsecurity
   from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
  where c.relkind in ('r', 'p')
-   and (n.nspname in ('auth', 'app', 'api')
+   and (n.nspname in ('auth', 'app', 'api', 'platform')
         or (exists (select from pg_catalog.pg_roles where rolname = 'rowguard_api')
             and pg_catalog.has_table_privilege('rowguard_api', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')))
    and n.nspname not in ('pg_catalog', 'information_schema')

@@ -7,6 +7,8 @@
 -- Error codes raised here (mapped once by the HTTP layer):
 --   RG401 unauthenticated   RG403 forbidden   RG404 not found
 --   RG409 conflict          RG422 invalid input (COLUMN names the field)
+--   RG402 plan limit reached (COLUMN names the limit kind)
+--   RGS03 the organization is suspended (403, its own problem type)
 drop schema if exists api cascade;
 set local role rowguard_owner;
 create schema api;
@@ -18,5 +20,9 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
 {{ template "audit.sql" . }}
+{{ template "services.sql" . }}
+{{ template "bookings.sql" . }}
+{{ template "billing.sql" . }}
+{{ template "platform_admin.sql" . }}
 
 reset role;

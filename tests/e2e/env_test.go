@@ -637,6 +637,10 @@ var snapshotQueries = map[string]string{
 	"app.memberships":   `select * from app.memberships`,
 	"app.projects":      `select * from app.projects`,
 	"app.audit_log":     `select * from app.audit_log`,
+	"app.services":      `select * from app.services`,
+	"app.bookings":      `select * from app.bookings`,
+	"app.subscriptions": `select * from app.subscriptions`,
+	"app.checkout":      `select * from app.checkout_sessions`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {

@@ -270,7 +270,9 @@ func (e *env) fillPath(p string) string {
 
 func TestBadInputSweep(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// Every route configured, so that each reaches its input checks (the webhook answers
+	// 503 without a signing secret, before reading anything).
+	e := newEnv(t, withOptions(func(o *api.Options) { o.Billing.WebhookSecret = "whsec_sweep" }))
 	a := e.newTenant(t, "Sweep Acme")
 	e.sweepIDs = map[string]string{"{org_id}": a.Org.ID, "{project_id}": a.Project.ID}
 
@@ -291,7 +293,9 @@ func TestBadInputSweep(t *testing.T) {
 			case r.Status < 400 || r.Status >= 500:
 				t.Errorf("%s: %d, want a 4xx problem: %.300s", what, r.Status, r.Body)
 				continue
-			case c.status != 0 && r.Status != c.status:
+			case c.status != 0 && r.Status != c.status && !(r.Status == http.StatusBadRequest && !op.auth):
+				// (A public route may refuse unauthenticated input before reading it at
+				// all: the webhook's 400 for a missing signature.)
 				t.Errorf("%s: %d, want %d: %.300s", what, r.Status, c.status, r.Body)
 			}
 			fourxx++

@@ -11,7 +11,7 @@ language sql stable as $$
   select c.oid, format('%I.%I', n.nspname, c.relname)
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
    where c.relkind in ('r', 'p')
-     and (n.nspname in ('auth', 'app', 'api')
+     and (n.nspname in ('auth', 'app', 'api', 'platform')
           or has_table_privilege('rowguard_api', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'))
      and n.nspname not in ('pg_catalog', 'information_schema')
      and n.nspname not like 'pg\_temp\_%' and n.nspname not like 'pg\_toast%'
@@ -111,7 +111,7 @@ $$;
 create function pg_temp.unsafe_definer_functions() returns setof text language sql stable as $$
   select p.oid::regprocedure::text
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-   where n.nspname in ('auth', 'app', 'api') and p.prosecdef
+   where n.nspname in ('auth', 'app', 'api', 'platform') and p.prosecdef
      and (n.nspname = 'api'
           or p.proowner <> 'rowguard_kernel'::regrole
           or not coalesce('search_path=""' = any (p.proconfig), false))
@@ -120,7 +120,7 @@ $$;
 create function pg_temp.functions_public_may_execute() returns setof text language sql stable as $$
   select p.oid::regprocedure::text
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-   where n.nspname in ('auth', 'app', 'api')
+   where n.nspname in ('auth', 'app', 'api', 'platform')
      and has_function_privilege('public', p.oid, 'EXECUTE')
    order by 1
 $$;

@@ -120,12 +120,24 @@ create trigger memberships_audit after insert or update or delete on app.members
   for each row execute function app.audit_row_change();
 create trigger projects_audit after insert or update or delete on app.projects
   for each row execute function app.audit_row_change();
+create trigger services_audit after insert or update or delete on app.services
+  for each row execute function app.audit_row_change();
+create trigger bookings_audit after insert or update or delete on app.bookings
+  for each row execute function app.audit_row_change();
+create trigger subscriptions_audit after insert or update or delete on app.subscriptions
+  for each row execute function app.audit_row_change();
+create trigger checkout_sessions_audit after insert or update or delete on app.checkout_sessions
+  for each row execute function app.audit_row_change();
 
 reset role;
 
 ---- create above / drop below ----
 
 set local role rowguard_owner;
+drop trigger checkout_sessions_audit on app.checkout_sessions;
+drop trigger subscriptions_audit on app.subscriptions;
+drop trigger bookings_audit on app.bookings;
+drop trigger services_audit on app.services;
 drop trigger projects_audit on app.projects;
 drop trigger memberships_audit on app.memberships;
 drop trigger organizations_audit on app.organizations;
