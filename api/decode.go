@@ -19,6 +19,9 @@ type bodyField struct {
 	name     string
 	required bool
 	set      func(raw json.RawMessage) string
+	// setNested, instead of set, decodes a member holding objects and names
+	// each problem by its own path (e.g. projects[1].role).
+	setNested func(raw json.RawMessage) []FieldError
 }
 
 // decodeBody reads r's body as exactly one JSON object whose members are
@@ -43,7 +46,15 @@ func decodeBody(r *http.Request, fields ...bodyField) error {
 	if ferr != nil {
 		return validationError(*ferr)
 	}
+	if errs := members.check(fields); len(errs) > 0 {
+		return validationError(errs...)
+	}
+	return nil
+}
 
+// check decodes the members into fields: every required one present, every
+// value accepted, no unknown member. It returns every problem found.
+func (members objectMembers) check(fields []bodyField) []FieldError {
 	known := make(map[string]bool, len(fields))
 	var errs []FieldError
 	for _, f := range fields {
@@ -55,7 +66,9 @@ func decodeBody(r *http.Request, fields ...bodyField) error {
 			}
 			continue
 		}
-		if msg := f.set(raw); msg != "" {
+		if f.setNested != nil {
+			errs = append(errs, f.setNested(raw)...)
+		} else if msg := f.set(raw); msg != "" {
 			errs = append(errs, FieldError{f.name, msg})
 		}
 	}
@@ -67,10 +80,7 @@ func decodeBody(r *http.Request, fields ...bodyField) error {
 			errs = append(errs, FieldError{name, "is not a known field"})
 		}
 	}
-	if len(errs) > 0 {
-		return validationError(errs...)
-	}
-	return nil
+	return errs
 }
 
 // checkJSONContentType accepts application/json with no parameter but an

@@ -27,6 +27,7 @@ import (
 const (
 	DefaultMaxBodyBytes   = 1 << 20 // 1 MiB
 	DefaultRequestTimeout = 10 * time.Second
+	DefaultInvitationTTL  = 7 * 24 * time.Hour
 )
 
 // Options configure a Server. Tokens is required; the rest have defaults.
@@ -55,6 +56,8 @@ type Options struct {
 	HashConcurrency int
 	// Billing configures checkout and the payment provider's webhook.
 	Billing BillingOptions
+	// InvitationTTL is how long an invitation's token is valid. Zero: DefaultInvitationTTL.
+	InvitationTTL time.Duration
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -76,6 +79,7 @@ type Server struct {
 	hashSlots chan struct{}
 	metrics   *metrics
 	billing   BillingOptions
+	inviteTTL time.Duration
 
 	acquireTimeout time.Duration
 
@@ -112,6 +116,9 @@ func NewServer(opts Options) *Server {
 	if opts.HashConcurrency <= 0 {
 		opts.HashConcurrency = 2 * runtime.GOMAXPROCS(0)
 	}
+	if opts.InvitationTTL <= 0 {
+		opts.InvitationTTL = DefaultInvitationTTL
+	}
 	s := &Server{
 		pool:      opts.Pool,
 		tokens:    opts.Tokens,
@@ -121,6 +128,7 @@ func NewServer(opts Options) *Server {
 		hashSlots: make(chan struct{}, opts.HashConcurrency),
 		metrics:   newMetrics(),
 		billing:   opts.Billing.withDefaults(),
+		inviteTTL: opts.InvitationTTL,
 
 		acquireTimeout: opts.AcquireTimeout,
 		router:         mux.NewRouter(),
@@ -188,11 +196,12 @@ func (s *Server) routeAll() {
 	s.routeBilling()
 	s.routePlatformAdmin()
 
+	s.routeRBAC()
 	s.routeAudit()
 	s.handle(http.MethodGet, "/metrics", s.metricsPage, public)
 }
 
-// idVar matches the path variables that hold ids ({org_id}, {project_id}).
+// idVar matches the path variables that hold ids ({org_id}, {project_id}, ...).
 var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
 
 // handle registers h for method and a path template. Id variables only

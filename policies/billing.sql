@@ -91,10 +91,7 @@ comment on policy webhook_events_update_kernel on platform.webhook_events is
   'app.apply_payment_event records what the event did (column grant: outcome and org_id).';
 
 -- ----- rows the plan limits count -------------------------------------------------------
-grant select on app.projects to rowguard_kernel;
-create policy projects_select_kernel on app.projects for select to rowguard_kernel using (true);
-comment on policy projects_select_kernel on app.projects is
-  'app.count_usage counts an organization''s projects (plan limit "projects"); it reads nothing else.';
+-- app.projects: projects_select_kernel in projects.sql covers app.count_usage too.
 
 grant execute on function app.billing_period_start() to rowguard_api, rowguard_kernel;
 

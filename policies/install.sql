@@ -43,3 +43,5 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "bookings.sql" . }}
 {{ template "billing.sql" . }}
 {{ template "platform_admin.sql" . }}
+{{ template "project_members.sql" . }}
+{{ template "invitations.sql" . }}

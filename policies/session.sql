@@ -24,7 +24,7 @@ grant execute on function
   api.raise_hidden_or_forbidden(boolean, text),
   api.user_json(uuid),
   api.organization_json(app.organizations, app.org_role),
-  api.project_json(app.projects),
+  api.project_json(app.projects, json),
   api.page_json(json[], uuid[], int),
   api.cursor_or_max(uuid),
   api.slugify(text)

@@ -28,24 +28,53 @@ comment on policy organizations_delete on app.organizations is
   'Only an OWNER deletes the organization the request acts in (and with it every tenant row).';
 
 -- ----- app.memberships ----------------------------------------------------------------
--- The API role has no INSERT/UPDATE/DELETE here: the only membership created so far is
--- the founder's, by the SECURITY DEFINER trigger below. Member management adds policies.
-grant select on app.memberships to rowguard_api;
+-- The API role never INSERTs a membership: the founder's OWNER row is written by trigger
+-- app.add_creator_as_owner and an invitee's by app.accept_invitation (both kernel).
+-- Changing a role and removing a member are the policies below; trigger
+-- app.keep_an_owner (migration 003) refuses to leave an organization without an OWNER.
+grant select, update (role), delete on app.memberships to rowguard_api;
 
 create policy memberships_select on app.memberships for select to rowguard_api
   using (org_id = any ((select app.my_org_ids())::uuid[]));
 comment on policy memberships_select on app.memberships is
   'A user sees the memberships (who, which role) of every organization they belong to.';
 
-grant select, insert on app.memberships to rowguard_kernel;
+create policy memberships_update on app.memberships for update to rowguard_api
+  using (org_id = (select app.current_org_id())
+         and (select app.current_org_role()) >= 'ADMIN'
+         and (role < 'OWNER' or (select app.current_org_role()) = 'OWNER'))
+  with check (org_id = (select app.current_org_id()) and role <= (select app.current_org_role()));
+comment on policy memberships_update on app.memberships is
+  'OWNER and ADMIN change roles in the current organization, never to more than their own role; only an OWNER changes an OWNER''s.';
+
+create policy memberships_delete on app.memberships for delete to rowguard_api
+  using (org_id = (select app.current_org_id())
+         and (user_id = (select app.current_user_id())
+              or ((select app.current_org_role()) >= 'ADMIN'
+                  and (role < 'OWNER' or (select app.current_org_role()) = 'OWNER'))));
+comment on policy memberships_delete on app.memberships is
+  'Anyone leaves (removes themselves); OWNER and ADMIN remove members of the current organization; only an OWNER removes an OWNER.';
+
+grant select, insert, update (role) on app.memberships to rowguard_kernel;
 create policy memberships_select_kernel on app.memberships for select to rowguard_kernel
   using (true);
 comment on policy memberships_select_kernel on app.memberships is
-  'app.current_org_role, app.my_org_ids and auth.begin_request answer about the caller''s memberships; they filter by app.user_id themselves.';
+  'app.current_org_role, app.my_org_ids, app.my_project_permissions and auth.begin_request answer about the caller''s memberships (they filter by app.user_id themselves); app.keep_an_owner counts an organization''s OWNERs.';
 create policy memberships_insert_kernel on app.memberships for insert to rowguard_kernel
-  with check (role = 'OWNER' and user_id = (select app.current_user_id()));
+  with check (user_id = (select app.current_user_id()));
 comment on policy memberships_insert_kernel on app.memberships is
-  'Trigger app.add_creator_as_owner: the founder of an organization becomes its OWNER, and nothing else.';
+  'The caller joins: app.add_creator_as_owner (founder becomes OWNER) and app.accept_invitation (the invited role). Never anyone else.';
+create policy memberships_update_kernel on app.memberships for update to rowguard_kernel
+  using (user_id = (select app.current_user_id()))
+  with check (user_id = (select app.current_user_id()));
+comment on policy memberships_update_kernel on app.memberships is
+  'app.accept_invitation raises the caller''s own role to the invited one when they already belong; never anyone else''s.';
+
+grant select on app.organizations to rowguard_kernel;
+create policy organizations_select_kernel on app.organizations for select to rowguard_kernel
+  using (true);
+comment on policy organizations_select_kernel on app.organizations is
+  'app.keep_an_owner: does the organization still exist (deleting it removes every OWNER at once, which is fine)?';
 
 -- ----- the API functions of this domain -------------------------------------------------
 grant execute on function
@@ -54,5 +83,7 @@ grant execute on function
   api.get_organization(),
   api.update_organization(jsonb),
   api.delete_organization(),
-  api.list_members(int, uuid)
+  api.list_members(int, uuid),
+  api.update_member(uuid, text),
+  api.remove_member(uuid)
 to rowguard_api;

@@ -76,6 +76,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		RequestTimeout: cfg.RequestTimeout,
 		AcquireTimeout: cfg.AcquireTimeout,
+		InvitationTTL:  cfg.InvitationTTL,
 		Version:        rowguard.Version,
 		Billing:        billingOptions(cfg),
 	})

@@ -51,6 +51,7 @@ var Variables = []Variable{
 	{"ROWGUARD_PAYMENT_API_KEY", "(unset: checkout answers 503)", "Secret API key of the payment provider, sent as a bearer token."},
 	{"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "(unset: the webhook answers 503)", "Signing secret of the provider's webhook (Stripe: whsec_…): POST /v1/billing/webhook accepts only bodies whose Stripe-Signature HMAC it verifies, at most 5 minutes old."},
 	{"ROWGUARD_CHECKOUT_RETURN_URL", "", "Absolute http(s) URL the provider sends the buyer back to, with ?checkout=success or ?checkout=cancel appended. Required with ROWGUARD_PAYMENT_API_KEY."},
+	{"ROWGUARD_INVITATION_TTL", "168h", "How long an invitation (and each resent token) stays valid, 1h to 720h (30 days)."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -70,6 +71,7 @@ type ServeConfig struct {
 	LogLevel          slog.Level    `envconfig:"ROWGUARD_LOG_LEVEL" default:"info"`
 	// AcquireTimeout zero: the API's default, a fifth of RequestTimeout.
 	AcquireTimeout time.Duration `envconfig:"ROWGUARD_POOL_ACQUIRE_TIMEOUT"`
+	InvitationTTL  time.Duration `envconfig:"ROWGUARD_INVITATION_TTL" default:"168h"`
 
 	PaymentAPIURL        string `envconfig:"ROWGUARD_PAYMENT_API_URL" default:"https://api.stripe.com"`
 	PaymentAPIKey        string `envconfig:"ROWGUARD_PAYMENT_API_KEY"`
@@ -178,6 +180,7 @@ func (c *ServeConfig) validate() error {
 	if c.AcquireTimeout != 0 {
 		between("ROWGUARD_POOL_ACQUIRE_TIMEOUT", c.AcquireTimeout, 10*time.Millisecond, c.RequestTimeout)
 	}
+	between("ROWGUARD_INVITATION_TTL", c.InvitationTTL, time.Hour, 30*24*time.Hour)
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
 		bad("ROWGUARD_MAX_BODY_BYTES", "must be between 1KiB and 64MiB (got %s)", c.MaxBodyBytes)
 	}

@@ -43,7 +43,7 @@ func TestServeDefaultsInDevMode(t *testing.T) {
 	}
 	if !c.DevMode() || c.Addr != "127.0.0.1:8080" || c.AccessTokenTTL != 15*time.Minute || c.TokenLeeway != 30*time.Second ||
 		c.MaxBodyBytes != 1<<20 || c.RequestTimeout != 10*time.Second || c.LogLevel != slog.LevelInfo ||
-		c.JWTIssuer != "rowguard" || c.JWTAudience != "rowguard-api" {
+		c.JWTIssuer != "rowguard" || c.JWTAudience != "rowguard-api" || c.InvitationTTL != 7*24*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
 	keyFile := filepath.Join(dir, DevKeyFile)
@@ -121,6 +121,8 @@ func TestServeValidation(t *testing.T) {
 		name, value, want string
 	}{
 		{"ROWGUARD_ACCESS_TOKEN_TTL", "30s", "ROWGUARD_ACCESS_TOKEN_TTL: must be between 1m and 24h (got 30s)"},
+		{"ROWGUARD_INVITATION_TTL", "30m", "ROWGUARD_INVITATION_TTL: must be between 1h and 720h (got 30m)"},
+		{"ROWGUARD_INVITATION_TTL", "1000h", "ROWGUARD_INVITATION_TTL: must be between 1h and 720h (got 1000h)"},
 		{"ROWGUARD_ACCESS_TOKEN_TTL", "48h", "ROWGUARD_ACCESS_TOKEN_TTL: must be between 1m and 24h (got 48h)"},
 		{"ROWGUARD_ACCESS_TOKEN_TTL", "fifteen", `ROWGUARD_ACCESS_TOKEN_TTL: must be a duration such as 30s, 15m or 1h (got "fifteen")`},
 		{"ROWGUARD_TOKEN_LEEWAY", "-1s", "ROWGUARD_TOKEN_LEEWAY: must be between 0s and 5m (got -1s)"},
@@ -228,7 +230,8 @@ func TestVariablesDocumentEveryField(t *testing.T) {
 		"ROWGUARD_JWT_PRIVATE_KEY", "ROWGUARD_JWT_PRIVATE_KEY_FILE", "ROWGUARD_JWT_KEY_ID", "ROWGUARD_JWT_ISSUER",
 		"ROWGUARD_JWT_AUDIENCE", "ROWGUARD_ACCESS_TOKEN_TTL", "ROWGUARD_TOKEN_LEEWAY", "ROWGUARD_MAX_BODY_BYTES",
 		"ROWGUARD_REQUEST_TIMEOUT", "ROWGUARD_LOG_LEVEL", "ROWGUARD_PAYMENT_API_URL", "ROWGUARD_PAYMENT_API_KEY",
-		"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "ROWGUARD_CHECKOUT_RETURN_URL", "ROWGUARD_POOL_ACQUIRE_TIMEOUT"} {
+		"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "ROWGUARD_CHECKOUT_RETURN_URL", "ROWGUARD_INVITATION_TTL",
+		"ROWGUARD_POOL_ACQUIRE_TIMEOUT"} {
 		if !documented[name] {
 			t.Errorf("%s is not in Variables", name)
 		}

@@ -68,6 +68,20 @@ $$;
 comment on function api.create_session(uuid, text, text) is
   'POST /v1/auth/login, after the API verified the password: a new session for an active user.';
 
+-- The caller's effective permissions in one organization: what their org role grants in
+-- every project (OWNER/ADMIN; NULL for a MEMBER) and each project they are a member of.
+create function api.my_permissions_json(m app.memberships) returns json
+language sql stable as $$
+  select json_build_object(
+           'all_projects', api.permissions_json(m.role, null, null, null),
+           'projects', coalesce((
+             select json_agg(json_build_object('project_id', pm.project_id)::jsonb
+                             || jsonb_build_object('permissions', api.permissions_json(m.role, pm.role, pm.finance, pm.analytics))
+                             order by pm.project_id)
+               from app.project_members pm
+              where pm.org_id = m.org_id and pm.user_id = m.user_id), '[]'::json))
+$$;
+
 create function api.me() returns json
 language plpgsql stable as $$
 begin
@@ -77,10 +91,11 @@ begin
       select json_agg(json_build_object(
                'organization', json_build_object('id', o.id, 'name', o.name, 'slug', o.slug),
                'role', m.role,
-               'joined_at', m.created_at) order by o.name, o.id)
+               'joined_at', m.created_at,
+               'permissions', api.my_permissions_json(m)) order by o.name, o.id)
         from app.memberships m
         join app.organizations o on o.id = m.org_id
        where m.user_id = app.current_user_id()), '[]'::json));
 end
 $$;
-comment on function api.me() is 'GET /v1/auth/me: the caller and every membership with its role.';
+comment on function api.me() is 'GET /v1/auth/me: the caller and every membership with its role and effective project permissions.';

@@ -24,5 +24,8 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "bookings.sql" . }}
 {{ template "billing.sql" . }}
 {{ template "platform_admin.sql" . }}
+{{ template "members.sql" . }}
+{{ template "project_members.sql" . }}
+{{ template "invitations.sql" . }}
 
 reset role;

@@ -22,11 +22,13 @@ language sql stable as $$
            'created_at', o.created_at, 'updated_at', o.updated_at)
 $$;
 
-create function api.project_json(p app.projects) returns json
+-- p_permissions: the caller's effective permission in the project (api.permissions_json).
+create function api.project_json(p app.projects, p_permissions json) returns json
 language sql stable as $$
   select json_build_object(
            'id', p.id, 'org_id', p.org_id, 'name', p.name, 'description', p.description,
-           'created_by', p.created_by, 'created_at', p.created_at, 'updated_at', p.updated_at)
+           'created_by', p.created_by, 'created_at', p.created_at, 'updated_at', p.updated_at,
+           'permissions', p_permissions)
 $$;
 
 -- A keyset page: the items and, when more rows follow, the cursor of the last item.
@@ -41,4 +43,17 @@ $$;
 create function api.cursor_or_max(p_cursor uuid) returns uuid
 language sql immutable as $$
   select coalesce(p_cursor, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+$$;
+
+-- The caller's effective permission in one project, from their org role and their
+-- project membership (either may be NULL); NULL when they have none.
+create function api.permissions_json(
+  p_org_role app.org_role, p_role app.project_role, p_finance app.domain_level, p_analytics app.domain_level
+) returns json
+language sql stable as $$
+  select case when app.effective_role(p_org_role, p_role) is not null then
+    json_build_object('role', app.effective_role(p_org_role, p_role),
+                      'finance', app.effective_level(p_org_role, p_role, p_finance, 'finance'),
+                      'analytics', app.effective_level(p_org_role, p_role, p_analytics, 'analytics'))
+  end
 $$;

@@ -1,15 +1,34 @@
--- Projects: every member reads; OWNER and ADMIN create, change and delete
--- (policies projects_insert / projects_update / projects_delete).
+-- Projects: org OWNER/ADMIN and the project's members read; org OWNER/ADMIN create;
+-- project OWNER/ADMIN change and delete (policies projects_*). Every project answer
+-- carries the caller's effective permissions in it (api.project_permissions).
 -- The explicit org_id filters help the planner pick the (org_id, id) index;
 -- the policies, not these filters, are what keep tenants apart.
+
+-- The caller's effective permissions in one project (their org role and membership).
+create function api.project_permissions(p_project_id uuid) returns json
+language sql stable as $$
+  select api.permissions_json(app.current_org_role(), pm.role, pm.finance, pm.analytics)
+    from (select) one
+    left join app.project_members pm on pm.project_id = p_project_id and pm.user_id = app.current_user_id()
+$$;
 
 create function api.list_projects(p_limit int, p_cursor uuid) returns json
 language plpgsql stable as $$
 declare
-  v_items json[];
-  v_ids   uuid[];
+  v_items    json[];
+  v_ids      uuid[];
+  v_org_role app.org_role := app.current_org_role();
+  -- What the org role grants in every project (NULL for a MEMBER), and the caller's own
+  -- project memberships here: computed once, not per listed row (a join per row cost
+  -- 4× the PostgreSQL CPU of the whole list in tests/load).
+  v_everywhere json := api.permissions_json(v_org_role, null, null, null);
+  v_mine       jsonb;
 begin
-  select array_agg(api.project_json(p) order by p.id desc),
+  select jsonb_object_agg(pm.project_id, api.permissions_json(v_org_role, pm.role, pm.finance, pm.analytics))
+    into v_mine
+    from app.project_members pm
+   where pm.org_id = app.current_org_id() and pm.user_id = app.current_user_id();
+  select array_agg(api.project_json(p, coalesce((v_mine -> p.id::text)::json, v_everywhere)) order by p.id desc),
          array_agg(p.id order by p.id desc)
     into v_items, v_ids
     from (select *
@@ -31,7 +50,7 @@ begin
   insert into app.projects (org_id, name, description, created_by)
   values (app.current_org_id(), btrim(p_name), p_description, app.current_user_id())
   returning * into v_project;
-  return api.project_json(v_project);
+  return api.project_json(v_project, api.project_permissions(v_project.id));
 exception when unique_violation then
   raise exception 'a project with this name already exists in this organization'
     using errcode = 'RG409', column = 'name';
@@ -44,7 +63,7 @@ language plpgsql stable as $$
 declare
   v_project json;
 begin
-  select api.project_json(p) into v_project
+  select api.project_json(p, api.project_permissions(p.id)) into v_project
     from app.projects p
    where p.org_id = app.current_org_id() and p.id = p_project_id;
   if v_project is null then
@@ -53,7 +72,7 @@ begin
   return v_project;
 end
 $$;
-comment on function api.get_project(uuid) is 'GET /v1/orgs/{org_id}/projects/{project_id}: any member.';
+comment on function api.get_project(uuid) is 'GET /v1/orgs/{org_id}/projects/{project_id}: org OWNER/ADMIN and the project''s members.';
 
 create function api.update_project(p_project_id uuid, p_patch jsonb) returns json
 language plpgsql volatile as $$
@@ -74,10 +93,10 @@ begin
     perform api.raise_hidden_or_forbidden(
       exists (select from app.projects p where p.org_id = app.current_org_id() and p.id = p_project_id), 'project');
   end if;
-  return api.project_json(v_project);
+  return api.project_json(v_project, api.project_permissions(v_project.id));
 end
 $$;
-comment on function api.update_project(uuid, jsonb) is 'PATCH /v1/orgs/{org_id}/projects/{project_id}: OWNER or ADMIN. Keys: name, description.';
+comment on function api.update_project(uuid, jsonb) is 'PATCH /v1/orgs/{org_id}/projects/{project_id}: project OWNER or ADMIN (org OWNER/ADMIN included). Keys: name, description.';
 
 create function api.delete_project(p_project_id uuid) returns json
 language plpgsql volatile as $$
@@ -90,4 +109,4 @@ begin
   return null;
 end
 $$;
-comment on function api.delete_project(uuid) is 'DELETE /v1/orgs/{org_id}/projects/{project_id}: OWNER or ADMIN.';
+comment on function api.delete_project(uuid) is 'DELETE /v1/orgs/{org_id}/projects/{project_id}: project OWNER or ADMIN (org OWNER/ADMIN included).';

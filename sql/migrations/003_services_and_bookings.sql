@@ -107,8 +107,11 @@ begin
       using errcode = 'RG409', column = 'status';
   end if;
   -- What was booked stays booked: only the status (and the reason of a cancellation) move.
-  if (new.service_id, new.starts_at, new.ends_at, new.created_by, new.created_at)
-     is distinct from (old.service_id, old.starts_at, old.ends_at, old.created_by, old.created_at) then
+  -- created_by may only become NULL: the foreign key's SET NULL when its creator leaves the
+  -- organization (otherwise nobody who ever booked could leave or be removed).
+  if (new.service_id, new.starts_at, new.ends_at, new.created_at)
+     is distinct from (old.service_id, old.starts_at, old.ends_at, old.created_at)
+     or (new.created_by is not null and new.created_by is distinct from old.created_by) then
     raise exception 'a booking''s service and time cannot change' using errcode = 'RG409';
   end if;
   return new;

@@ -205,13 +205,18 @@ func TestBookingNeverOverbooks(t *testing.T) {
 // validBodies are well-formed bodies for routes whose body is checked before the
 // database authenticates the session (TestUnauthenticated must reach that check).
 var validBodies = map[string]any{
-	"POST /v1/orgs/{org_id}/services":                      map[string]any{"name": "Intruder", "duration_minutes": 10, "price": "1", "currency": "EUR"},
-	"POST /v1/orgs/{org_id}/bookings":                      bookingBody("01a2081b-c1dc-7622-a92d-91e6db938af5", slot(0), "intruder@example.com"),
-	"PATCH /v1/orgs/{org_id}/bookings/{booking_id}/status": map[string]any{"status": "cancelled"},
-	"POST /v1/orgs/{org_id}/bookings/{booking_id}/cancel":  map[string]any{},
-	"POST /v1/orgs/{org_id}/billing/checkout":              map[string]any{"plan": "pro"},
-	"POST /v1/admin/tenants/{tenant_id}/plan":              map[string]any{"plan": "pro"},
-	"POST /v1/admin/tenants/{tenant_id}/suspend":           map[string]any{"reason": "test"},
+	"POST /v1/orgs/{org_id}/services":                               map[string]any{"name": "Intruder", "duration_minutes": 10, "price": "1", "currency": "EUR"},
+	"POST /v1/orgs/{org_id}/bookings":                               bookingBody("01a2081b-c1dc-7622-a92d-91e6db938af5", slot(0), "intruder@example.com"),
+	"PATCH /v1/orgs/{org_id}/bookings/{booking_id}/status":          map[string]any{"status": "cancelled"},
+	"POST /v1/orgs/{org_id}/bookings/{booking_id}/cancel":           map[string]any{},
+	"POST /v1/orgs/{org_id}/billing/checkout":                       map[string]any{"plan": "pro"},
+	"POST /v1/admin/tenants/{tenant_id}/plan":                       map[string]any{"plan": "pro"},
+	"POST /v1/admin/tenants/{tenant_id}/suspend":                    map[string]any{"reason": "test"},
+	"PATCH /v1/orgs/{org_id}/members/{user_id}":                     map[string]any{"role": "MEMBER"},
+	"PUT /v1/orgs/{org_id}/projects/{project_id}/members/{user_id}": map[string]any{"role": "VIEWER"},
+	"POST /v1/orgs/{org_id}/invitations":                            map[string]any{"email": "intruder@example.com", "role": "MEMBER"},
+	"POST /v1/invitations/accept":                                   map[string]any{"token": "intruder"},
+	"POST /v1/invitations/decline":                                  map[string]any{"token": "intruder"},
 }
 
 // fireTogether sends every request at the same moment, each on its own goroutine, and

@@ -73,8 +73,11 @@ func TestChangesTakeEffectAtOnce(t *testing.T) {
 		e.exec(t, `update app.memberships set role = 'MEMBER' where org_id = $1 and user_id = $2`, a.Org.ID, a.Admin.ID)
 		before := e.snapshot(t)
 		wantProblem(t, e.do(t, "POST", projects, a.Admin.Token, map[string]any{"name": "After demotion"}), api.ProblemForbidden)
-		wantProblem(t, e.do(t, "PATCH", projects+"/"+p.ID, a.Admin.Token, map[string]any{"name": "x"}), api.ProblemForbidden)
-		wantProblem(t, e.do(t, "DELETE", projects+"/"+p.ID, a.Admin.Token, nil), api.ProblemForbidden)
+		// An org MEMBER sees only the projects they belong to: the one they created
+		// as ADMIN is now invisible to them, so it answers 404 like any other.
+		wantProblem(t, e.do(t, "GET", projects+"/"+p.ID, a.Admin.Token, nil), api.ProblemNotFound)
+		wantProblem(t, e.do(t, "PATCH", projects+"/"+p.ID, a.Admin.Token, map[string]any{"name": "x"}), api.ProblemNotFound)
+		wantProblem(t, e.do(t, "DELETE", projects+"/"+p.ID, a.Admin.Token, nil), api.ProblemNotFound)
 		wantProblem(t, e.do(t, "PATCH", orgPath, a.Admin.Token, map[string]any{"name": "x"}), api.ProblemForbidden)
 		e.unchanged(t, before, "writes after demotion")
 		var o org
@@ -132,7 +135,7 @@ func TestChangesTakeEffectAtOnce(t *testing.T) {
 		}
 		// The project stays, without its creator.
 		var kept project
-		e.do(t, "GET", projects+"/"+p.ID, a.Member.Token, nil).want(t, http.StatusOK).decode(t, &kept)
+		e.do(t, "GET", projects+"/"+p.ID, a.Owner.Token, nil).want(t, http.StatusOK).decode(t, &kept)
 		if kept.CreatedBy != nil {
 			t.Errorf("created_by of a departed member: %v", *kept.CreatedBy)
 		}

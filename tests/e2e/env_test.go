@@ -631,16 +631,19 @@ func unsignedToken(kid string, claims map[string]any) string {
 type snapshot map[string]string
 
 var snapshotQueries = map[string]string{
-	"auth.users":        `select id, email, password_hash, status, created_at, updated_at from auth.users`,
-	"auth.sessions":     `select id, user_id, user_agent, ip, created_at, revoked_at from auth.sessions`,
-	"app.organizations": `select * from app.organizations`,
-	"app.memberships":   `select * from app.memberships`,
-	"app.projects":      `select * from app.projects`,
-	"app.audit_log":     `select * from app.audit_log`,
-	"app.services":      `select * from app.services`,
-	"app.bookings":      `select * from app.bookings`,
-	"app.subscriptions": `select * from app.subscriptions`,
-	"app.checkout":      `select * from app.checkout_sessions`,
+	"auth.users":              `select id, email, password_hash, status, created_at, updated_at from auth.users`,
+	"auth.sessions":           `select id, user_id, user_agent, ip, created_at, revoked_at from auth.sessions`,
+	"app.organizations":       `select * from app.organizations`,
+	"app.memberships":         `select * from app.memberships`,
+	"app.projects":            `select * from app.projects`,
+	"app.services":            `select * from app.services`,
+	"app.bookings":            `select * from app.bookings`,
+	"app.subscriptions":       `select * from app.subscriptions`,
+	"app.checkout":            `select * from app.checkout_sessions`,
+	"app.project_members":     `select * from app.project_members`,
+	"app.invitations":         `select * from app.invitations`,
+	"app.invitation_projects": `select * from app.invitation_projects`,
+	"app.audit_log":           `select * from app.audit_log`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {

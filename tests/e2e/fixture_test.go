@@ -29,13 +29,21 @@ type org struct {
 }
 
 type project struct {
-	ID          string    `json:"id"`
-	OrgID       string    `json:"org_id"`
-	Name        string    `json:"name"`
-	Description *string   `json:"description"`
-	CreatedBy   *string   `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string       `json:"id"`
+	OrgID       string       `json:"org_id"`
+	Name        string       `json:"name"`
+	Description *string      `json:"description"`
+	CreatedBy   *string      `json:"created_by"`
+	CreatedAt   time.Time    `json:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at"`
+	Permissions *permissions `json:"permissions"`
+}
+
+// permissions is a caller's effective permission in one project.
+type permissions struct {
+	Role      string `json:"role"`
+	Finance   string `json:"finance"`
+	Analytics string `json:"analytics"`
 }
 
 type member struct {
@@ -66,8 +74,15 @@ type meResponse struct {
 			Name string `json:"name"`
 			Slug string `json:"slug"`
 		} `json:"organization"`
-		Role     string    `json:"role"`
-		JoinedAt time.Time `json:"joined_at"`
+		Role        string    `json:"role"`
+		JoinedAt    time.Time `json:"joined_at"`
+		Permissions struct {
+			AllProjects *permissions `json:"all_projects"`
+			Projects    []struct {
+				ProjectID   string      `json:"project_id"`
+				Permissions permissions `json:"permissions"`
+			} `json:"projects"`
+		} `json:"permissions"`
 	} `json:"memberships"`
 }
 
@@ -77,7 +92,9 @@ type user struct {
 	Token, SessionID    string
 }
 
-// tenant is an organization with one user per role and one project.
+// tenant is an organization with one user per role and one project, of
+// which the MEMBER is a VIEWER (since project roles, an org MEMBER sees only
+// the projects they belong to).
 type tenant struct {
 	Org                  org
 	Owner, Admin, Member user
@@ -125,8 +142,8 @@ func (e *env) addMember(t testing.TB, orgID string, u user, role string) {
 }
 
 // newTenant builds an organization named name: its OWNER signs up naming it,
-// an ADMIN and a MEMBER sign up and are added (see addMember), and the owner
-// creates one project over HTTP.
+// an ADMIN and a MEMBER sign up and are added (see addMember), the owner
+// creates one project over HTTP and makes the MEMBER its VIEWER.
 func (e *env) newTenant(t testing.TB, name string) *tenant {
 	t.Helper()
 	tn := &tenant{}
@@ -140,7 +157,15 @@ func (e *env) newTenant(t testing.TB, name string) *tenant {
 	e.addMember(t, tn.Org.ID, tn.Admin, "ADMIN")
 	e.addMember(t, tn.Org.ID, tn.Member, "MEMBER")
 	tn.Project = e.createProject(t, tn.Owner, tn.Org.ID, name+" project", "secret plans of "+name)
+	e.putProjectMember(t, tn.Owner, tn.Org.ID, tn.Project.ID, tn.Member, "VIEWER")
 	return tn
+}
+
+// putProjectMember gives u role in a project over HTTP, as by.
+func (e *env) putProjectMember(t testing.TB, by user, orgID, projectID string, u user, role string) {
+	t.Helper()
+	e.do(t, http.MethodPut, "/v1/orgs/"+orgID+"/projects/"+projectID+"/members/"+u.ID, by.Token,
+		map[string]any{"role": role}).want(t, http.StatusOK)
 }
 
 // createProject creates a project over HTTP, as u.

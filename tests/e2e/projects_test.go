@@ -41,8 +41,8 @@ func TestProjectsAllowed(t *testing.T) {
 	wantProblem(t, e.do(t, "POST", base, a.Owner.Token, map[string]any{"name": "APOLLO"}), api.ProblemConflict, "name")
 	e.unchanged(t, before, "a duplicate project name")
 
-	// Every member reads.
-	for _, u := range []user{a.Owner, a.Admin, a.Member} {
+	// The org OWNER and ADMIN read every project.
+	for _, u := range []user{a.Owner, a.Admin} {
 		var pg page[project]
 		r := e.do(t, "GET", base, u.Token, nil).want(t, http.StatusOK)
 		r.decode(t, &pg)
@@ -63,6 +63,15 @@ func TestProjectsAllowed(t *testing.T) {
 			t.Errorf("get: %s", r.Body)
 		}
 	}
+	// An org MEMBER reads only the projects they are a member of: first only the
+	// tenant's project (VIEWER), then, once added, the ADMIN's one too.
+	var mine page[project]
+	e.do(t, "GET", base, a.Member.Token, nil).want(t, http.StatusOK).decode(t, &mine)
+	if len(mine.Items) != 1 || mine.Items[0].ID != a.Project.ID {
+		t.Errorf("MEMBER's list: %+v", mine.Items)
+	}
+	wantProblem(t, e.do(t, "GET", base+"/"+byAdmin.ID, a.Member.Token, nil), api.ProblemNotFound)
+	e.putProjectMember(t, a.Admin, a.Org.ID, byAdmin.ID, a.Member, "VIEWER")
 	e.do(t, "GET", base+"/"+strings.ToUpper(byAdmin.ID), a.Member.Token, nil).want(t, http.StatusOK)
 
 	// OWNER and ADMIN update: only the members sent change.

@@ -18,6 +18,7 @@ func TestRolesArePerOrganization(t *testing.T) {
 	b := e.newTenant(t, "Globex Corp")
 	x := b.Owner
 	e.addMember(t, a.Org.ID, x, "MEMBER")
+	e.putProjectMember(t, a.Owner, a.Org.ID, a.Project.ID, x, "VIEWER") // sees A's project, may not change it
 	inA := "/v1/orgs/" + a.Org.ID
 	inB := "/v1/orgs/" + b.Org.ID
 
@@ -37,7 +38,7 @@ func TestRolesArePerOrganization(t *testing.T) {
 		body         any
 		kind         api.ProblemKind
 	}{
-		// MEMBER in A, whatever they are in B.
+		// MEMBER in A (and VIEWER of its project), whatever they are in B.
 		{"POST", inA + "/projects", map[string]any{"name": "x"}, api.ProblemForbidden},
 		{"PATCH", inA + "/projects/" + a.Project.ID, map[string]any{"name": "x"}, api.ProblemForbidden},
 		{"DELETE", inA + "/projects/" + a.Project.ID, nil, api.ProblemForbidden},

@@ -3,7 +3,7 @@
 -- (RG401/RG403/RG404/RG409, 42501). These are the statuses the REST API answers.
 begin;
 create extension if not exists pgtap;
-select plan(22);
+select plan(23);
 \ir fixtures/tenants.sql
 
 select id as alice_sid from auth.sessions where user_id = :alice \gset
@@ -50,8 +50,13 @@ update auth.users set status = 'active' where id = :mary;
 set local role rowguard_api;
 select auth.begin_request(:mary, :'mary_sid', :org_a);
 select throws_ok($$select api.create_project('Mary''s', null)$$, '42501', null, 'MEMBER create_project → 42501 (403)');
+select throws_ok($$select api.update_project('aaaaaaaa-0000-4000-8000-0000000000a1', '{"name":"x"}')$$, 'RG404', 'project not found',
+                 'MEMBER update_project of a project she is not a member of → RG404 (invisible to her)');
+reset role;
+insert into app.project_members (org_id, project_id, user_id, role) values (:org_a, :proj_a, :mary, 'VIEWER');
+set local role rowguard_api;
 select throws_ok($$select api.update_project('aaaaaaaa-0000-4000-8000-0000000000a1', '{"name":"x"}')$$, 'RG403', null,
-                 'MEMBER update_project of a visible project → RG403');
+                 'project VIEWER update_project of a visible project → RG403');
 select throws_ok($$select api.update_project('bbbbbbbb-0000-4000-8000-0000000000b1', '{"name":"x"}')$$, 'RG404', 'project not found',
                  'update_project of another tenant''s project → RG404, same as a missing one');
 select throws_ok($$select api.get_project('bbbbbbbb-0000-4000-8000-0000000000b1')$$, 'RG404', 'project not found',

@@ -128,12 +128,21 @@ create trigger subscriptions_audit after insert or update or delete on app.subsc
   for each row execute function app.audit_row_change();
 create trigger checkout_sessions_audit after insert or update or delete on app.checkout_sessions
   for each row execute function app.audit_row_change();
+create trigger project_members_audit after insert or update or delete on app.project_members
+  for each row execute function app.audit_row_change();
+create trigger invitations_audit after insert or update or delete on app.invitations
+  for each row execute function app.audit_row_change();
+create trigger invitation_projects_audit after insert or update or delete on app.invitation_projects
+  for each row execute function app.audit_row_change();
 
 reset role;
 
 ---- create above / drop below ----
 
 set local role rowguard_owner;
+drop trigger invitation_projects_audit on app.invitation_projects;
+drop trigger invitations_audit on app.invitations;
+drop trigger project_members_audit on app.project_members;
 drop trigger checkout_sessions_audit on app.checkout_sessions;
 drop trigger subscriptions_audit on app.subscriptions;
 drop trigger bookings_audit on app.bookings;
