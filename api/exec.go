@@ -66,6 +66,24 @@ func (s *Server) callJSON(ctx context.Context, r *http.Request, query string, ar
 // errPoolExhausted: no database connection became free within the acquire timeout.
 var errPoolExhausted = errors.New("api: every database connection is busy")
 
+// acquire takes a pooled connection. When every connection is in use, the wait for
+// one is bounded by the acquire timeout (errPoolExhausted beyond); while the pool can
+// still grow, opening a connection is bounded only by the request (a busy machine may
+// take seconds to start many backends at once, which is no reason to refuse).
+func (s *Server) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	st := s.pool.Stat()
+	if st.TotalConns() < st.MaxConns() || st.IdleConns() > 0 {
+		return s.pool.Acquire(ctx)
+	}
+	actx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
+	defer cancel()
+	conn, err := s.pool.Acquire(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w (waited %s): %w", errPoolExhausted, s.acquireTimeout, err)
+	}
+	return conn, err
+}
+
 // withConn runs fn on a pooled connection. Waiting for a free connection is bounded
 // by the acquire timeout (503 beyond, not a request hanging until its own timeout).
 // When fn fails before anything reached the server (a pooled connection that died
@@ -76,13 +94,8 @@ func (s *Server) withConn(ctx context.Context, fn func(*pgxpool.Conn) ([]byte, e
 		return nil, errNoPool
 	}
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
-		conn, err := s.pool.Acquire(actx)
-		cancel()
+		conn, err := s.acquire(ctx)
 		if err != nil {
-			if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
-				return nil, fmt.Errorf("%w (waited %s): %w", errPoolExhausted, s.acquireTimeout, err)
-			}
 			return nil, err
 		}
 		body, err := fn(conn)

@@ -53,11 +53,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var hash string
-	err := s.withHashSlot(r.Context(), func() (err error) {
-		hash, err = s.passwords.Hash(pw)
-		return err
-	})
+	hash, err := s.hashPassword(r.Context(), pw)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -102,9 +98,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var userID, hash string
+	// An account without a password (made by an email code or OpenID Connect) is
+	// answered exactly like an unknown email: same work, same 401.
 	err := s.pool.QueryRow(r.Context(),
-		`select user_id::text, password_hash from auth.credentials_for($1)`, email).Scan(&userID, &hash)
-	known := err == nil
+		`select user_id::text, coalesce(password_hash, '') from auth.credentials_for($1)`, email).Scan(&userID, &hash)
+	known := err == nil && hash != ""
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		s.fail(w, r, err)
 		return
@@ -133,15 +131,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, err := s.queryJSON(r.Context(), `select api.create_session($1::uuid, $2, $3)`,
-		userID, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."),
+		`select api.create_session($1::uuid, $2, $3)`, userID, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+}
+
+// signIn answers every sign-in (password, email code, OpenID Connect) the same way,
+// once the caller has proved who they are: query selects the json of
+// api.create_session for that user — or no row, when the proof failed (then the
+// answer is refused, a 401) — and the answer carries the session's tokens. A
+// disabled account hears it is disabled only here, after its proof.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, refused *apiError, query string, args ...any) {
+	body, err := s.queryJSON(r.Context(), query, args...)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && body == nil) {
+		s.fail(w, r, refused)
+		return
+	}
 	if err != nil {
 		e := s.mapError(r, err)
 		switch e.kind {
 		case ProblemForbidden:
 			e = newError(ProblemAccountDisabled, "This account is disabled.")
-		case ProblemUnauthorized: // the user vanished between the two queries
-			e = newError(ProblemInvalidCredentials, "The email or password is incorrect.")
+		case ProblemUnauthorized: // the user vanished between proof and session
+			e = refused
 		}
 		s.failWith(w, r, err, e)
 		return
@@ -152,7 +163,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if info := infoFrom(r.Context()); info != nil {
-		info.userID = userID
+		var u struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(res.User, &u)
+		info.userID = u.ID
 	}
 	writeJSON(w, http.StatusOK, loginResponse{
 		User: res.User, AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn,
@@ -196,6 +211,15 @@ func (s *Server) withHashSlot(ctx context.Context, f func() error) error {
 	}
 	defer func() { <-s.hashSlots }()
 	return f()
+}
+
+// hashPassword hashes a new password (argon2id) in a hash slot.
+func (s *Server) hashPassword(ctx context.Context, pw string) (hash string, err error) {
+	err = s.withHashSlot(ctx, func() error {
+		hash, err = s.passwords.Hash(pw)
+		return err
+	})
+	return hash, err
 }
 
 // userAgent is the request's User-Agent, cut to what auth.sessions keeps.

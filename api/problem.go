@@ -28,6 +28,7 @@ var (
 	ProblemBadRequest           = ProblemKind{"bad-request", "Bad request", http.StatusBadRequest}
 	ProblemUnauthorized         = ProblemKind{"unauthorized", "Authentication required", http.StatusUnauthorized}
 	ProblemInvalidCredentials   = ProblemKind{"invalid-credentials", "Invalid email or password", http.StatusUnauthorized}
+	ProblemSignInFailed         = ProblemKind{"sign-in-failed", "Sign-in with the identity provider failed", http.StatusUnauthorized}
 	ProblemForbidden            = ProblemKind{"forbidden", "Forbidden", http.StatusForbidden}
 	ProblemAccountDisabled      = ProblemKind{"account-disabled", "Account disabled", http.StatusForbidden}
 	ProblemNotFound             = ProblemKind{"not-found", "Not found", http.StatusNotFound}
@@ -52,7 +53,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemBadRequest, ProblemUnauthorized, ProblemInvalidCredentials, ProblemForbidden,
 		ProblemAccountDisabled, ProblemNotFound, ProblemMethodNotAllowed, ProblemConflict,
 		ProblemPayloadTooLarge, ProblemUnsupportedMediaType, ProblemValidation,
-		ProblemInternal, ProblemUnavailable, ProblemTimeout,
+		ProblemInternal, ProblemUnavailable, ProblemTimeout, ProblemSignInFailed,
 		ProblemPlanLimitReached, ProblemOrganizationSuspended, ProblemInvalidSignature, ProblemPaymentProviderFailed,
 	}
 }
@@ -61,7 +62,7 @@ func ProblemKinds() []ProblemKind {
 func kindForStatus(status int) (ProblemKind, bool) {
 	for _, k := range ProblemKinds() {
 		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled &&
-			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature {
+			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature && k != ProblemSignInFailed {
 			return k, true
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rowguard/rowguard/internal/oidc"
 	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/token"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	Billing BillingOptions
 	// InvitationTTL is how long an invitation's token is valid. Zero: DefaultInvitationTTL.
 	InvitationTTL time.Duration
+	// SignIn configures the password-less ways in (email codes, password reset,
+	// OpenID Connect).
+	SignIn SignInOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -71,15 +75,17 @@ type Route struct {
 
 // Server is the HTTP handler of the API. Create it with NewServer.
 type Server struct {
-	pool      *pgxpool.Pool
-	tokens    *token.Authority
-	passwords *password.Hasher
-	logger    *slog.Logger
-	version   string
-	hashSlots chan struct{}
-	metrics   *metrics
-	billing   BillingOptions
-	inviteTTL time.Duration
+	pool       *pgxpool.Pool
+	tokens     *token.Authority
+	passwords  *password.Hasher
+	logger     *slog.Logger
+	version    string
+	hashSlots  chan struct{}
+	billing    BillingOptions
+	inviteTTL  time.Duration
+	signInOpts SignInOptions
+	oidc       map[string]*oidc.Client
+	metrics    *metrics
 
 	acquireTimeout time.Duration
 
@@ -120,18 +126,20 @@ func NewServer(opts Options) *Server {
 		opts.InvitationTTL = DefaultInvitationTTL
 	}
 	s := &Server{
-		pool:      opts.Pool,
-		tokens:    opts.Tokens,
-		passwords: opts.Passwords,
-		logger:    opts.Logger,
-		version:   opts.Version,
-		hashSlots: make(chan struct{}, opts.HashConcurrency),
-		metrics:   newMetrics(),
-		billing:   opts.Billing.withDefaults(),
-		inviteTTL: opts.InvitationTTL,
+		pool:       opts.Pool,
+		tokens:     opts.Tokens,
+		passwords:  opts.Passwords,
+		logger:     opts.Logger,
+		version:    opts.Version,
+		hashSlots:  make(chan struct{}, opts.HashConcurrency),
+		billing:    opts.Billing.withDefaults(),
+		inviteTTL:  opts.InvitationTTL,
+		router:     mux.NewRouter(),
+		signInOpts: opts.SignIn,
+		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
+		metrics:    newMetrics(),
 
 		acquireTimeout: opts.AcquireTimeout,
-		router:         mux.NewRouter(),
 	}
 	s.routeAll()
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
@@ -197,6 +205,8 @@ func (s *Server) routeAll() {
 	s.routePlatformAdmin()
 
 	s.routeRBAC()
+
+	s.routeSignIn()
 	s.routeAudit()
 	s.handle(http.MethodGet, "/metrics", s.metricsPage, public)
 }

@@ -62,3 +62,13 @@ grant execute on function
   api.create_session(uuid, text, text),
   api.me()
 to rowguard_api;
+
+-- Kernel functions that change a user they identified by a proven secret or the command
+-- line run outside any request (no app.user_id); inside one, the kernel changes the
+-- caller's own row only (users_update_kernel, invitations.sql). What they may change is
+-- the column grants next to each writer: email_verified_at, password_hash, is_platform_admin.
+create policy users_update_kernel_outside_request on auth.users for update to rowguard_kernel
+  using ((select app.current_user_id()) is null) with check ((select app.current_user_id()) is null);
+comment on policy users_update_kernel_outside_request on auth.users is
+  'Outside a request only: auth.verify_sign_in_code and auth.oidc_sign_in (a proven address), auth.reset_password (a reset token), auth.set_platform_admin (`rowguard admin`, never HTTP). Column grants limit each to its columns.';
+

@@ -45,3 +45,5 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "platform_admin.sql" . }}
 {{ template "project_members.sql" . }}
 {{ template "invitations.sql" . }}
+{{ template "email_outbox.sql" . }}
+{{ template "sign_in.sql" . }}

@@ -41,12 +41,7 @@ comment on policy admin_audit_insert_platform_admin on platform.admin_audit is
 
 -- ----- rowguard admin grant|revoke (kernel, run by the migration role) ----------------------
 grant update (is_platform_admin) on auth.users to rowguard_kernel;
--- Only outside a request (no app.user_id): inside one the kernel updates the caller's row
--- alone (users_update_kernel in invitations.sql).
-create policy users_update_kernel_command_line on auth.users for update to rowguard_kernel
-  using ((select app.current_user_id()) is null) with check ((select app.current_user_id()) is null);
-comment on policy users_update_kernel_command_line on auth.users is
-  'auth.set_platform_admin (`rowguard admin grant|revoke EMAIL`, never HTTP): the column grant allows is_platform_admin and nothing else.';
+-- The update itself: users_update_kernel_outside_request (identity.sql).
 grant insert on platform.admin_audit to rowguard_kernel;
 grant execute on function app.uuid_v7() to rowguard_kernel; -- the audit row's id
 create policy admin_audit_insert_kernel on platform.admin_audit for insert to rowguard_kernel

@@ -64,6 +64,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err := database.CheckServingRole(ctx, pool); err != nil {
 		return err
 	}
+	senderCtx, stopSender := context.WithCancel(ctx)
+	waitSender := startMailSender(senderCtx, cfg, pool, logger)
+	defer waitSender() // deferred after pool.Close: runs before it
+	defer stopSender()
 
 	tokens, err := token.NewAuthority(cfg.JWTPrivateKey, cfg.JWTKeyID, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL, cfg.TokenLeeway)
 	if err != nil {
@@ -79,6 +83,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		InvitationTTL:  cfg.InvitationTTL,
 		Version:        rowguard.Version,
 		Billing:        billingOptions(cfg),
+		SignIn: api.SignInOptions{
+			EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL,
+			OIDC: cfg.OIDCProviders, PublicURL: cfg.PublicURL, OIDCLeeway: cfg.TokenLeeway,
+		},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/rowguard/rowguard/internal/mail"
+	"github.com/rowguard/rowguard/internal/oidc"
 	"github.com/rowguard/rowguard/internal/token"
 )
 
@@ -52,6 +55,18 @@ var Variables = []Variable{
 	{"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "(unset: the webhook answers 503)", "Signing secret of the provider's webhook (Stripe: whsec_…): POST /v1/billing/webhook accepts only bodies whose Stripe-Signature HMAC it verifies, at most 5 minutes old."},
 	{"ROWGUARD_CHECKOUT_RETURN_URL", "", "Absolute http(s) URL the provider sends the buyer back to, with ?checkout=success or ?checkout=cancel appended. Required with ROWGUARD_PAYMENT_API_KEY."},
 	{"ROWGUARD_INVITATION_TTL", "168h", "How long an invitation (and each resent token) stays valid, 1h to 720h (30 days)."},
+	{"ROWGUARD_SMTP_HOST", "(unset: emails are logged)", "SMTP server that delivers the email outbox (sign-in codes, password resets). Unset: each email, body included, is written to the log instead (development only: the log then holds sign-in codes)."},
+	{"ROWGUARD_SMTP_PORT", "587", "SMTP port, 1 to 65535."},
+	{"ROWGUARD_SMTP_TLS", "starttls", "`starttls` (upgrade required, port 587), `tls` (implicit TLS, port 465) or `none` (plain text: a relay on the same host only)."},
+	{"ROWGUARD_SMTP_USERNAME", "", "SMTP AUTH PLAIN user; unset: no authentication."},
+	{"ROWGUARD_SMTP_PASSWORD", "", "SMTP AUTH PLAIN password (sent only over TLS or to localhost)."},
+	{"ROWGUARD_OTP_SIGNUP", "false", "`true`: an email sign-in code to an unknown address creates the account when it is verified. `false`: codes go to existing accounts only (the answer is 202 either way)."},
+	{"ROWGUARD_PASSWORD_RESET_URL", "", "Page of your front end that a password reset email links to; the token is appended as the fragment `#token=…` (never sent to a server). Unset: the email carries the bare token for POST /v1/auth/password/reset."},
+	{"ROWGUARD_PUBLIC_URL", "", "This API's base URL as browsers reach it (e.g. https://api.example.com). Required with any OpenID Connect provider: each redirects to <ROWGUARD_PUBLIC_URL>/v1/auth/oidc/<name>/callback, which you register at the provider."},
+	{"ROWGUARD_OIDC_GOOGLE_CLIENT_ID", "", "Enables sign-in with Google (provider name `google`, issuer https://accounts.google.com): the OAuth client id from the Google Cloud console."},
+	{"ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET", "", "That client's secret."},
+	{"ROWGUARD_OIDC_PROVIDERS", "", "Other OpenID Connect providers, as JSON: `[{\"name\":\"okta\",\"issuer\":\"https://example.okta.com\",\"client_id\":\"…\",\"client_secret\":\"…\",\"scopes\":[\"email\"]}]` (name: lower-case letters, digits, dashes; scopes default to email profile)."},
+	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -77,6 +92,22 @@ type ServeConfig struct {
 	PaymentAPIKey        string `envconfig:"ROWGUARD_PAYMENT_API_KEY"`
 	PaymentWebhookSecret string `envconfig:"ROWGUARD_PAYMENT_WEBHOOK_SECRET"`
 	CheckoutReturnURL    string `envconfig:"ROWGUARD_CHECKOUT_RETURN_URL"`
+	SMTPHost             string `envconfig:"ROWGUARD_SMTP_HOST"`
+	SMTPPort             int    `envconfig:"ROWGUARD_SMTP_PORT" default:"587"`
+	SMTPTLS              string `envconfig:"ROWGUARD_SMTP_TLS" default:"starttls"`
+	SMTPUsername         string `envconfig:"ROWGUARD_SMTP_USERNAME"`
+	SMTPPassword         string `envconfig:"ROWGUARD_SMTP_PASSWORD"`
+	MailFrom             string `envconfig:"ROWGUARD_MAIL_FROM" default:"rowguard <no-reply@localhost>"`
+	OTPSignUp            bool   `envconfig:"ROWGUARD_OTP_SIGNUP" default:"false"`
+	PasswordResetURL     string `envconfig:"ROWGUARD_PASSWORD_RESET_URL"`
+	PublicURL            string `envconfig:"ROWGUARD_PUBLIC_URL"`
+	GoogleClientID       string `envconfig:"ROWGUARD_OIDC_GOOGLE_CLIENT_ID"`
+	GoogleSecret         string `envconfig:"ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET"`
+	OIDCProvidersJSON    string `envconfig:"ROWGUARD_OIDC_PROVIDERS"`
+
+	// OIDCProviders are the OpenID Connect providers: the Google preset, then
+	// ROWGUARD_OIDC_PROVIDERS.
+	OIDCProviders []oidc.Provider `ignored:"true"`
 
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
 	// development key file).
@@ -184,6 +215,29 @@ func (c *ServeConfig) validate() error {
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
 		bad("ROWGUARD_MAX_BODY_BYTES", "must be between 1KiB and 64MiB (got %s)", c.MaxBodyBytes)
 	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		bad("ROWGUARD_SMTP_PORT", "must be a number from 1 to 65535 (got %d)", c.SMTPPort)
+	}
+	if _, err := mail.ParseTLSMode(c.SMTPTLS); err != nil {
+		bad("ROWGUARD_SMTP_TLS", "%v", err)
+	}
+	if c.SMTPHost != "" && strings.ContainsAny(c.SMTPHost, " /:") {
+		bad("ROWGUARD_SMTP_HOST", "must be a host name or address, without port (got %q)", c.SMTPHost)
+	}
+	if c.SMTPPassword != "" && c.SMTPUsername == "" {
+		bad("ROWGUARD_SMTP_PASSWORD", "set ROWGUARD_SMTP_USERNAME too")
+	}
+	if a, err := netmail.ParseAddress(c.MailFrom); err != nil || strings.ContainsAny(c.MailFrom, "\r\n") {
+		bad("ROWGUARD_MAIL_FROM", "must be an address such as no-reply@example.com or \"Name <no-reply@example.com>\" (got %q)", c.MailFrom)
+	} else if !strings.Contains(a.Address, "@") {
+		bad("ROWGUARD_MAIL_FROM", "must contain @ (got %q)", c.MailFrom)
+	}
+	if c.PasswordResetURL != "" {
+		if u, err := url.Parse(c.PasswordResetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			bad("ROWGUARD_PASSWORD_RESET_URL", "must be an absolute http(s) URL without a #fragment (got %q)", c.PasswordResetURL)
+		}
+	}
+	c.validateOIDC(bad)
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 	default:
@@ -298,6 +352,8 @@ func describe(err error) error {
 		want = "a duration such as 30s, 15m or 1h"
 	case "slog.Level", "Level":
 		want = "debug, info, warn or error"
+	case "bool":
+		want = "true or false"
 	case "config.ByteSize", "ByteSize":
 		want = "a size in bytes such as 1048576, 512KiB or 1MiB"
 	}

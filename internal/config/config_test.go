@@ -143,6 +143,19 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_JWT_PRIVATE_KEY", "not a key", "ROWGUARD_JWT_PRIVATE_KEY: no PEM block found"},
 		{"ROWGUARD_PAYMENT_API_URL", "api.stripe.com", `ROWGUARD_PAYMENT_API_URL: must be an absolute http(s) URL (got "api.stripe.com")`},
 		{"ROWGUARD_PAYMENT_API_KEY", "sk_test_1", `ROWGUARD_CHECKOUT_RETURN_URL: must be an absolute http(s) URL when ROWGUARD_PAYMENT_API_KEY is set (got "")`},
+		{"ROWGUARD_SMTP_PORT", "0", "ROWGUARD_SMTP_PORT: must be a number from 1 to 65535 (got 0)"},
+		{"ROWGUARD_SMTP_TLS", "ssl", `ROWGUARD_SMTP_TLS: must be starttls, tls or none (got "ssl")`},
+		{"ROWGUARD_SMTP_HOST", "smtp.example.com:587", `ROWGUARD_SMTP_HOST: must be a host name or address, without port`},
+		{"ROWGUARD_SMTP_PASSWORD", "secret", "ROWGUARD_SMTP_PASSWORD: set ROWGUARD_SMTP_USERNAME too"},
+		{"ROWGUARD_OTP_SIGNUP", "maybe", `ROWGUARD_OTP_SIGNUP: must be true or false (got "maybe")`},
+		{"ROWGUARD_PASSWORD_RESET_URL", "/reset", `ROWGUARD_PASSWORD_RESET_URL: must be an absolute http(s) URL without a #fragment (got "/reset")`},
+		{"ROWGUARD_OIDC_GOOGLE_CLIENT_ID", "abc.apps.googleusercontent.com", "ROWGUARD_OIDC_GOOGLE_CLIENT_ID: set it and ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET together"},
+		{"ROWGUARD_OIDC_PROVIDERS", `{"name":"x"}`, "ROWGUARD_OIDC_PROVIDERS: must be a JSON array"},
+		{"ROWGUARD_OIDC_PROVIDERS", `[{"name":"Okta!","issuer":"http://idp.example.com","client_id":"a","client_secret":"b"}]`, "must be 1 to 32 lower-case letters"},
+		{"ROWGUARD_OIDC_PROVIDERS", `[{"name":"okta","issuer":"http://idp.example.com","client_id":"a","client_secret":"b"}]`, "must be https"},
+		{"ROWGUARD_OIDC_PROVIDERS", `[{"name":"okta","issuer":"https://idp.example.com","client_id":"a","client_secret":"b"}]`, "ROWGUARD_PUBLIC_URL: required with an OpenID Connect provider"},
+		{"ROWGUARD_PUBLIC_URL", "api.example.com", `ROWGUARD_PUBLIC_URL: must be an absolute http(s) URL`},
+		{"ROWGUARD_MAIL_FROM", "nobody", "ROWGUARD_MAIL_FROM: must be an address"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
@@ -235,5 +248,22 @@ func TestVariablesDocumentEveryField(t *testing.T) {
 		if !documented[name] {
 			t.Errorf("%s is not in Variables", name)
 		}
+	}
+}
+
+func TestServeOIDCProviders(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ROWGUARD_DATA_DIR", t.TempDir())
+	t.Setenv("ROWGUARD_PUBLIC_URL", "https://api.example.com")
+	t.Setenv("ROWGUARD_OIDC_GOOGLE_CLIENT_ID", "id.apps.googleusercontent.com")
+	t.Setenv("ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET", "g-secret")
+	t.Setenv("ROWGUARD_OIDC_PROVIDERS", `[{"name":"okta","issuer":"https://example.okta.com","client_id":"o-id","client_secret":"o-secret","scopes":["email"]}]`)
+	c, err := LoadServe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.OIDCProviders) != 2 || c.OIDCProviders[0].Name != "google" || c.OIDCProviders[0].Issuer != "https://accounts.google.com" ||
+		c.OIDCProviders[1].Name != "okta" || c.OIDCProviders[1].ClientSecret != "o-secret" {
+		t.Fatalf("providers: %+v", c.OIDCProviders)
 	}
 }

@@ -644,6 +644,12 @@ var snapshotQueries = map[string]string{
 	"app.invitations":         `select * from app.invitations`,
 	"app.invitation_projects": `select * from app.invitation_projects`,
 	"app.audit_log":           `select * from app.audit_log`,
+	// Sign-in secrets (the outbox without the columns its sender updates).
+	"auth.email_outbox":          `select id, recipient, template, created_at from auth.email_outbox`,
+	"auth.email_sign_in_codes":   `select * from auth.email_sign_in_codes`,
+	"auth.password_reset_tokens": `select * from auth.password_reset_tokens`,
+	"auth.oidc_login_states":     `select * from auth.oidc_login_states`,
+	"auth.identities":            `select * from auth.identities`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {

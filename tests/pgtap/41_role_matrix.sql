@@ -24,6 +24,12 @@ insert into app.checkout_sessions (org_id, id, plan_code, created_by)
   values (:org_a, 'aaaaaaaa-0000-4000-8000-0000000000e1', 'pro', :alice);
 insert into platform.webhook_events (event_id, type, org_id, outcome) values ('evt_probe', 'checkout.session.completed', :org_a, 'applied');
 insert into platform.admin_audit (actor, action, org_id) values ('command line', 'tenant.suspend', :org_a);
+insert into auth.email_outbox (recipient, template) values ('nina@x.test', 'sign_in_code');
+insert into auth.email_sign_in_codes (email, code_hash, expires_at) values ('nina@x.test', sha256('1'), now() + interval '10 minutes');
+insert into auth.password_reset_tokens (token_hash, user_id, expires_at) values (sha256('r'), 'aa000000-0000-4000-8000-00000000000a', now() + interval '30 minutes');
+insert into auth.oidc_login_states (state_hash, provider, nonce_hash, code_verifier, expires_at)
+  values (sha256('s'), 'google', sha256('n'), repeat('v', 43), now() + interval '10 minutes');
+insert into auth.identities (user_id, provider, subject, email) values ('aa000000-0000-4000-8000-00000000000a', 'google', 'fixture-subject', 'nina@x.test');
 
 create temp table actor (name text primary key, user_id uuid, ord int);
 insert into actor values
@@ -158,7 +164,28 @@ insert into expectation (tbl, cmd, variant, probe, allowed) values
   ('platform.admin_audit', 'select', 'an entry about org A', $$select from platform.admin_audit where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{}'),
   ('platform.admin_audit', 'insert', 'a forged entry', $$insert into platform.admin_audit (actor_user_id, actor, action, org_id) values (app.current_user_id(), 'probe', 'tenant.suspend', 'aaaaaaaa-0000-4000-8000-000000000000')$$, '{}'),
   ('platform.admin_audit', 'update', 'an entry about org A', $$update platform.admin_audit set action = action where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{}'),
-  ('platform.admin_audit', 'delete', 'an entry about org A', $$delete from platform.admin_audit where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{}');
+  ('platform.admin_audit', 'delete', 'an entry about org A', $$delete from platform.admin_audit where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{}'),
+  -- sign-in secrets: reachable only through their kernel functions, by nobody directly
+  ('auth.email_outbox', 'select', 'the fixture row', $$select from auth.email_outbox$$, '{}'),
+  ('auth.email_outbox', 'insert', 'a new row', $$insert into auth.email_outbox (recipient, template) values ('probe@x.test', 'sign_in_code')$$, '{}'),
+  ('auth.email_outbox', 'update', 'the fixture row', $$update auth.email_outbox set created_at = created_at$$, '{}'),
+  ('auth.email_outbox', 'delete', 'the fixture row', $$delete from auth.email_outbox$$, '{}'),
+  ('auth.email_sign_in_codes', 'select', 'the fixture row', $$select from auth.email_sign_in_codes$$, '{}'),
+  ('auth.email_sign_in_codes', 'insert', 'a new row', $$insert into auth.email_sign_in_codes (email, code_hash, expires_at) values ('probe@x.test', sha256('2'), now() + interval '10 minutes')$$, '{}'),
+  ('auth.email_sign_in_codes', 'update', 'the fixture row', $$update auth.email_sign_in_codes set created_at = created_at$$, '{}'),
+  ('auth.email_sign_in_codes', 'delete', 'the fixture row', $$delete from auth.email_sign_in_codes$$, '{}'),
+  ('auth.password_reset_tokens', 'select', 'the fixture row', $$select from auth.password_reset_tokens$$, '{}'),
+  ('auth.password_reset_tokens', 'insert', 'a new row', $$insert into auth.password_reset_tokens (token_hash, user_id, expires_at) values (sha256('r2'), 'aa000000-0000-4000-8000-00000000000a', now() + interval '30 minutes')$$, '{}'),
+  ('auth.password_reset_tokens', 'update', 'the fixture row', $$update auth.password_reset_tokens set created_at = created_at$$, '{}'),
+  ('auth.password_reset_tokens', 'delete', 'the fixture row', $$delete from auth.password_reset_tokens$$, '{}'),
+  ('auth.oidc_login_states', 'select', 'the fixture row', $$select from auth.oidc_login_states$$, '{}'),
+  ('auth.oidc_login_states', 'insert', 'a new row', $$insert into auth.oidc_login_states (state_hash, provider, nonce_hash, code_verifier, expires_at) values (sha256('s2'), 'google', sha256('n2'), repeat('v', 43), now() + interval '10 minutes')$$, '{}'),
+  ('auth.oidc_login_states', 'update', 'the fixture row', $$update auth.oidc_login_states set created_at = created_at$$, '{}'),
+  ('auth.oidc_login_states', 'delete', 'the fixture row', $$delete from auth.oidc_login_states$$, '{}'),
+  ('auth.identities', 'select', 'the fixture row', $$select from auth.identities$$, '{}'),
+  ('auth.identities', 'insert', 'a new row', $$insert into auth.identities (user_id, provider, subject, email) values ('aa000000-0000-4000-8000-00000000000a', 'google', 'probe-subject', 'probe@x.test')$$, '{}'),
+  ('auth.identities', 'update', 'the fixture row', $$update auth.identities set created_at = created_at$$, '{}'),
+  ('auth.identities', 'delete', 'the fixture row', $$delete from auth.identities$$, '{}');
 
 -- Runs probe as the actor (rowguard_api with that request context), in a subtransaction
 -- that is always rolled back; true when Postgres let it reach its target.

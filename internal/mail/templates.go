@@ -1,0 +1,79 @@
+package mail
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+// A template turns an outbox row's payload (a JSON object) into a subject and body.
+// The payload members are the template's fields, e.g. {{.code}}; a member the
+// template uses but the payload lacks is an error (missingkey=error), never "<no value>".
+type emailTemplate struct {
+	subject *template.Template
+	body    *template.Template
+}
+
+// Templates are the emails rowguard sends, by the name auth.enqueue_email is given.
+// Add one here (and document its payload) before any SQL function queues it.
+var templates = map[string]emailTemplate{
+	// payload: {"code": "123456", "expires_in_minutes": 10}
+	"sign_in_code": newTemplate(
+		`Your sign-in code: {{.code}}`,
+		`Your rowguard sign-in code is:
+
+    {{.code}}
+
+It expires in {{.expires_in_minutes}} minutes and works once. If you did not ask to
+sign in, ignore this email: nobody can sign in without the code.
+`),
+	// payload: {"token": "...", "expires_in_minutes": 30, "reset_url": "https://..." or ""}
+	"password_reset": newTemplate(
+		`Reset your rowguard password`,
+		`Someone (hopefully you) asked to reset the password of your rowguard account.
+{{if .reset_url}}
+Choose a new password here:
+
+    {{.reset_url}}
+{{end}}
+Reset token (POST /v1/auth/password/reset):
+
+    {{.token}}
+
+It expires in {{.expires_in_minutes}} minutes and works once. If you did not ask for
+this, ignore this email: your password stays as it is.
+`),
+}
+
+func newTemplate(subject, body string) emailTemplate {
+	return emailTemplate{
+		subject: template.Must(template.New("subject").Option("missingkey=error").Parse(subject)),
+		body:    template.Must(template.New("body").Option("missingkey=error").Parse(body)),
+	}
+}
+
+// ErrUnknownTemplate: the outbox row names a template this binary does not have.
+var ErrUnknownTemplate = errors.New("mail: unknown template")
+
+// Render builds the message of template name for payload.
+func Render(name string, payload []byte, from, to string) (Message, error) {
+	t, ok := templates[name]
+	if !ok {
+		return Message{}, fmt.Errorf("%w %q", ErrUnknownTemplate, name)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(payload, &data); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: payload: %w", name, err)
+	}
+	var subject, body bytes.Buffer
+	if err := t.subject.Execute(&subject, data); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: %w", name, err)
+	}
+	if err := t.body.Execute(&body, data); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: %w", name, err)
+	}
+	return Message{From: from, To: to, Subject: strings.TrimSpace(subject.String()), Body: body.String()}, nil
+}

@@ -1,0 +1,105 @@
+-- Signing in without a password: email codes (and, below, password resets and OpenID
+-- Connect). The tables here hold secrets or the links that let someone in: no API role
+-- may read or write them; the SECURITY DEFINER functions of the migrations do, as
+-- rowguard_kernel, under these policies. The API role calls those functions.
+
+-- ----- auth.users, for the kernel ------------------------------------------------------
+-- A code (or a provider) may create a password-less account and mark an email verified.
+grant insert (email, password_hash, email_verified_at), update (password_hash, email_verified_at)
+   on auth.users to rowguard_kernel;
+
+create policy users_insert_kernel on auth.users for insert to rowguard_kernel
+  with check (status = 'active');
+comment on policy users_insert_kernel on auth.users is
+  'auth.verify_sign_in_code (sign-up by email code, when configured) creates an active account for the address it just proved.';
+
+-- Updates: users_update_kernel_outside_request (identity.sql).
+
+-- ----- auth.email_sign_in_codes -------------------------------------------------------
+grant select, insert, update (code_hash, expires_at, attempts, created_at), delete
+   on auth.email_sign_in_codes to rowguard_kernel;
+
+create policy email_sign_in_codes_select_kernel on auth.email_sign_in_codes for select to rowguard_kernel
+  using (true);
+comment on policy email_sign_in_codes_select_kernel on auth.email_sign_in_codes is
+  'auth.verify_sign_in_code reads the address''s live code.';
+create policy email_sign_in_codes_insert_kernel on auth.email_sign_in_codes for insert to rowguard_kernel
+  with check (attempts = 0);
+comment on policy email_sign_in_codes_insert_kernel on auth.email_sign_in_codes is
+  'auth.request_sign_in_code stores a fresh code.';
+create policy email_sign_in_codes_update_kernel on auth.email_sign_in_codes for update to rowguard_kernel
+  using (true) with check (true);
+comment on policy email_sign_in_codes_update_kernel on auth.email_sign_in_codes is
+  'A new request replaces the code (resetting attempts); a wrong guess counts.';
+create policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes for delete to rowguard_kernel
+  using (true);
+comment on policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes is
+  'A code is deleted once used, expired or guessed wrong too often.';
+
+grant execute on function
+  auth.request_sign_in_code(text, text, boolean),
+  auth.verify_sign_in_code(text, text, boolean)
+to rowguard_api;
+
+-- ----- auth.password_reset_tokens -----------------------------------------------------
+grant select, insert, delete on auth.password_reset_tokens to rowguard_kernel;
+
+create policy password_reset_tokens_select_kernel on auth.password_reset_tokens for select to rowguard_kernel
+  using (true);
+comment on policy password_reset_tokens_select_kernel on auth.password_reset_tokens is
+  'auth.reset_password finds the token it is given (by hash).';
+create policy password_reset_tokens_insert_kernel on auth.password_reset_tokens for insert to rowguard_kernel
+  with check (expires_at > now());
+comment on policy password_reset_tokens_insert_kernel on auth.password_reset_tokens is
+  'auth.request_password_reset stores a fresh token.';
+create policy password_reset_tokens_delete_kernel on auth.password_reset_tokens for delete to rowguard_kernel
+  using (true);
+comment on policy password_reset_tokens_delete_kernel on auth.password_reset_tokens is
+  'A token is deleted when used, replaced by a newer one, or long expired.';
+
+-- A reset signs the user out everywhere: the kernel may set revoked_at (and, through
+-- the existing sessions_update_kernel policy, nothing but the granted columns).
+grant update (revoked_at) on auth.sessions to rowguard_kernel;
+
+grant execute on function
+  auth.request_password_reset(text, text, text),
+  auth.reset_password(text, text)
+to rowguard_api;
+
+-- ----- auth.oidc_login_states ---------------------------------------------------------
+grant select, insert, delete on auth.oidc_login_states to rowguard_kernel;
+
+create policy oidc_login_states_select_kernel on auth.oidc_login_states for select to rowguard_kernel
+  using (true);
+comment on policy oidc_login_states_select_kernel on auth.oidc_login_states is
+  'auth.take_oidc_login finds the state it is given (by hash).';
+create policy oidc_login_states_insert_kernel on auth.oidc_login_states for insert to rowguard_kernel
+  with check (expires_at > now());
+comment on policy oidc_login_states_insert_kernel on auth.oidc_login_states is
+  'auth.begin_oidc_login remembers a sign-in in flight.';
+create policy oidc_login_states_delete_kernel on auth.oidc_login_states for delete to rowguard_kernel
+  using (true);
+comment on policy oidc_login_states_delete_kernel on auth.oidc_login_states is
+  'A state is deleted when used or expired.';
+
+-- ----- auth.identities ----------------------------------------------------------------
+grant select, insert, update (email, last_sign_in_at) on auth.identities to rowguard_kernel;
+
+create policy identities_select_kernel on auth.identities for select to rowguard_kernel
+  using (true);
+comment on policy identities_select_kernel on auth.identities is
+  'auth.oidc_sign_in finds the user of a provider account.';
+create policy identities_insert_kernel on auth.identities for insert to rowguard_kernel
+  with check (true);
+comment on policy identities_insert_kernel on auth.identities is
+  'auth.oidc_sign_in links a provider account to a user.';
+create policy identities_update_kernel on auth.identities for update to rowguard_kernel
+  using (true) with check (true);
+comment on policy identities_update_kernel on auth.identities is
+  'auth.oidc_sign_in records each sign-in (the email the provider reports, the time).';
+
+grant execute on function
+  auth.begin_oidc_login(text, text, text, text),
+  auth.take_oidc_login(text, text),
+  auth.oidc_sign_in(text, text, text)
+to rowguard_api;

@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/rowguard/rowguard/api"
+)
+
+// passwordlessRoutes answer without a token: the ways in without a password.
+var passwordlessRoutes = []string{
+	"POST /v1/auth/otp/request", "POST /v1/auth/otp/verify",
+	"POST /v1/auth/password/forgot", "POST /v1/auth/password/reset",
+	"GET /v1/auth/oidc/{provider}/start", "GET /v1/auth/oidc/{provider}/callback",
+}
+
+const codeWrongDetail = "The email or code is incorrect, expired or already used."
+
+// requestCode asks for a sign-in code: always 202, no body.
+func (e *env) requestCode(t testing.TB, email string) {
+	t.Helper()
+	r := e.do(t, http.MethodPost, "/v1/auth/otp/request", "", map[string]any{"email": email}).want(t, http.StatusAccepted)
+	if len(r.Body) != 0 {
+		t.Fatalf("%s: 202 with a body", r)
+	}
+}
+
+func (e *env) verifyCode(t testing.TB, email, code string) *response {
+	t.Helper()
+	return e.do(t, http.MethodPost, "/v1/auth/otp/verify", "", map[string]any{"email": email, "code": code})
+}
+
+// wantWrongCode checks the one answer every failed verification gets.
+func wantWrongCode(t testing.TB, r *response) {
+	t.Helper()
+	r.want(t, http.StatusUnauthorized)
+	if p := r.problem(t); p.Type != api.ProblemInvalidCredentials.Type() || p.Detail != codeWrongDetail {
+		t.Fatalf("%s: not the invalid-credentials answer", r)
+	}
+}
+
+// signedIn checks a sign-in answer and that its token works.
+func (e *env) signedIn(t testing.TB, r *response, email string) authResponse {
+	t.Helper()
+	r.want(t, http.StatusOK)
+	var res authResponse
+	r.decode(t, &res)
+	if res.User.Email != email || res.TokenType != "Bearer" || res.AccessToken == "" {
+		t.Fatalf("sign-in answer %s", r.Body)
+	}
+	var me meResponse
+	e.do(t, http.MethodGet, "/v1/auth/me", res.AccessToken, nil).want(t, http.StatusOK).decode(t, &me)
+	if me.User.ID != res.User.ID {
+		t.Fatalf("the token is %s's, not %s's", me.User.ID, res.User.ID)
+	}
+	return res
+}
+
+func TestSignInCodeForAnExistingAccount(t *testing.T) {
+	m := newMailEnv(t)
+	u, _ := m.register(t, "otp-user", "")
+	if m.count(t, `select count(*)::int from auth.users where id = $1 and email_verified_at is null`, u.ID) != 1 {
+		t.Fatal("a fresh sign-up is already verified")
+	}
+
+	m.requestCode(t, u.Email)
+	code := m.signInCode(t, u.Email)
+	res := m.signedIn(t, m.verifyCode(t, u.Email, code), u.Email)
+	if res.User.ID != u.ID {
+		t.Fatalf("signed in as %s, want %s", res.User.ID, u.ID)
+	}
+	if m.count(t, `select count(*)::int from auth.users where id = $1 and email_verified_at is not null`, u.ID) != 1 {
+		t.Error("a verified code did not mark the email verified")
+	}
+	if m.count(t, `select count(*)::int from auth.sessions where user_id = $1`, u.ID) != 2 {
+		t.Error("the code sign-in did not create exactly one more session")
+	}
+
+	// Single use.
+	wantWrongCode(t, m.verifyCode(t, u.Email, code))
+	// The address in any case is the same account.
+	m.requestCode(t, upper(u.Email))
+	m.signedIn(t, m.verifyCode(t, upper(u.Email), m.signInCode(t, u.Email)), u.Email)
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 32
+		}
+	}
+	return string(b)
+}
+
+// No account enumeration: an unknown or disabled address gets the same 202 and no mail.
+func TestSignInCodeRevealsNoAccount(t *testing.T) {
+	m := newMailEnv(t)
+	unknown := m.newEmail("nobody")
+	disabled, _ := m.register(t, "otp-disabled", "")
+	m.exec(t, `update auth.users set status = 'disabled' where id = $1`, disabled.ID)
+	before := m.snapshot(t)
+
+	for _, email := range []string{unknown, disabled.Email} {
+		m.requestCode(t, email)
+		if n := m.outboxRows(t, email); n != 0 {
+			t.Errorf("%s: %d emails queued", email, n)
+		}
+		wantWrongCode(t, m.verifyCode(t, email, "123456"))
+	}
+	m.unchanged(t, before, "code requests for unknown and disabled addresses")
+}
+
+// With ROWGUARD_OTP_SIGNUP the first verified code creates a password-less account,
+// which password login then refuses exactly like a wrong password.
+func TestSignInCodeSignUp(t *testing.T) {
+	m := newMailEnv(t, withOptions(func(o *api.Options) { o.SignIn.EmailSignUp = true }))
+	email := m.newEmail("otp-new")
+	m.requestCode(t, email)
+	if m.count(t, `select count(*)::int from auth.users where lower(email) = lower($1)`, email) != 0 {
+		t.Fatal("the account exists before the code is verified")
+	}
+	res := m.signedIn(t, m.verifyCode(t, email, m.signInCode(t, email)), email)
+	if m.count(t, `select count(*)::int from auth.users where id = $1 and password_hash is null and email_verified_at is not null`, res.User.ID) != 1 {
+		t.Fatal("the new account is not password-less and verified")
+	}
+
+	r := m.do(t, http.MethodPost, "/v1/auth/login", "", map[string]any{"email": email, "password": "whatever password"})
+	r.want(t, http.StatusUnauthorized)
+	if p := r.problem(t); p.Type != api.ProblemInvalidCredentials.Type() || p.Detail != "The email or password is incorrect." {
+		t.Fatalf("password login to a password-less account: %s", r)
+	}
+}
+
+func TestSignInCodeAttemptsAreLimited(t *testing.T) {
+	m := newMailEnv(t)
+	u, _ := m.register(t, "otp-guess", "")
+	m.requestCode(t, u.Email)
+	code := m.signInCode(t, u.Email)
+	wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
+
+	for range 4 {
+		wantWrongCode(t, m.verifyCode(t, u.Email, wrong))
+	}
+	if n := m.count(t, `select attempts from auth.email_sign_in_codes where email = lower($1)`, u.Email); n != 4 {
+		t.Fatalf("attempts = %d after 4 wrong guesses (the count must commit although the request fails)", n)
+	}
+	wantWrongCode(t, m.verifyCode(t, u.Email, wrong)) // the 5th: the code is void
+	wantWrongCode(t, m.verifyCode(t, u.Email, code))
+
+	// Four wrong guesses still leave the right code usable.
+	m.requestCode(t, u.Email)
+	code = m.signInCode(t, u.Email)
+	for range 4 {
+		wantWrongCode(t, m.verifyCode(t, u.Email, fmt.Sprintf("%06d", (atoi(code)+7)%1000000)))
+	}
+	m.signedIn(t, m.verifyCode(t, u.Email, code), u.Email)
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func TestSignInCodeNewRequestVoidsTheOld(t *testing.T) {
+	m := newMailEnv(t)
+	u, _ := m.register(t, "otp-twice", "")
+	m.requestCode(t, u.Email)
+	first := m.signInCode(t, u.Email)
+	var second string
+	for second = first; second == first; { // a repeat of the same 6 digits (1 in a million) proves nothing
+		m.requestCode(t, u.Email)
+		second = m.signInCode(t, u.Email)
+	}
+	wantWrongCode(t, m.verifyCode(t, u.Email, first))
+	m.signedIn(t, m.verifyCode(t, u.Email, second), u.Email)
+}
+
+func TestSignInCodeExpires(t *testing.T) {
+	m := newMailEnv(t)
+	u, _ := m.register(t, "otp-late", "")
+	m.requestCode(t, u.Email)
+	code := m.signInCode(t, u.Email)
+	if n := m.count(t, `select count(*)::int from auth.email_sign_in_codes
+	                     where email = lower($1) and expires_at between now() + interval '9 minutes' and now() + interval '10 minutes'`, u.Email); n != 1 {
+		t.Fatal("the code does not expire in 10 minutes")
+	}
+	m.exec(t, `update auth.email_sign_in_codes set expires_at = now() - interval '1 second' where email = lower($1)`, u.Email)
+	wantWrongCode(t, m.verifyCode(t, u.Email, code))
+}
+
+// Codes are hashed at rest; the mail's payload is gone once it is sent.
+func TestSignInCodeIsNotStored(t *testing.T) {
+	m := newMailEnv(t)
+	u, _ := m.register(t, "otp-rest", "")
+	m.requestCode(t, u.Email)
+	code := m.signInCode(t, u.Email)
+	if n := m.count(t, `select count(*)::int from auth.email_sign_in_codes c
+	                     where c.email = lower($1) and c.code_hash = sha256(convert_to($2, 'UTF8'))
+	                       and position(convert_to($2, 'UTF8') in c.code_hash) = 0`, u.Email, code); n != 1 {
+		t.Fatal("the stored code is not the SHA-256 of the code")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for m.count(t, `select count(*)::int from auth.email_outbox where lower(recipient) = lower($1) and payload::text like '%' || $2 || '%'`, u.Email, code) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sent email's payload still holds the code")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestSignInCodeBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.runBadInput(t, http.MethodPost, "/v1/auth/otp/request", "", append(
+		bodyCases(map[string]any{"email": "a@example.com"}, "email"),
+		invalid("no email", map[string]any{}, "email"),
+		invalid("not an email", map[string]any{"email": "nope"}, "email"),
+	))
+	e.runBadInput(t, http.MethodPost, "/v1/auth/otp/verify", "", append(
+		bodyCases(map[string]any{"email": "a@example.com", "code": "123456"}, "code"),
+		invalid("no code", map[string]any{"email": "a@example.com"}, "code"),
+		invalid("letters", map[string]any{"email": "a@example.com", "code": "12ab56"}, "code"),
+		invalid("too short", map[string]any{"email": "a@example.com", "code": "12345"}, "code"),
+		invalid("a number, not a string", map[string]any{"email": "a@example.com", "code": 123456}, "code"),
+	))
+}
