@@ -117,6 +117,11 @@ func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
 		if status == http.StatusUnauthorized {
 			e.authenticate = bearerChallenge("invalid_token", pe.Message)
 		}
+		if status == http.StatusTooManyRequests {
+			// auth.enforce_rate_limit puts the seconds to wait in DETAIL.
+			e.retryAfter, _ = strconv.Atoi(pe.Detail)
+			e.retryAfter = max(e.retryAfter, 1)
+		}
 		s.log(r).Debug("database refused request", append(attrs, "message", pe.Message)...)
 		return e
 

@@ -17,12 +17,11 @@ import (
 // raises RG401 for a dead session or disabled user and RG404 when the
 // organization does not exist or the caller is not a member.
 //
-// The same statement names the session and the request for the audit trail
-// (app.audit_row_change reads app.session_id and app.request_id):
-// transaction-local like everything else, and folded into this statement so
-// that the batch has no extra statement to bind and execute.
+// The same statement names the request for the audit trail (app.audit_row_change
+// reads app.request_id; auth.begin_request sets app.session_id): transaction-local
+// like everything else, and folded into this statement so that the batch has no
+// extra statement to bind and execute.
 const beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid),
-       pg_catalog.set_config('app.session_id', $2::uuid::text, true),
        pg_catalog.set_config('app.request_id', $4::text, true)`
 
 // call runs one api.* SQL function for an authenticated request and writes
@@ -108,8 +107,8 @@ func (s *Server) withConn(ctx context.Context, fn func(*pgxpool.Conn) ([]byte, e
 }
 
 // RequestBatch is the one round trip of an authenticated request: auth.begin_request
-// for the caller (orgID nil or an organization id) with the audit context (session and
-// request id), then query, which must select exactly one json value. Exported so that
+// for the caller (orgID nil or an organization id) with the request id for the audit
+// trail, then query, which must select exactly one json value. Exported so that
 // tests/load sends exactly what the server sends when it measures the API against the
 // bare SQL.
 func RequestBatch(userID, sessionID string, orgID any, requestID string, query string, args ...any) *pgx.Batch {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -18,25 +16,8 @@ import (
 // (sub = user id, sid = session id).
 
 type registerResponse struct {
-	User         json.RawMessage `json:"user"`
+	sessionTokens
 	Organization json.RawMessage `json:"organization"`
-	AccessToken  string          `json:"access_token"`
-	TokenType    string          `json:"token_type"`
-	ExpiresIn    int64           `json:"expires_in"`
-}
-
-type loginResponse struct {
-	User        json.RawMessage `json:"user"`
-	AccessToken string          `json:"access_token"`
-	TokenType   string          `json:"token_type"`
-	ExpiresIn   int64           `json:"expires_in"`
-}
-
-// sessionResult is what api.register and api.create_session return.
-type sessionResult struct {
-	User         json.RawMessage `json:"user"`
-	Organization json.RawMessage `json:"organization"`
-	SessionID    string          `json:"session_id"`
 }
 
 // POST /v1/auth/register
@@ -58,13 +39,19 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	body, err := s.queryJSON(r.Context(), `select api.register($1, $2, $3, $4, $5)`,
-		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+	refresh, refreshHash, err := newRefreshToken()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	res, tok, expiresIn, err := s.startSession(body)
+	body, err := s.queryJSON(r.Context(), `select api.register($1, $2, $3, $4, $5, $6, $7::interval, $8::interval)`,
+		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)),
+		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, tokens, err := s.tokensFor(body, refresh)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -72,10 +59,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if len(res.Organization) == 0 {
 		res.Organization = json.RawMessage("null")
 	}
-	writeJSON(w, http.StatusCreated, registerResponse{
-		User: res.User, Organization: res.Organization,
-		AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn,
-	})
+	writeJSON(w, http.StatusCreated, registerResponse{sessionTokens: tokens, Organization: res.Organization})
 }
 
 // POST /v1/auth/login
@@ -97,16 +81,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNoPool)
 		return
 	}
-	var userID, hash string
-	// An account without a password (made by an email code or OpenID Connect) is
-	// answered exactly like an unknown email: same work, same 401.
-	err := s.pool.QueryRow(r.Context(),
-		`select user_id::text, coalesce(password_hash, '') from auth.credentials_for($1)`, email).Scan(&userID, &hash)
-	known := err == nil && hash != ""
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	userID, hash, err := s.credentialsWithinLimits(r.Context(), r, email)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	known := hash != nil
 
 	var ok bool
 	err = s.withHashSlot(r.Context(), func() error {
@@ -115,7 +95,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		var verr error
-		ok, verr = s.passwords.Verify(pw, hash)
+		ok, verr = s.passwords.Verify(pw, *hash)
 		if verr != nil {
 			// A stored hash we cannot read: log it, answer like a wrong password.
 			s.log(r).Error("unreadable password hash", "user_id", userID, "error", verr.Error())
@@ -132,17 +112,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."),
-		`select api.create_session($1::uuid, $2, $3)`, userID, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+		`select $1::uuid`, userID)
 }
 
 // signIn answers every sign-in (password, email code, OpenID Connect) the same way,
-// once the caller has proved who they are: query selects the json of
-// api.create_session for that user — or no row, when the proof failed (then the
-// answer is refused, a 401) — and the answer carries the session's tokens. A
-// disabled account hears it is disabled only here, after its proof.
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, refused *apiError, query string, args ...any) {
-	body, err := s.queryJSON(r.Context(), query, args...)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && body == nil) {
+// once the caller has proved who they are: userQuery selects the proven user's id —
+// the proof itself (a code, an ID token) runs in the same statement — or no row or
+// NULL when the proof failed (then the answer is refused, a 401). The answer carries
+// the new session's access and refresh tokens. A disabled account hears it is
+// disabled only here, after its proof.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, refused *apiError, userQuery string, args ...any) {
+	tokens, err := s.openSessionFor(r.Context(), r, userQuery, args...)
+	if errors.Is(err, pgx.ErrNoRows) {
 		s.fail(w, r, refused)
 		return
 	}
@@ -157,40 +138,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, refused *apiErro
 		s.failWith(w, r, err, e)
 		return
 	}
-	res, tok, expiresIn, err := s.startSession(body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	if info := infoFrom(r.Context()); info != nil {
 		var u struct {
 			ID string `json:"id"`
 		}
-		_ = json.Unmarshal(res.User, &u)
+		_ = json.Unmarshal(tokens.User, &u)
 		info.userID = u.ID
 	}
-	writeJSON(w, http.StatusOK, loginResponse{
-		User: res.User, AccessToken: tok, TokenType: "Bearer", ExpiresIn: expiresIn,
-	})
-}
-
-// startSession reads the json of api.register / api.create_session and
-// issues the access token for its user and session.
-func (s *Server) startSession(body []byte) (res sessionResult, tok string, expiresIn int64, err error) {
-	if err := json.Unmarshal(body, &res); err != nil {
-		return res, "", 0, fmt.Errorf("api: decoding session result: %w", err)
-	}
-	var user struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(res.User, &user); err != nil || !isUUID(user.ID) || !isUUID(res.SessionID) {
-		return res, "", 0, fmt.Errorf("api: session result lacks user id or session id: %s", body)
-	}
-	tok, ttl, err := s.tokens.Issue(user.ID, res.SessionID)
-	if err != nil {
-		return res, "", 0, err
-	}
-	return res, tok, int64(ttl / time.Second), nil
+	writeJSON(w, http.StatusOK, tokens)
 }
 
 // GET /v1/auth/me

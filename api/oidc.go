@@ -138,8 +138,7 @@ func (s *Server) callbackOIDC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.signIn(w, r, newError(ProblemSignInFailed, "This account can no longer sign in. Start again."),
-		`select api.create_session(auth.oidc_sign_in($1, $2, $3), $4, $5)`,
-		c.Provider.Name, id.Subject, id.Email, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+		`select auth.oidc_sign_in($1, $2, $3)`, c.Provider.Name, id.Subject, id.Email)
 }
 
 // failOIDC answers a provider-side failure: 401 when the sign-in itself is refused,

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // ProblemTypeBase prefixes every problem "type" URI. Each slug below is
@@ -45,6 +46,8 @@ var (
 	ProblemOrganizationSuspended = ProblemKind{"organization-suspended", "Organization suspended", http.StatusForbidden}
 	ProblemInvalidSignature      = ProblemKind{"invalid-signature", "Invalid webhook signature", http.StatusBadRequest}
 	ProblemPaymentProviderFailed = ProblemKind{"payment-provider-error", "Payment provider error", http.StatusBadGateway}
+	ProblemRefreshTokenReused    = ProblemKind{"refresh-token-reused", "Refresh token reused", http.StatusUnauthorized}
+	ProblemTooManyRequests       = ProblemKind{"too-many-requests", "Too many requests", http.StatusTooManyRequests}
 )
 
 // ProblemKinds lists every problem type, for documentation and tests.
@@ -55,6 +58,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemPayloadTooLarge, ProblemUnsupportedMediaType, ProblemValidation,
 		ProblemInternal, ProblemUnavailable, ProblemTimeout, ProblemSignInFailed,
 		ProblemPlanLimitReached, ProblemOrganizationSuspended, ProblemInvalidSignature, ProblemPaymentProviderFailed,
+		ProblemRefreshTokenReused, ProblemTooManyRequests,
 	}
 }
 
@@ -62,7 +66,8 @@ func ProblemKinds() []ProblemKind {
 func kindForStatus(status int) (ProblemKind, bool) {
 	for _, k := range ProblemKinds() {
 		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled &&
-			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature && k != ProblemSignInFailed {
+			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature && k != ProblemSignInFailed &&
+			k != ProblemRefreshTokenReused {
 			return k, true
 		}
 	}
@@ -95,6 +100,8 @@ type apiError struct {
 	errors []FieldError
 	// authenticate, when set, is the WWW-Authenticate challenge to send.
 	authenticate string
+	// retryAfter, when positive, is the Retry-After (seconds) of a 429.
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.kind.Slug + ": " + e.detail }
@@ -145,7 +152,10 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *apiError) {
 	if e.authenticate != "" {
 		h.Set("WWW-Authenticate", e.authenticate)
 	}
-	if e.kind.Status == http.StatusServiceUnavailable {
+	switch {
+	case e.retryAfter > 0:
+		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
+	case e.kind.Status == http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
 	}
 	w.WriteHeader(e.kind.Status)

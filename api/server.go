@@ -62,6 +62,10 @@ type Options struct {
 	// SignIn configures the password-less ways in (email codes, password reset,
 	// OpenID Connect).
 	SignIn SignInOptions
+	// Sessions bound sessions' lifetimes and the refresh-token reuse grace.
+	Sessions SessionOptions
+	// RateLimits bound sign-in attempts per client address and per account.
+	RateLimits RateLimitOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -85,6 +89,8 @@ type Server struct {
 	inviteTTL  time.Duration
 	signInOpts SignInOptions
 	oidc       map[string]*oidc.Client
+	sessions   SessionOptions
+	limits     RateLimitOptions
 	metrics    *metrics
 
 	acquireTimeout time.Duration
@@ -125,6 +131,8 @@ func NewServer(opts Options) *Server {
 	if opts.InvitationTTL <= 0 {
 		opts.InvitationTTL = DefaultInvitationTTL
 	}
+	opts.Sessions.setDefaults()
+	opts.RateLimits.setDefaults()
 	s := &Server{
 		pool:       opts.Pool,
 		tokens:     opts.Tokens,
@@ -137,6 +145,8 @@ func NewServer(opts Options) *Server {
 		router:     mux.NewRouter(),
 		signInOpts: opts.SignIn,
 		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
+		sessions:   opts.Sessions,
+		limits:     opts.RateLimits,
 		metrics:    newMetrics(),
 
 		acquireTimeout: opts.AcquireTimeout,
@@ -207,11 +217,12 @@ func (s *Server) routeAll() {
 	s.routeRBAC()
 
 	s.routeSignIn()
+	s.routeSessions()
 	s.routeAudit()
 	s.handle(http.MethodGet, "/metrics", s.metricsPage, public)
 }
 
-// idVar matches the path variables that hold ids ({org_id}, {project_id}, ...).
+// idVar matches the path variables that hold ids ({org_id}, {project_id}, {session_id}, ...).
 var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
 
 // handle registers h for method and a path template. Id variables only

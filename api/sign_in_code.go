@@ -39,8 +39,7 @@ func (s *Server) verifySignInCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or code is incorrect, expired or already used."),
-		`select api.create_session(u, $4, $5) from auth.verify_sign_in_code($1, $2, $3) u where u is not null`,
-		email, code, s.signInOpts.EmailSignUp, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)))
+		`select auth.verify_sign_in_code($1, $2, $3)`, email, code, s.signInOpts.EmailSignUp)
 }
 
 func checkSignInCode(code string) string {

@@ -34,32 +34,12 @@ create policy users_select_kernel on auth.users for select to rowguard_kernel
 comment on policy users_select_kernel on auth.users is
   'SECURITY DEFINER helpers: auth.credentials_for (login by email) and auth.begin_request (is the user active?).';
 
--- ----- auth.sessions ------------------------------------------------------------------
-grant select, insert (user_id, user_agent, ip) on auth.sessions to rowguard_api;
-
-create policy sessions_select on auth.sessions for select to rowguard_api
-  using (user_id = (select app.current_user_id()));
-comment on policy sessions_select on auth.sessions is 'A user sees only their own sessions.';
-
-create policy sessions_insert on auth.sessions for insert to rowguard_api
-  with check (user_id = (select app.current_user_id()));
-comment on policy sessions_insert on auth.sessions is
-  'A session is created only for the caller (sign-up and login set app.user_id to the authenticated user first).';
-
-grant select, update (last_used_at) on auth.sessions to rowguard_kernel;
-create policy sessions_select_kernel on auth.sessions for select to rowguard_kernel
-  using (true);
-comment on policy sessions_select_kernel on auth.sessions is
-  'auth.begin_request: is the session named by the access token live?';
-create policy sessions_update_kernel on auth.sessions for update to rowguard_kernel
-  using (true) with check (true);
-comment on policy sessions_update_kernel on auth.sessions is
-  'auth.begin_request: touch last_used_at (at most once a minute); the column grant allows nothing else.';
+-- auth.sessions: see auth_sessions.sql (reachable through kernel functions only).
 
 -- ----- the API functions of this domain -------------------------------------------------
 grant execute on function
-  api.register(text, text, text, text, text),
-  api.create_session(uuid, text, text),
+  api.register(text, text, text, text, text, bytea, interval, interval),
+  api.create_session(uuid, text, text, bytea, interval, interval),
   api.me()
 to rowguard_api;
 

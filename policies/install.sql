@@ -37,6 +37,7 @@ grant usage on schema auth, app to rowguard_kernel;
 
 {{ template "session.sql" . }}
 {{ template "identity.sql" . }}
+{{ template "auth_sessions.sql" . }}
 {{ template "tenancy.sql" . }}
 {{ template "projects.sql" . }}
 {{ template "audit.sql" . }}

@@ -16,6 +16,7 @@ import (
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/config"
 	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/payment"
 	"github.com/rowguard/rowguard/internal/token"
 )
@@ -69,25 +70,16 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	defer waitSender() // deferred after pool.Close: runs before it
 	defer stopSender()
 
-	tokens, err := token.NewAuthority(cfg.JWTPrivateKey, cfg.JWTKeyID, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL, cfg.TokenLeeway)
+	tokens, err := newAuthority(cfg)
 	if err != nil {
-		return fmt.Errorf("ROWGUARD_JWT_*: %w", err)
+		return err
 	}
-	handler := api.NewServer(api.Options{
-		Pool:           pool,
-		Tokens:         tokens,
-		Logger:         logger,
-		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
-		RequestTimeout: cfg.RequestTimeout,
-		AcquireTimeout: cfg.AcquireTimeout,
-		InvitationTTL:  cfg.InvitationTTL,
-		Version:        rowguard.Version,
-		Billing:        billingOptions(cfg),
-		SignIn: api.SignInOptions{
-			EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL,
-			OIDC: cfg.OIDCProviders, PublicURL: cfg.PublicURL, OIDCLeeway: cfg.TokenLeeway,
-		},
-	})
+	opts, err := serverOptions(cfg)
+	if err != nil {
+		return err
+	}
+	opts.Pool, opts.Tokens, opts.Logger = pool, tokens, logger
+	handler := api.NewServer(opts)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -108,7 +100,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	base := baseURL(ln.Addr().(*net.TCPAddr), cfg.Addr)
-	logger.Info("serving", "addr", ln.Addr().String(), "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", tokens.KeyID())
+	logger.Info("serving", "addr", ln.Addr().String(), "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", tokens.KeyID(), "trusted_keys", tokens.PublicKeys().Len())
 	fmt.Fprintf(stdout, "\nrowguard %s listening on %s   (API docs: %s/docs)\n", rowguard.Version, base, base)
 	if cfg.DevMode() {
 		fmt.Fprintf(stdout, "development DATABASE_URL=%s\n", dbURL)
@@ -137,6 +129,66 @@ Press Ctrl-C to stop.
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// newAuthority signs with the configured key and trusts the older keys of its ring.
+func newAuthority(cfg *config.ServeConfig) (*token.Authority, error) {
+	tokens, err := token.NewAuthority(cfg.JWTPrivateKey, cfg.JWTKeyID, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL, cfg.TokenLeeway)
+	if err != nil {
+		return nil, fmt.Errorf("ROWGUARD_JWT_*: %w", err)
+	}
+	for _, pub := range cfg.JWTPreviousKeys {
+		if err := tokens.TrustPublicKey(pub); err != nil {
+			return nil, fmt.Errorf("ROWGUARD_JWT_PRIVATE_KEY: %w", err)
+		}
+	}
+	return tokens, nil
+}
+
+// serverOptions are the API options the configuration sets (all but the pool, the
+// token authority and the logger).
+func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
+	passwords, err := password.New(password.Params{
+		Memory: cfg.PasswordMemoryKiB, Iterations: cfg.PasswordIterations, Parallelism: cfg.PasswordParallelism,
+		SaltLength: password.DefaultParams.SaltLength, KeyLength: password.DefaultParams.KeyLength,
+	})
+	if err != nil {
+		return api.Options{}, fmt.Errorf("ROWGUARD_PASSWORD_*: %w", err)
+	}
+	return api.Options{
+		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
+		RequestTimeout: cfg.RequestTimeout,
+		AcquireTimeout: cfg.AcquireTimeout,
+		Version:        rowguard.Version,
+		Passwords:      passwords,
+		Sessions: api.SessionOptions{
+			Lifetime:          cfg.SessionLifetime,
+			IdleTimeout:       cfg.SessionIdleTimeout,
+			RefreshReuseGrace: noneIfZero(cfg.RefreshReuseGrace),
+		},
+		RateLimits: api.RateLimitOptions{
+			LoginPerAddress:          api.RateLimit(cfg.RateLimitLoginAddress),
+			LoginPerAccount:          api.RateLimit(cfg.RateLimitLoginAccount),
+			RefreshPerAddress:        api.RateLimit(cfg.RateLimitRefreshAddress),
+			RefreshPerAccount:        api.RateLimit(cfg.RateLimitRefreshAccount),
+			PasswordChangePerAccount: api.RateLimit(cfg.RateLimitPasswordAccount),
+		},
+		InvitationTTL: cfg.InvitationTTL,
+		Billing:       billingOptions(cfg),
+		SignIn: api.SignInOptions{
+			EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL,
+			OIDC: cfg.OIDCProviders, PublicURL: cfg.PublicURL, OIDCLeeway: cfg.TokenLeeway,
+		},
+	}, nil
+}
+
+// noneIfZero maps a configured grace of 0s to api's "no grace" (api treats zero as
+// "the default").
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // baseURL is how to reach the listener from this machine.

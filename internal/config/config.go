@@ -39,13 +39,24 @@ var Variables = []Variable{
 	{"MIGRATION_DATABASE_URL", "DATABASE_URL", "PostgreSQL URL `rowguard migrate` uses: the owner of the rowguard objects or a superuser (the first run creates the roles, so it needs CREATEROLE)."},
 	{"ROWGUARD_ADDR", "127.0.0.1:8080", "host:port the HTTP server listens on."},
 	{"ROWGUARD_DATA_DIR", ".rowguard", "Development mode only: holds the private PostgreSQL cluster (postgres/) and the generated signing key (" + DevKeyFile + ")."},
-	{"ROWGUARD_JWT_PRIVATE_KEY", "(generated in development mode)", "Ed25519 private key signing access tokens, PEM PKCS#8 (`openssl genpkey -algorithm ed25519`); `\\n` escapes are accepted. Required when DATABASE_URL is set, unless ROWGUARD_JWT_PRIVATE_KEY_FILE is."},
-	{"ROWGUARD_JWT_PRIVATE_KEY_FILE", "", "Path of a file holding that key instead (e.g. a mounted secret). Not both."},
-	{"ROWGUARD_JWT_KEY_ID", "RFC 7638 thumbprint of the key", "`kid` header of issued tokens."},
+	{"ROWGUARD_JWT_PRIVATE_KEY", "(generated in development mode)", "Ed25519 private key signing access tokens, PEM PKCS#8 (`openssl genpkey -algorithm ed25519`); `\\n` escapes are accepted. Several PEM blocks make a key ring: the last one signs, all of them verify (and are published at /.well-known/jwks.json), so a key rotates without signing anyone out: append the new key, remove the old one an access-token lifetime later. Required when DATABASE_URL is set, unless ROWGUARD_JWT_PRIVATE_KEY_FILE is."},
+	{"ROWGUARD_JWT_PRIVATE_KEY_FILE", "", "Path of a file holding that key (or key ring) instead (e.g. a mounted secret). Not both."},
+	{"ROWGUARD_JWT_KEY_ID", "RFC 7638 thumbprint of the key", "`kid` header of issued tokens (the signing key's; older keys of a ring keep their thumbprint)."},
 	{"ROWGUARD_JWT_ISSUER", "rowguard", "`iss` claim: issued and required."},
 	{"ROWGUARD_JWT_AUDIENCE", "rowguard-api", "`aud` claim: issued and required."},
 	{"ROWGUARD_ACCESS_TOKEN_TTL", "15m", "Lifetime of an access token, 1m to 24h."},
 	{"ROWGUARD_TOKEN_LEEWAY", "30s", "Clock skew tolerated on exp/nbf/iat, 0s to 5m."},
+	{"ROWGUARD_SESSION_LIFETIME", "720h", "Absolute lifetime of a session (no refresh extends it), 1h to 8760h."},
+	{"ROWGUARD_SESSION_IDLE_TIMEOUT", "168h", "A session unused for this long ends (checked in SQL on every request and refresh), 5m to ROWGUARD_SESSION_LIFETIME."},
+	{"ROWGUARD_REFRESH_REUSE_GRACE", "10s", "How long a rotated refresh token may still be presented (several tabs refreshing at once) before it counts as reused and revokes its session, 0s to 5m."},
+	{"ROWGUARD_RATE_LIMIT_LOGIN_ADDRESS", "50/15m", "Login attempts per client address: <max>/<window>. Over it: 429 with Retry-After. Counted in PostgreSQL, so shared by every replica."},
+	{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", "10/15m", "Login attempts per email (known or not)."},
+	{"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS", "300/15m", "Refreshes per client address."},
+	{"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT", "60/15m", "Refreshes per user."},
+	{"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT", "10/15m", "Password-change attempts per signed-in user."},
+	{"ROWGUARD_PASSWORD_MEMORY_KIB", "19456", "Argon2id memory cost of new password hashes, in KiB (8192 to 1048576). Each concurrent login holds this much memory; see README for the latency it costs."},
+	{"ROWGUARD_PASSWORD_ITERATIONS", "2", "Argon2id time cost (passes), 1 to 16."},
+	{"ROWGUARD_PASSWORD_PARALLELISM", "1", "Argon2id lanes per hash, 1 to 16."},
 	{"ROWGUARD_MAX_BODY_BYTES", "1MiB", "Largest request body accepted (bytes, or with KiB/MiB/KB/MB), 1KiB to 64MiB; larger → 413."},
 	{"ROWGUARD_REQUEST_TIMEOUT", "10s", "Time limit of one request, database work included, 1s to 10m; exceeded → 503/504."},
 	{"ROWGUARD_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)."},
@@ -109,9 +120,25 @@ type ServeConfig struct {
 	// ROWGUARD_OIDC_PROVIDERS.
 	OIDCProviders []oidc.Provider `ignored:"true"`
 
+	SessionLifetime    time.Duration `envconfig:"ROWGUARD_SESSION_LIFETIME" default:"720h"`
+	SessionIdleTimeout time.Duration `envconfig:"ROWGUARD_SESSION_IDLE_TIMEOUT" default:"168h"`
+	RefreshReuseGrace  time.Duration `envconfig:"ROWGUARD_REFRESH_REUSE_GRACE" default:"10s"`
+
+	RateLimitLoginAddress    RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_LOGIN_ADDRESS" default:"50/15m"`
+	RateLimitLoginAccount    RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT" default:"10/15m"`
+	RateLimitRefreshAddress  RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS" default:"300/15m"`
+	RateLimitRefreshAccount  RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT" default:"60/15m"`
+	RateLimitPasswordAccount RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT" default:"10/15m"`
+
+	PasswordMemoryKiB   uint32 `envconfig:"ROWGUARD_PASSWORD_MEMORY_KIB" default:"19456"`
+	PasswordIterations  uint32 `envconfig:"ROWGUARD_PASSWORD_ITERATIONS" default:"2"`
+	PasswordParallelism uint8  `envconfig:"ROWGUARD_PASSWORD_PARALLELISM" default:"1"`
+
 	// JWTPrivateKey is the parsed signing key (from the variable, the file, or the
-	// development key file).
+	// development key file): the last key of the ring.
 	JWTPrivateKey ed25519.PrivateKey `ignored:"true"`
+	// JWTPreviousKeys are the public halves of the ring's other keys: still trusted.
+	JWTPreviousKeys []ed25519.PublicKey `ignored:"true"`
 	// JWTKeySource says where JWTPrivateKey came from, for the start-up log.
 	JWTKeySource string `ignored:"true"`
 }
@@ -212,6 +239,32 @@ func (c *ServeConfig) validate() error {
 		between("ROWGUARD_POOL_ACQUIRE_TIMEOUT", c.AcquireTimeout, 10*time.Millisecond, c.RequestTimeout)
 	}
 	between("ROWGUARD_INVITATION_TTL", c.InvitationTTL, time.Hour, 30*24*time.Hour)
+	between("ROWGUARD_SESSION_LIFETIME", c.SessionLifetime, time.Hour, 8760*time.Hour)
+	between("ROWGUARD_SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout, 5*time.Minute, max(c.SessionLifetime, 5*time.Minute))
+	between("ROWGUARD_REFRESH_REUSE_GRACE", c.RefreshReuseGrace, 0, 5*time.Minute)
+	for _, l := range []struct {
+		name string
+		l    RateLimit
+	}{
+		{"ROWGUARD_RATE_LIMIT_LOGIN_ADDRESS", c.RateLimitLoginAddress},
+		{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", c.RateLimitLoginAccount},
+		{"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS", c.RateLimitRefreshAddress},
+		{"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT", c.RateLimitRefreshAccount},
+		{"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT", c.RateLimitPasswordAccount},
+	} {
+		if l.l.Max < 1 || l.l.Max > 1_000_000 || l.l.Window < time.Second || l.l.Window > 24*time.Hour {
+			bad(l.name, "must be <max>/<window> with max 1 to 1000000 and window 1s to 24h, e.g. 10/15m (got %s)", l.l)
+		}
+	}
+	if c.PasswordMemoryKiB < 8192 || c.PasswordMemoryKiB > 1<<20 {
+		bad("ROWGUARD_PASSWORD_MEMORY_KIB", "must be between 8192 and 1048576 (got %d)", c.PasswordMemoryKiB)
+	}
+	if c.PasswordIterations < 1 || c.PasswordIterations > 16 {
+		bad("ROWGUARD_PASSWORD_ITERATIONS", "must be between 1 and 16 (got %d)", c.PasswordIterations)
+	}
+	if c.PasswordParallelism < 1 || c.PasswordParallelism > 16 {
+		bad("ROWGUARD_PASSWORD_PARALLELISM", "must be between 1 and 16 (got %d)", c.PasswordParallelism)
+	}
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 64<<20 {
 		bad("ROWGUARD_MAX_BODY_BYTES", "must be between 1KiB and 64MiB (got %s)", c.MaxBodyBytes)
 	}
@@ -258,37 +311,52 @@ func isHTTPURL(s string) bool {
 }
 
 func (c *ServeConfig) loadKey() error {
+	var ring []ed25519.PrivateKey
 	switch {
 	case c.JWTPrivateKeyPEM != "":
 		pemText := c.JWTPrivateKeyPEM
 		if !strings.Contains(pemText, "\n") {
 			pemText = strings.ReplaceAll(pemText, `\n`, "\n") // one-line form, e.g. in a .env file
 		}
-		key, err := token.ParsePrivateKeyPEM([]byte(pemText))
+		keys, err := token.ParsePrivateKeysPEM([]byte(pemText))
 		if err != nil {
 			return fmt.Errorf("ROWGUARD_JWT_PRIVATE_KEY: %v", strings.TrimPrefix(err.Error(), "token: "))
 		}
-		c.JWTPrivateKey, c.JWTKeySource = key, "ROWGUARD_JWT_PRIVATE_KEY"
+		ring, c.JWTKeySource = keys, "ROWGUARD_JWT_PRIVATE_KEY"
 	case c.JWTPrivateKeyFile != "":
-		key, err := token.LoadPrivateKeyFile(c.JWTPrivateKeyFile)
+		keys, err := loadKeyRing(c.JWTPrivateKeyFile)
 		if err != nil {
 			return fmt.Errorf("ROWGUARD_JWT_PRIVATE_KEY_FILE: %v", strings.TrimPrefix(err.Error(), "token: "))
 		}
-		c.JWTPrivateKey, c.JWTKeySource = key, c.JWTPrivateKeyFile
+		ring, c.JWTKeySource = keys, c.JWTPrivateKeyFile
 	default: // development mode (validate requires a key otherwise)
 		path := filepath.Join(c.DataDir, DevKeyFile)
-		key, err := devKey(path)
+		keys, err := devKey(path)
 		if err != nil {
 			return fmt.Errorf("ROWGUARD_DATA_DIR: development signing key %s: %w", path, err)
 		}
-		c.JWTPrivateKey, c.JWTKeySource = key, path
+		ring, c.JWTKeySource = keys, path
+	}
+	c.JWTPrivateKey = ring[len(ring)-1]
+	c.JWTPreviousKeys = nil
+	for _, k := range ring[:len(ring)-1] {
+		c.JWTPreviousKeys = append(c.JWTPreviousKeys, k.Public().(ed25519.PublicKey))
 	}
 	return nil
 }
 
-// devKey loads the development signing key at path, generating it (mode 0600) the
-// first time.
-func devKey(path string) (ed25519.PrivateKey, error) {
+// loadKeyRing reads every PEM private key of a file.
+func loadKeyRing(path string) ([]ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return token.ParsePrivateKeysPEM(data)
+}
+
+// devKey loads the development signing key (or key ring) at path, generating one key
+// (mode 0600) the first time.
+func devKey(path string) ([]ed25519.PrivateKey, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -297,7 +365,7 @@ func devKey(path string) (ed25519.PrivateKey, error) {
 		if fi.Mode().Perm()&0o077 != 0 {
 			return nil, fmt.Errorf("is readable by others (mode %v): chmod 600 %s, or delete it to get a new key", fi.Mode().Perm(), path)
 		}
-		return token.LoadPrivateKeyFile(path)
+		return loadKeyRing(path)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -312,7 +380,7 @@ func devKey(path string) (ed25519.PrivateKey, error) {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return token.LoadPrivateKeyFile(path) // another process generated it meanwhile
+		return loadKeyRing(path) // another process generated it meanwhile
 	}
 	if err != nil {
 		return nil, err
@@ -326,7 +394,7 @@ func devKey(path string) (ed25519.PrivateKey, error) {
 		os.Remove(path)
 		return nil, err
 	}
-	return key, nil
+	return []ed25519.PrivateKey{key}, nil
 }
 
 // unsetEmpty removes our variables that are set but empty (`ROWGUARD_ADDR=` in an env
@@ -354,6 +422,8 @@ func describe(err error) error {
 		want = "debug, info, warn or error"
 	case "bool":
 		want = "true or false"
+	case "config.RateLimit", "RateLimit":
+		want = "<max>/<window> such as 10/15m"
 	case "config.ByteSize", "ByteSize":
 		want = "a size in bytes such as 1048576, 512KiB or 1MiB"
 	}

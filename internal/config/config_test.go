@@ -156,6 +156,17 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_OIDC_PROVIDERS", `[{"name":"okta","issuer":"https://idp.example.com","client_id":"a","client_secret":"b"}]`, "ROWGUARD_PUBLIC_URL: required with an OpenID Connect provider"},
 		{"ROWGUARD_PUBLIC_URL", "api.example.com", `ROWGUARD_PUBLIC_URL: must be an absolute http(s) URL`},
 		{"ROWGUARD_MAIL_FROM", "nobody", "ROWGUARD_MAIL_FROM: must be an address"},
+		{"ROWGUARD_JWT_PRIVATE_KEY", pemText + "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n", `ROWGUARD_JWT_PRIVATE_KEY: key 2 of the ring: PEM block is "PUBLIC KEY"`},
+		{"ROWGUARD_SESSION_LIFETIME", "30m", "ROWGUARD_SESSION_LIFETIME: must be between 1h and 8760h (got 30m)"},
+		{"ROWGUARD_SESSION_IDLE_TIMEOUT", "1000h", "ROWGUARD_SESSION_IDLE_TIMEOUT: must be between 5m and 720h (got 1000h)"},
+		{"ROWGUARD_SESSION_IDLE_TIMEOUT", "1m", "ROWGUARD_SESSION_IDLE_TIMEOUT: must be between 5m and 720h (got 1m)"},
+		{"ROWGUARD_REFRESH_REUSE_GRACE", "1h", "ROWGUARD_REFRESH_REUSE_GRACE: must be between 0s and 5m (got 1h)"},
+		{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", "ten", `ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT: must be <max>/<window> such as 10/15m (got "ten")`},
+		{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", "0/15m", "ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT: must be <max>/<window> with max 1 to 1000000 and window 1s to 24h, e.g. 10/15m (got 0/15m)"},
+		{"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS", "10/48h", "ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS: must be <max>/<window>"},
+		{"ROWGUARD_PASSWORD_MEMORY_KIB", "64", "ROWGUARD_PASSWORD_MEMORY_KIB: must be between 8192 and 1048576 (got 64)"},
+		{"ROWGUARD_PASSWORD_ITERATIONS", "0", "ROWGUARD_PASSWORD_ITERATIONS: must be between 1 and 16 (got 0)"},
+		{"ROWGUARD_PASSWORD_PARALLELISM", "17", "ROWGUARD_PASSWORD_PARALLELISM: must be between 1 and 16 (got 17)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
@@ -265,5 +276,30 @@ func TestServeOIDCProviders(t *testing.T) {
 	if len(c.OIDCProviders) != 2 || c.OIDCProviders[0].Name != "google" || c.OIDCProviders[0].Issuer != "https://accounts.google.com" ||
 		c.OIDCProviders[1].Name != "okta" || c.OIDCProviders[1].ClientSecret != "o-secret" {
 		t.Fatalf("providers: %+v", c.OIDCProviders)
+	}
+}
+
+func TestKeyRingAndSessionSettings(t *testing.T) {
+	clearEnv(t)
+	older, olderKey := keyPEM(t)
+	newer, newerKey := keyPEM(t)
+	t.Setenv("DATABASE_URL", "postgres://rowguard_app@db/rowguard")
+	t.Setenv("ROWGUARD_JWT_PRIVATE_KEY", older+newer)
+	t.Setenv("ROWGUARD_SESSION_LIFETIME", "24h")
+	t.Setenv("ROWGUARD_SESSION_IDLE_TIMEOUT", "2h")
+	t.Setenv("ROWGUARD_REFRESH_REUSE_GRACE", "0s")
+	t.Setenv("ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", " 5 / 1h ")
+	t.Setenv("ROWGUARD_PASSWORD_MEMORY_KIB", "65536")
+	c, err := LoadServe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.JWTPrivateKey.Equal(newerKey) || len(c.JWTPreviousKeys) != 1 || !c.JWTPreviousKeys[0].Equal(olderKey.Public()) {
+		t.Errorf("the last key of the ring must sign and the others be trusted")
+	}
+	if c.SessionLifetime != 24*time.Hour || c.SessionIdleTimeout != 2*time.Hour || c.RefreshReuseGrace != 0 ||
+		c.RateLimitLoginAccount != (RateLimit{5, time.Hour}) || c.RateLimitLoginAddress != (RateLimit{50, 15 * time.Minute}) ||
+		c.PasswordMemoryKiB != 65536 || c.PasswordIterations != 2 || c.PasswordParallelism != 1 {
+		t.Errorf("settings: %+v", c)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -115,4 +116,39 @@ func Ed25519PublicJWK(pub ed25519.PublicKey, kid string) (jwk.Key, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// ParsePrivateKeysPEM reads every PEM "PRIVATE KEY" block (PKCS#8 Ed25519) in data, in
+// order: a key ring, oldest first. Blocks of other types are refused.
+func ParsePrivateKeysPEM(data []byte) ([]ed25519.PrivateKey, error) {
+	var keys []ed25519.PrivateKey
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		key, err := ParsePrivateKeyPEM(pem.EncodeToMemory(block))
+		if err != nil && len(keys) > 0 {
+			return nil, fmt.Errorf("token: key %d of the ring: %s", len(keys)+1, strings.TrimPrefix(err.Error(), "token: "))
+		}
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("token: no PEM block found")
+	}
+	return keys, nil
+}
+
+// TrustPublicKey trusts an Ed25519 verification key under its RFC 7638 thumbprint kid:
+// a key that signed tokens still alive (key rotation), no longer signing.
+func (a *Authority) TrustPublicKey(pub ed25519.PublicKey) error {
+	k, err := Ed25519PublicJWK(pub, "")
+	if err != nil {
+		return err
+	}
+	return a.TrustKey(k)
 }

@@ -3,12 +3,13 @@
 -- authenticated (argon2id, in Go), so the inserts below pass the ordinary policies.
 
 create function api.register(
-  p_email text, p_password_hash text, p_organization_name text, p_user_agent text, p_ip text
+  p_email text, p_password_hash text, p_organization_name text, p_user_agent text, p_ip text,
+  p_refresh_token_hash bytea, p_session_lifetime interval, p_session_idle_timeout interval
 ) returns json
 language plpgsql volatile as $$
 declare
   v_user_id    uuid := app.uuid_v7();
-  v_session_id uuid;
+  v_session    record;
   v_org        json;
 begin
   perform set_config('app.user_id', v_user_id::text, true);
@@ -20,9 +21,8 @@ begin
       using errcode = 'RG409', column = 'email';
   end;
 
-  insert into auth.sessions (user_id, user_agent, ip)
-  values (v_user_id, left(p_user_agent, 512), p_ip::inet)
-  returning id into v_session_id;
+  select * into v_session from auth.open_session(v_user_id, p_user_agent, p_ip::inet,
+    p_refresh_token_hash, p_session_lifetime, p_session_idle_timeout);
 
   if p_organization_name is not null then
     begin
@@ -37,36 +37,33 @@ begin
   return json_build_object(
     'user', api.user_json(v_user_id),
     'organization', v_org,
-    'session_id', v_session_id);
+    'session_id', v_session.session_id,
+    'session_expires_at', v_session.expires_at);
 end
 $$;
-comment on function api.register(text, text, text, text, text) is
-  'POST /v1/auth/register: a new active user, a session, and optionally an organization the user OWNs.';
+comment on function api.register(text, text, text, text, text, bytea, interval, interval) is
+  'POST /v1/auth/register: a new active user, a session (auth.open_session), and optionally an organization the user OWNs.';
 
-create function api.create_session(p_user_id uuid, p_user_agent text, p_ip text) returns json
+-- Every way in (password login, and the ways later added) ends here, after the API has
+-- authenticated the user: api.create_session → auth.open_session, the one place a
+-- session and its first refresh token are born.
+create function api.create_session(
+  p_user_id uuid, p_user_agent text, p_ip text,
+  p_refresh_token_hash bytea, p_session_lifetime interval, p_session_idle_timeout interval
+) returns json
 language plpgsql volatile as $$
 declare
-  v_status     auth.user_status;
-  v_session_id uuid;
+  v_session record;
 begin
   perform set_config('app.user_id', p_user_id::text, true);
-  select u.status into v_status from auth.users u where u.id = p_user_id;
-  if not found then
-    raise exception 'invalid credentials' using errcode = 'RG401';
-  end if;
-  if v_status <> 'active' then
-    raise exception 'this account is disabled' using errcode = 'RG403';
-  end if;
-
-  insert into auth.sessions (user_id, user_agent, ip)
-  values (p_user_id, left(p_user_agent, 512), p_ip::inet)
-  returning id into v_session_id;
-
-  return json_build_object('user', api.user_json(p_user_id), 'session_id', v_session_id);
+  select * into v_session from auth.open_session(p_user_id, p_user_agent, p_ip::inet,
+    p_refresh_token_hash, p_session_lifetime, p_session_idle_timeout);
+  return json_build_object('user', api.user_json(p_user_id),
+    'session_id', v_session.session_id, 'session_expires_at', v_session.expires_at);
 end
 $$;
-comment on function api.create_session(uuid, text, text) is
-  'POST /v1/auth/login, after the API verified the password: a new session for an active user.';
+comment on function api.create_session(uuid, text, text, bytea, interval, interval) is
+  'After the API authenticated a user (password login, or any later way in): a new session for an active user, with its first refresh token (SHA-256 only).';
 
 -- The caller's effective permissions in one organization: what their org role grants in
 -- every project (OWNER/ADMIN; NULL for a MEMBER) and each project they are a member of.

@@ -9,6 +9,7 @@
 --   RG409 conflict          RG422 invalid input (COLUMN names the field)
 --   RG402 plan limit reached (COLUMN names the limit kind)
 --   RGS03 the organization is suspended (403, its own problem type)
+--   RG429 too many requests (DETAIL: seconds to wait → Retry-After; auth.enforce_rate_limit)
 drop schema if exists api cascade;
 set local role rowguard_owner;
 create schema api;
@@ -17,6 +18,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "errors.sql" . }}
 {{ template "json.sql" . }}
 {{ template "identity.sql" . }}
+{{ template "sessions.sql" . }}
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
 {{ template "audit.sql" . }}

@@ -650,6 +650,7 @@ var snapshotQueries = map[string]string{
 	"auth.password_reset_tokens": `select * from auth.password_reset_tokens`,
 	"auth.oidc_login_states":     `select * from auth.oidc_login_states`,
 	"auth.identities":            `select * from auth.identities`,
+	"auth.refresh_tokens":        `select * from auth.refresh_tokens`,
 }
 
 func (e *env) snapshot(t testing.TB) snapshot {

@@ -59,11 +59,13 @@ type page[T any] struct {
 }
 
 type authResponse struct {
-	User         userJSON `json:"user"`
-	Organization *org     `json:"organization"`
-	AccessToken  string   `json:"access_token"`
-	TokenType    string   `json:"token_type"`
-	ExpiresIn    int64    `json:"expires_in"`
+	User             userJSON  `json:"user"`
+	Organization     *org      `json:"organization"`
+	AccessToken      string    `json:"access_token"`
+	TokenType        string    `json:"token_type"`
+	ExpiresIn        int64     `json:"expires_in"`
+	RefreshToken     string    `json:"refresh_token"`
+	SessionExpiresAt time.Time `json:"session_expires_at"`
 }
 
 type meResponse struct {
@@ -86,10 +88,11 @@ type meResponse struct {
 	} `json:"memberships"`
 }
 
-// user is a signed-up account and the token of its sign-up session.
+// user is a signed-up account and the tokens of its sign-up session.
 type user struct {
 	ID, Email, Password string
 	Token, SessionID    string
+	RefreshToken        string
 }
 
 // tenant is an organization with one user per role and one project, of
@@ -128,7 +131,7 @@ func (e *env) register(t testing.TB, tag, orgName string) (user, *org) {
 	}
 	return user{
 		ID: res.User.ID, Email: res.User.Email, Password: fixturePassword,
-		Token: res.AccessToken, SessionID: claims.SessionID,
+		Token: res.AccessToken, SessionID: claims.SessionID, RefreshToken: res.RefreshToken,
 	}, res.Organization
 }
 

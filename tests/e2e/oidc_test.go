@@ -133,7 +133,7 @@ func TestOIDCLinksByVerifiedEmail(t *testing.T) {
 		t.Fatalf("linked to %s, want the existing account %s", res.User.ID, squatted.ID)
 	}
 	wantUnauthorized(t, o.do(t, http.MethodGet, "/v1/auth/me", squatted.Token, nil))
-	wantProblem(t, o.login(t, squatted.Email, squatted.Password), api.ProblemInvalidCredentials)
+	wantProblem(t, o.postLogin(t, squatted.Email, squatted.Password), api.ProblemInvalidCredentials)
 
 	verified, _ := o.register(t, "oidc-verified", "")
 	o.exec(t, `update auth.users set email_verified_at = now() where id = $1`, verified.ID)
@@ -142,7 +142,7 @@ func TestOIDCLinksByVerifiedEmail(t *testing.T) {
 		t.Fatalf("linked to %s, want %s", res.User.ID, verified.ID)
 	}
 	o.do(t, http.MethodGet, "/v1/auth/me", verified.Token, nil).want(t, http.StatusOK)
-	o.signedIn(t, o.login(t, verified.Email, verified.Password), verified.Email)
+	o.signedIn(t, o.postLogin(t, verified.Email, verified.Password), verified.Email)
 
 	disabled, _ := o.register(t, "oidc-disabled", "")
 	o.exec(t, `update auth.users set status = 'disabled', email_verified_at = now() where id = $1`, disabled.ID)

@@ -41,7 +41,7 @@ func wantBadResetToken(t testing.TB, r *response) {
 	wantProblem(t, r, api.ProblemValidation, "token")
 }
 
-func (e *env) login(t testing.TB, email, pw string) *response {
+func (e *env) postLogin(t testing.TB, email, pw string) *response {
 	t.Helper()
 	return e.do(t, http.MethodPost, "/v1/auth/login", "", map[string]any{"email": email, "password": pw})
 }
@@ -52,7 +52,7 @@ func TestPasswordResetRevokesEverySession(t *testing.T) {
 	}))
 	u, _ := m.register(t, "reset-user", "")
 	var second authResponse
-	m.login(t, u.Email, u.Password).want(t, http.StatusOK).decode(t, &second)
+	m.postLogin(t, u.Email, u.Password).want(t, http.StatusOK).decode(t, &second)
 	other, _ := m.register(t, "reset-bystander", "")
 
 	m.forgot(t, u.Email)
@@ -66,15 +66,15 @@ func TestPasswordResetRevokesEverySession(t *testing.T) {
 		wantUnauthorized(t, m.do(t, http.MethodGet, "/v1/auth/me", stale, nil).want(t, http.StatusUnauthorized))
 	}
 	m.do(t, http.MethodGet, "/v1/auth/me", other.Token, nil).want(t, http.StatusOK) // only that user's sessions
-	wantProblem(t, m.login(t, u.Email, u.Password), api.ProblemInvalidCredentials)
-	m.signedIn(t, m.login(t, u.Email, "a brand new passphrase"), u.Email)
+	wantProblem(t, m.postLogin(t, u.Email, u.Password), api.ProblemInvalidCredentials)
+	m.signedIn(t, m.postLogin(t, u.Email, "a brand new passphrase"), u.Email)
 	if m.count(t, `select count(*)::int from auth.users where id = $1 and email_verified_at is not null`, u.ID) != 1 {
 		t.Error("a completed reset did not mark the email verified")
 	}
 
 	// Single use.
 	wantBadResetToken(t, m.reset(t, tok, "yet another passphrase"))
-	m.signedIn(t, m.login(t, u.Email, "a brand new passphrase"), u.Email)
+	m.signedIn(t, m.postLogin(t, u.Email, "a brand new passphrase"), u.Email)
 }
 
 func TestPasswordResetTokenRules(t *testing.T) {
@@ -96,7 +96,7 @@ func TestPasswordResetTokenRules(t *testing.T) {
 	// Expired.
 	m.exec(t, `update auth.password_reset_tokens set expires_at = now() - interval '1 second' where user_id = $1`, u.ID)
 	wantBadResetToken(t, m.reset(t, second, "password number two"))
-	m.signedIn(t, m.login(t, u.Email, u.Password), u.Email) // the password did not change
+	m.signedIn(t, m.postLogin(t, u.Email, u.Password), u.Email) // the password did not change
 
 	// A made-up token.
 	wantBadResetToken(t, m.reset(t, strings.Repeat("A", 43), "password number three"))

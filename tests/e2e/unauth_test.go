@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"net/http"
 	"regexp"
 	"strings"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/rowguard/rowguard/internal/token"
@@ -38,6 +42,16 @@ func TestUnauthenticated(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Well-signed tokens whose session or user the database refuses.
+	loggedOut, _ := e.register(t, "logged-out", "")
+	e.do(t, "POST", "/v1/auth/logout", loggedOut.Token, nil).want(t, http.StatusNoContent)
+	disabled, _ := e.register(t, "disabled", "")
+	e.exec(t, `update auth.users set status = 'disabled' where id = $1`, disabled.ID)
+	expiredSession, _ := e.register(t, "expired-session", "")
+	e.exec(t, `update auth.sessions set expires_at = now() - interval '1 second' where id = $1`, expiredSession.SessionID)
+	idleSession, _ := e.register(t, "idle-session", "")
+	e.exec(t, `update auth.sessions set last_used_at = now() - idle_timeout where id = $1`, idleSession.SessionID)
+
 	type variant struct {
 		name      string
 		header    []string // Authorization values; nil: none
@@ -59,6 +73,9 @@ func TestUnauthenticated(t *testing.T) {
 		{name: "other key, our kid", header: bearer(signToken(t, otherKey, kid, token.Type, valid))},
 		{name: "other key, its own kid", header: bearer(otherAuthorityToken)},
 		{name: "alg none", header: bearer(unsignedToken(kid, valid))},
+		{name: "HS256 keyed with the public key", header: bearer(hmacToken(t, e.key.Public().(ed25519.PublicKey), kid, valid))},
+		{name: "unknown kid", header: bearer(signToken(t, e.key, "no-such-key", token.Type, valid))},
+		{name: "tampered signature", header: bearer(tamperSignature(owner.Token))},
 		{name: "expired", header: bearer(signToken(t, e.key, kid, token.Type, with(valid,
 			jwt.IssuedAtKey, past, jwt.NotBeforeKey, past, jwt.ExpirationKey, past.Add(time.Hour))))},
 		{name: "not yet valid", header: bearer(signToken(t, e.key, kid, token.Type, with(valid,
@@ -73,6 +90,10 @@ func TestUnauthenticated(t *testing.T) {
 		{name: "unknown session", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, token.SessionIDClaim, uuid.NewString())))},
 		{name: "unknown user", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, jwt.SubjectKey, uuid.NewString())))},
 		{name: "another user's session", header: bearer(signToken(t, e.key, kid, token.Type, with(valid, token.SessionIDClaim, tn.Member.SessionID)))},
+		{name: "logged-out session", header: bearer(loggedOut.Token)},
+		{name: "disabled user", header: bearer(disabled.Token)},
+		{name: "session past its lifetime", header: bearer(expiredSession.Token)},
+		{name: "idle session", header: bearer(idleSession.Token)},
 	}
 
 	before := e.snapshot(t)
@@ -83,12 +104,19 @@ func TestUnauthenticated(t *testing.T) {
 		}
 		routes++
 		path := strings.NewReplacer("{org_id}", tn.Org.ID, "{project_id}", tn.Project.ID,
-			"{user_id}", tn.Member.ID, "{invitation_id}", tn.Org.ID).Replace(rt.Path)
+			"{user_id}", tn.Member.ID, "{invitation_id}", tn.Org.ID,
+			"{session_id}", tn.Member.SessionID).Replace(rt.Path)
 		path = otherPathVar.ReplaceAllString(path, uuid.NewString())
 		// A valid body, so that a well-signed token of a dead session gets as far as
 		// auth.begin_request (401) instead of stopping at validation (422).
 		var body any
-		if rt.Method == http.MethodPost || rt.Method == http.MethodPatch {
+		switch {
+		case rt.Path == "/v1/auth/password":
+			// A valid body: the token, not the body, must be what is refused.
+			body = map[string]any{"current_password": owner.Password, "new_password": "intruder's password"}
+		case rt.Method == http.MethodPost && strings.HasPrefix(rt.Path, "/v1/auth/"):
+			body = nil
+		case rt.Method == http.MethodPost, rt.Method == http.MethodPatch:
 			body = map[string]any{"name": "Intruder"}
 		}
 		// Routes whose body must be valid to reach authentication in the database.
@@ -152,5 +180,40 @@ func tamper(tok string) string {
 		p[i] = 'A'
 	}
 	parts[1] = string(p)
+	return strings.Join(parts, ".")
+}
+
+// hmacToken is the classic key-confusion forgery: an HS256 token whose HMAC key is
+// the server's public key (which anyone can read from the JWK set).
+func hmacToken(t testing.TB, pub ed25519.PublicKey, kid string, claims map[string]any) string {
+	t.Helper()
+	tok := jwt.New()
+	for k, v := range claims {
+		if err := tok.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hdr := jws.NewHeaders()
+	for k, v := range map[string]any{jws.TypeKey: token.Type, jws.KeyIDKey: kid} {
+		if err := hdr.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.HS256, []byte(pub), jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(signed)
+}
+
+// tamperSignature flips one bit of a token's signature.
+func tamperSignature(tok string) string {
+	parts := strings.Split(tok, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		panic(err)
+	}
+	sig[len(sig)/2] ^= 1
+	parts[2] = base64.RawURLEncoding.EncodeToString(sig)
 	return strings.Join(parts, ".")
 }

@@ -27,10 +27,14 @@
 // GET /v1/orgs/{org_id}/projects?limit=20 with that tenant's token over
 // keep-alive connections.
 //
+// Phase "unchecked": the direct batch with auth.begin_request replaced by a copy
+// without the session and user check (tests/load/revocation.go), to report what
+// instant revocation costs per request: the "revocation check" line.
+//
 // Phase "direct": the same transaction without HTTP: one pgx batch on a
 // rowguard_app pool of the same size as the API's,
 //
-//	select auth.begin_request($1::uuid, $2::uuid, $3::uuid), set_config('app.session_id', …), set_config('app.request_id', …)
+//	select auth.begin_request($1::uuid, $2::uuid, $3::uuid), set_config('app.request_id', …, true)
 //	select api.list_projects($1::int, $2::uuid)
 //
 // — built by the api package itself (api.RequestBatch with api.ListProjectsSQL,
@@ -115,6 +119,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rowguard/rowguard/internal/password"
 )
 
 // config holds the command line.
@@ -144,6 +150,7 @@ type config struct {
 	verbose      bool
 	seed         uint64
 	requestLimit time.Duration
+	passwords    password.Params
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -164,7 +171,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.keepConns, "keep-seed-conns", false, "in-process mode: keep the API pool's connections that served the seeding (by default both pools are reset after seeding, so both phases start on fresh backends)")
 	fs.IntVar(&c.seedWorkers, "seed-concurrency", 8, "concurrent requests while seeding")
 	fs.IntVar(&c.cross, "cross", 100, "cross-tenant probes per path (HTTP and direct) after the phases; 0 disables")
-	fs.StringVar(&c.phases, "phases", "api,direct", "phases to run: api, direct or both")
+	fs.StringVar(&c.phases, "phases", "api,direct,unchecked", "phases to run: api, direct, unchecked (direct without the revocation check), login (POST /v1/auth/login: the password hash's cost), comma-separated")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
 	fs.Float64Var(&c.minRatio, "min-ratio", 0, "exit 1 when the API/direct throughput ratio is below this (0: report only)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the api phase's measured window to this file")
@@ -174,6 +181,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "progress details on stderr (cluster start, migrations)")
 	fs.Uint64Var(&c.seed, "seed", 0, "random seed of the tenant choice (0: from the clock)")
 	fs.DurationVar(&c.requestLimit, "request-timeout", 30*time.Second, "client-side time limit of one request")
+	c.passwords = password.DefaultParams
+	var memory, iterations, parallelism uint
+	fs.UintVar(&memory, "password-memory-kib", uint(c.passwords.Memory), "in-process API: argon2id memory cost (KiB) of the hashes it makes and of the seeded accounts")
+	fs.UintVar(&iterations, "password-iterations", uint(c.passwords.Iterations), "in-process API: argon2id time cost")
+	fs.UintVar(&parallelism, "password-parallelism", uint(c.passwords.Parallelism), "in-process API: argon2id lanes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./tests/load [flags]\n\n"+
 			"Benchmarks GET /v1/orgs/{org_id}/projects through the API against the same SQL sent directly,\n"+
@@ -186,6 +198,7 @@ func parseFlags(args []string) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	c.passwords.Memory, c.passwords.Iterations, c.passwords.Parallelism = uint32(memory), uint32(iterations), uint8(min(parallelism, 255))
 	var errs []error
 	if c.orgs < 2 {
 		errs = append(errs, errors.New("-orgs must be at least 2 (tenants must mix)"))
@@ -220,9 +233,9 @@ func parseFlags(args []string) (*config, error) {
 	c.url = strings.TrimRight(c.url, "/")
 	for _, p := range strings.Split(c.phases, ",") {
 		switch strings.TrimSpace(p) {
-		case "api", "direct":
+		case "api", "direct", "unchecked", "login":
 		default:
-			errs = append(errs, fmt.Errorf("-phases: unknown phase %q (api, direct)", p))
+			errs = append(errs, fmt.Errorf("-phases: unknown phase %q (api, direct, unchecked, login)", p))
 		}
 	}
 	return c, errors.Join(errs...)
@@ -293,11 +306,17 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	rep.Seed = seedFacts{Orgs: len(tenants), ProjectsPerOrg: cfg.projects, Seconds: time.Since(start).Seconds()}
 	progress("seeded in %.1fs", rep.Seed.Seconds)
 
+	if cfg.runs("unchecked") {
+		if env.unchecked, err = openUncheckedPool(ctx, env.direct); err != nil {
+			fmt.Fprintln(stderr, "load: unchecked pool:", err)
+			return 2
+		}
+	}
 	var results = map[string]*phaseResult{}
 	for round := range cfg.rounds {
-		order := []string{"api", "direct"}
+		order := []string{"api", "direct", "unchecked", "login"}
 		if round%2 == 1 {
-			order = []string{"direct", "api"}
+			order = []string{"unchecked", "direct", "api", "login"}
 		}
 		for _, name := range order {
 			if !cfg.runs(name) || ctx.Err() != nil {
@@ -321,9 +340,17 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "load: interrupted")
 		return 2
 	}
-	for _, name := range []string{"api", "direct"} {
+	for _, name := range []string{"api", "direct", "unchecked", "login"} {
 		if r := results[name]; r != nil {
 			rep.addPhase(r)
+		}
+	}
+	var checkedMicros, uncheckedMicros float64
+	if results["direct"] != nil && results["unchecked"] != nil {
+		progress("timing begin_request with and without the revocation check inside one backend")
+		if checkedMicros, uncheckedMicros, err = timeCheckInSQL(ctx, env.unchecked, tenants[0]); err != nil {
+			fmt.Fprintln(stderr, "load: timing the revocation check:", err)
+			return 2
 		}
 	}
 	if cfg.cross > 0 {
@@ -331,6 +358,9 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 		rep.Cross = crossProbes(ctx, cfg, env, tenants)
 	}
 	rep.finish()
+	if rep.Revocation != nil && checkedMicros > 0 {
+		rep.Revocation.addInSQL(checkedMicros, uncheckedMicros, rep.phase("direct"))
+	}
 
 	if cfg.jsonOut {
 		rep.writeJSON(stdout)

@@ -107,6 +107,10 @@ func runPhase(ctx context.Context, cfg *config, e *env, name string, tenants []*
 		f = apiOp(e, cfg.pageLimit)
 	case "direct":
 		f = directOp(e, cfg.pageLimit)
+	case "unchecked":
+		f = uncheckedOp(e.unchecked, cfg.pageLimit)
+	case "login":
+		f = loginOp(e)
 	default:
 		return nil, fmt.Errorf("unknown phase %q", name)
 	}
@@ -236,21 +240,29 @@ func apiOp(e *env, limit int) op {
 			return "", err
 		}
 		req.Header.Set("Authorization", t.auth)
-		resp, err := e.client.Do(req)
-		if err != nil {
-			return "", err
-		}
-		w.buf.Reset()
-		_, err = w.buf.ReadFrom(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return "", fmt.Errorf("org %s: reading the body: %w", t.orgID, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("org %s: status %d: %s", t.orgID, resp.StatusCode, truncate(w.buf.String(), 200))
+		if err := sendOK(e, w, req); err != nil {
+			return "", fmt.Errorf("org %s: %w", t.orgID, err)
 		}
 		return checkPage(w, t, w.buf.Bytes(), limit)
 	}
+}
+
+// sendOK sends req and reads the answer into w.buf; anything but 200 is an error.
+func sendOK(e *env, w *worker, req *http.Request) error {
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	w.buf.Reset()
+	_, err = w.buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading the body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, truncate(w.buf.String(), 200))
+	}
+	return nil
 }
 
 // directOp sends what the API sends, as one pgx batch on the direct pool.

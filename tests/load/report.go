@@ -18,8 +18,10 @@ type report struct {
 	Load    loadFacts     `json:"load"`
 	Phases  []phaseReport `json:"phases"`
 	Ratios  *ratios       `json:"ratios,omitempty"`
-	Cross   *crossResult  `json:"cross_tenant,omitempty"`
-	Notes   []string      `json:"notes"`
+
+	Revocation *revocationCost `json:"revocation_check,omitempty"`
+	Cross      *crossResult    `json:"cross_tenant,omitempty"`
+	Notes      []string        `json:"notes"`
 
 	TotalErrors int `json:"total_errors"`
 	inProcess   bool
@@ -190,9 +192,19 @@ func round(f float64, digits int) float64 {
 	return float64(int64(f*p+0.5)) / p
 }
 
+// phase is the report of the named phase, or nil.
+func (r *report) phase(name string) *phaseReport {
+	for i := range r.Phases {
+		if r.Phases[i].Name == name {
+			return &r.Phases[i]
+		}
+	}
+	return nil
+}
+
 // finish computes the ratios and the totals.
 func (r *report) finish() {
-	var api, direct *phaseReport
+	var api, direct, unchecked *phaseReport
 	for i := range r.Phases {
 		p := &r.Phases[i]
 		r.TotalErrors += p.Errors
@@ -202,12 +214,15 @@ func (r *report) finish() {
 			api = p
 		case "direct":
 			direct = p
+		case "unchecked":
+			unchecked = p
 		}
 	}
 	if r.Cross != nil {
 		r.TotalErrors += r.Cross.Errors
 		r.TotalLeaks += r.Cross.Leaks
 	}
+	r.Revocation = newRevocationCost(direct, unchecked)
 	if api != nil && direct != nil && direct.ReqPerSec > 0 && direct.P50ms > 0 {
 		r.Ratios = &ratios{
 			Throughput: round(api.ReqPerSec/direct.ReqPerSec, 3),
@@ -289,6 +304,9 @@ func (r *report) writeText(w io.Writer) {
 		if q.CPUBound > 0 {
 			fmt.Fprintf(w, "            CPU-bound estimate %.2f (CPU per direct request / per API request, this process + PostgreSQL)\n", q.CPUBound)
 		}
+	}
+	if r.Revocation != nil {
+		r.Revocation.writeText(w)
 	}
 	if c := r.Cross; c != nil {
 		fmt.Fprintf(w, "cross-tenant probes  %d HTTP (want 404) + %d direct (want RG404): %d errors, %d leaks\n",

@@ -24,6 +24,8 @@ type tenant struct {
 	auth      string // "Bearer <token>"
 	listURL   string // GET .../projects?limit=N
 	projects  map[string]bool
+	email     string // the founder's credentials (phase login)
+	password  string
 }
 
 // seed registers cfg.orgs users, each founding an organization, then creates
@@ -61,6 +63,8 @@ func seed(ctx context.Context, cfg *config, e *env) ([]*tenant, error) {
 			auth:      "Bearer " + res.AccessToken,
 			listURL:   e.baseURL + "/v1/orgs/" + res.Organization.ID + "/projects?limit=" + strconv.Itoa(cfg.pageLimit),
 			projects:  make(map[string]bool, cfg.projects),
+			email:     body["email"].(string),
+			password:  body["password"].(string),
 		}
 		return nil
 	})

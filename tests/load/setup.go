@@ -24,6 +24,7 @@ import (
 	"github.com/rowguard/rowguard"
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/pgcluster"
 	"github.com/rowguard/rowguard/internal/token"
 )
@@ -36,6 +37,7 @@ type env struct {
 	baseURL    string        // the API, without a trailing slash
 	client     *http.Client  // keep-alive client sized for the concurrency
 	direct     *pgxpool.Pool // rowguard_app pool of the direct phase
+	unchecked  *pgxpool.Pool // the same, for the unchecked phase (revocation.go)
 	apiPool    *pgxpool.Pool // the in-process API's pool (nil with -url)
 	inProcess  bool
 	dbSource   string // "private ephemeral cluster" or "-database-url"
@@ -174,7 +176,20 @@ func (e *env) serveInProcess(ctx context.Context, cfg *config, appURL string, st
 		logger = slog.New(slog.NewJSONHandler(stderr, nil))
 		e.logNote = "in-process API access log ON (-access-log, JSON to stderr)"
 	}
-	srv := api.NewServer(api.Options{Pool: pool, Tokens: tokens, Logger: logger, Version: rowguard.Version})
+	hasher, err := password.New(cfg.passwords)
+	if err != nil {
+		return fmt.Errorf("-password-*: %w", err)
+	}
+	// The load signs the same accounts in over and over from one address: lift the
+	// brute-force limits (they are still counted, in PostgreSQL, as in production).
+	unlimited := api.RateLimit{Max: 1 << 30, Window: time.Minute}
+	srv := api.NewServer(api.Options{
+		Pool: pool, Tokens: tokens, Logger: logger, Version: rowguard.Version, Passwords: hasher,
+		RateLimits: api.RateLimitOptions{
+			LoginPerAddress: unlimited, LoginPerAccount: unlimited,
+			RefreshPerAddress: unlimited, RefreshPerAccount: unlimited, PasswordChangePerAccount: unlimited,
+		},
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -204,6 +219,9 @@ func (e *env) close(progress func(string, ...any)) {
 	}
 	if e.direct != nil && !e.sharedPool {
 		e.direct.Close()
+	}
+	if e.unchecked != nil {
+		e.unchecked.Close()
 	}
 	if e.cluster != nil {
 		if err := e.cluster.Stop(); err != nil {

@@ -12,7 +12,7 @@ select is((select count(*) from app.projects where org_id = :org_b), 0::bigint, 
 select is((select count(*) from app.organizations where id = :org_b), 0::bigint, 'A cannot see organization B');
 select is((select count(*) from app.memberships where org_id = :org_b), 0::bigint, 'A cannot see B''s memberships');
 select is((select count(*) from auth.users where id = :bob), 0::bigint, 'A cannot see B''s users');
-select is((select count(*) from auth.sessions where user_id <> :alice), 0::bigint, 'alice sees no one else''s sessions');
+select throws_ok($$select count(*) from auth.sessions$$, '42501', null, 'the API role reads no session row directly (only through auth.my_sessions)');
 select is((select count(*) from app.projects), 1::bigint, 'sanity: alice sees her own project (the policy is not just deny-all)');
 select is((select array_agg(email order by email) from auth.users), array['adam@acme.test', 'alice@acme.test', 'mary@acme.test'],
           'alice sees exactly the members of A');
@@ -78,7 +78,7 @@ select is((select count(*) from auth.users where id = :bob), 0::bigint, 'forged 
 select pg_temp.act_as(null, null);
 select is((select count(*) from app.projects) + (select count(*) from app.organizations)
           + (select count(*) from app.memberships) + (select count(*) from auth.users)
-          + (select count(*) from auth.sessions), 0::bigint, 'anonymous: every table is empty');
+          + (select count(*) from auth.my_sessions()), 0::bigint, 'anonymous: every table is empty');
 select throws_ok($$insert into app.organizations (name, slug) values ('x', 'x')$$, '42501', null,
                  'anonymous: cannot create an organization');
 

@@ -26,7 +26,7 @@ select is_empty($$update auth.users set email = 'x@acme.test' where id = 'a10000
                 'a user cannot change a fellow member''s account');
 select isnt_empty($$update auth.users set email = 'mary2@acme.test' where id = 'a3000000-0000-4000-8000-000000000003' returning id$$,
                   'a user changes her own account');
-select is((select count(*) from auth.sessions), 1::bigint, 'a user sees only her own session');
+select is((select count(*) from auth.my_sessions()), 1::bigint, 'a user sees only her own session');
 
 -- ------------------------------------------------ ADMIN
 select pg_temp.act_as(:adam, :org_a);

@@ -25,6 +25,9 @@ insert into app.checkout_sessions (org_id, id, plan_code, created_by)
 insert into platform.webhook_events (event_id, type, org_id, outcome) values ('evt_probe', 'checkout.session.completed', :org_a, 'applied');
 insert into platform.admin_audit (actor, action, org_id) values ('command line', 'tenant.suspend', :org_a);
 insert into auth.email_outbox (recipient, template) values ('nina@x.test', 'sign_in_code');
+insert into auth.refresh_tokens (token_hash, session_id)
+  select sha256('fixture'), id from auth.sessions where user_id = 'aa000000-0000-4000-8000-00000000000a' limit 1;
+insert into auth.rate_limits (bucket, window_ends_at, hits) values ('login:address:192.0.2.1', now() + interval '15 minutes', 3);
 insert into auth.email_sign_in_codes (email, code_hash, expires_at) values ('nina@x.test', sha256('1'), now() + interval '10 minutes');
 insert into auth.password_reset_tokens (token_hash, user_id, expires_at) values (sha256('r'), 'aa000000-0000-4000-8000-00000000000a', now() + interval '30 minutes');
 insert into auth.oidc_login_states (state_hash, provider, nonce_hash, code_verifier, expires_at)
@@ -165,6 +168,15 @@ insert into expectation (tbl, cmd, variant, probe, allowed) values
   ('platform.admin_audit', 'insert', 'a forged entry', $$insert into platform.admin_audit (actor_user_id, actor, action, org_id) values (app.current_user_id(), 'probe', 'tenant.suspend', 'aaaaaaaa-0000-4000-8000-000000000000')$$, '{}'),
   ('platform.admin_audit', 'update', 'an entry about org A', $$update platform.admin_audit set action = action where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{}'),
   ('platform.admin_audit', 'delete', 'an entry about org A', $$delete from platform.admin_audit where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{}'),
+  -- sessions' secrets and counters: kernel functions only
+  ('auth.refresh_tokens', 'select', 'nina''s', $$select from auth.refresh_tokens$$, '{}'),
+  ('auth.refresh_tokens', 'insert', 'one for nina''s session', $$insert into auth.refresh_tokens (token_hash, session_id) select sha256('probe'), id from auth.sessions limit 1$$, '{}'),
+  ('auth.refresh_tokens', 'update', 'nina''s, as rotated', $$update auth.refresh_tokens set rotated_at = now()$$, '{}'),
+  ('auth.refresh_tokens', 'delete', 'nina''s', $$delete from auth.refresh_tokens$$, '{}'),
+  ('auth.rate_limits', 'select', 'a login bucket', $$select from auth.rate_limits$$, '{}'),
+  ('auth.rate_limits', 'insert', 'a new bucket', $$insert into auth.rate_limits (bucket, window_ends_at, hits) values ('probe', now() + interval '1 minute', 0)$$, '{}'),
+  ('auth.rate_limits', 'update', 'reset a login bucket', $$update auth.rate_limits set hits = 0$$, '{}'),
+  ('auth.rate_limits', 'delete', 'a login bucket', $$delete from auth.rate_limits$$, '{}'),
   -- sign-in secrets: reachable only through their kernel functions, by nobody directly
   ('auth.email_outbox', 'select', 'the fixture row', $$select from auth.email_outbox$$, '{}'),
   ('auth.email_outbox', 'insert', 'a new row', $$insert into auth.email_outbox (recipient, template) values ('probe@x.test', 'sign_in_code')$$, '{}'),

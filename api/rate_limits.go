@@ -1,0 +1,112 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Brute-force limits. The counters live in PostgreSQL (auth.rate_limits, through
+// auth.enforce_rate_limit), so every replica counts into the same buckets. A bucket
+// over its limit answers 429 with Retry-After until its window ends.
+//
+// To limit a new action, queue auth.enforce_rate_limit in the action's batch (see
+// queueRateLimit) or call it from its SQL function, with a bucket named
+// '<action>:<address|account>:<key>'.
+
+// RateLimit allows Max hits per Window (a fixed window per bucket).
+type RateLimit struct {
+	Max    int
+	Window time.Duration
+}
+
+// RateLimitOptions are the limits of the sign-in endpoints. Zero fields take the
+// defaults of DefaultRateLimits.
+type RateLimitOptions struct {
+	LoginPerAddress          RateLimit // POST /v1/auth/login, per client address
+	LoginPerAccount          RateLimit // POST /v1/auth/login, per email asked for
+	RefreshPerAddress        RateLimit // POST /v1/auth/refresh, per client address
+	RefreshPerAccount        RateLimit // POST /v1/auth/refresh, per user of the token
+	PasswordChangePerAccount RateLimit // POST /v1/auth/password, per signed-in user
+}
+
+// DefaultRateLimits: generous for people, tight for scripts guessing passwords.
+var DefaultRateLimits = RateLimitOptions{
+	LoginPerAddress:          RateLimit{50, 15 * time.Minute},
+	LoginPerAccount:          RateLimit{10, 15 * time.Minute},
+	RefreshPerAddress:        RateLimit{300, 15 * time.Minute},
+	RefreshPerAccount:        RateLimit{60, 15 * time.Minute},
+	PasswordChangePerAccount: RateLimit{10, 15 * time.Minute},
+}
+
+func (o *RateLimitOptions) setDefaults() {
+	for _, l := range []struct {
+		got *RateLimit
+		def RateLimit
+	}{
+		{&o.LoginPerAddress, DefaultRateLimits.LoginPerAddress},
+		{&o.LoginPerAccount, DefaultRateLimits.LoginPerAccount},
+		{&o.RefreshPerAddress, DefaultRateLimits.RefreshPerAddress},
+		{&o.RefreshPerAccount, DefaultRateLimits.RefreshPerAccount},
+		{&o.PasswordChangePerAccount, DefaultRateLimits.PasswordChangePerAccount},
+	} {
+		if l.got.Max <= 0 || l.got.Window <= 0 {
+			*l.got = l.def
+		}
+	}
+}
+
+// maxBucketKey bounds the caller-chosen part of a bucket name (an email as typed).
+const maxBucketKey = 254
+
+// queueRateLimit counts one hit in bucket; the batch fails with RG429 when the bucket
+// is over limit.
+func queueRateLimit(b *pgx.Batch, bucket string, l RateLimit) {
+	b.Queue(`select auth.enforce_rate_limit($1, $2, $3::interval)`, bucket, l.Max, pgInterval(l.Window))
+}
+
+// bucketKey normalizes a caller-typed key (an email) for a bucket name.
+func bucketKey(s string) string {
+	s = strings.ToLower(strings.TrimSpace(strings.ToValidUTF8(s, "")))
+	if len(s) > maxBucketKey {
+		s = strings.ToValidUTF8(s[:maxBucketKey], "")
+	}
+	return s
+}
+
+// clientAddress is the bucket key of the client's address.
+func clientAddress(r *http.Request) string {
+	if ip := remoteIP(r); ip != "" {
+		return ip
+	}
+	return "unknown"
+}
+
+// credentialsWithinLimits counts a login attempt against the client's address and
+// the email asked for, then reads that email's credentials: one round trip. hash is
+// nil for an unknown email and for an account without a password.
+func (s *Server) credentialsWithinLimits(ctx context.Context, r *http.Request, email string) (userID string, hash *string, err error) {
+	if s.pool == nil {
+		return "", nil, errNoPool
+	}
+	batch := &pgx.Batch{}
+	queueRateLimit(batch, "login:address:"+clientAddress(r), s.limits.LoginPerAddress)
+	queueRateLimit(batch, "login:account:"+bucketKey(email), s.limits.LoginPerAccount)
+	batch.Queue(`select user_id::text, password_hash from auth.credentials_for($1)`, email)
+	br := s.pool.SendBatch(ctx, batch)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return "", nil, err
+		}
+	}
+	err = br.QueryRow().Scan(&userID, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, nil
+	}
+	return userID, hash, err
+}

@@ -1,0 +1,189 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
+)
+
+// Sessions after sign-in: refresh-token rotation, logout, the session list and the
+// password change. Revocation is instant: auth.begin_request, the first statement of
+// every authenticated request, reads the session row.
+
+func (s *Server) routeSessions() {
+	const public, private = false, true
+	s.handle(http.MethodPost, "/v1/auth/refresh", s.refresh, public)
+	s.handle(http.MethodPost, "/v1/auth/logout", s.logout, private)
+	s.handle(http.MethodPost, "/v1/auth/logout-all", s.logoutAll, private)
+	s.handle(http.MethodGet, "/v1/auth/sessions", s.listSessions, private)
+	s.handle(http.MethodDelete, "/v1/auth/sessions/{session_id}", s.deleteSession, private)
+	s.handle(http.MethodPost, "/v1/auth/password", s.changePassword, private)
+	s.handle(http.MethodGet, "/.well-known/jwks.json", s.jwks, public)
+}
+
+// refreshOutcome is api.refresh_session's answer: a session result when rotated.
+type refreshOutcome struct {
+	Outcome string `json:"outcome"`
+	sessionResult
+}
+
+// POST /v1/auth/refresh — needs no access token: the refresh token is the credential.
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+	var presented string
+	if err := decodeBody(r, str("refresh_token", true, &presented, nil)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	invalid := newError(ProblemUnauthorized, "The refresh token is invalid or its session has ended. Sign in again.")
+	if !wellFormedRefreshToken(presented) {
+		s.fail(w, r, invalid)
+		return
+	}
+	if s.pool == nil {
+		s.fail(w, r, errNoPool)
+		return
+	}
+	next, nextHash, err := newRefreshToken()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	l := s.limits.RefreshPerAccount
+	batch := &pgx.Batch{}
+	queueRateLimit(batch, "refresh:address:"+clientAddress(r), s.limits.RefreshPerAddress)
+	batch.Queue(`select api.refresh_session($1, $2, $3::interval, $4, $5::interval)`,
+		refreshTokenHash(presented), nextHash, pgInterval(s.sessions.RefreshReuseGrace), l.Max, pgInterval(l.Window))
+	body, err := readBatchJSON(s.pool.SendBatch(r.Context(), batch), 1)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var out refreshOutcome
+	if err := json.Unmarshal(body, &out); err != nil {
+		s.fail(w, r, fmt.Errorf("api: decoding refresh outcome: %w", err))
+		return
+	}
+	switch out.Outcome {
+	case "rotated":
+	case "reused":
+		s.log(r).Warn("refresh token reused: session revoked", "session_id", out.SessionID)
+		s.fail(w, r, newError(ProblemRefreshTokenReused,
+			"This refresh token was already used. Its session has been revoked to protect the account: sign in again."))
+		return
+	default:
+		s.fail(w, r, invalid)
+		return
+	}
+	_, tokens, err := s.tokensFor(body, next)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tokens)
+}
+
+// readBatchJSON skips the first skip statements of a sent batch, reads the json value
+// of the next one and closes the batch.
+func readBatchJSON(br pgx.BatchResults, skip int) ([]byte, error) {
+	defer br.Close()
+	for range skip {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	var body []byte
+	if err := br.QueryRow().Scan(&body); err != nil {
+		return nil, err
+	}
+	return body, br.Close()
+}
+
+// POST /v1/auth/logout
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	s.call(w, r, http.StatusNoContent, `select api.logout()`)
+}
+
+// POST /v1/auth/logout-all
+func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request) {
+	s.call(w, r, http.StatusNoContent, `select api.logout_all()`)
+}
+
+// GET /v1/auth/sessions
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	s.call(w, r, http.StatusOK, `select api.list_sessions()`)
+}
+
+// DELETE /v1/auth/sessions/{session_id}
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
+	s.call(w, r, http.StatusNoContent, `select api.delete_session($1::uuid)`, mux.Vars(r)["session_id"])
+}
+
+// POST /v1/auth/password {current_password, new_password}: the caller's other sessions
+// end; this one goes on.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	var current, next string
+	if err := decodeBody(r,
+		str("current_password", true, &current, nil),
+		str("new_password", true, &next, checkPassword),
+	); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	l := s.limits.PasswordChangePerAccount
+	body, err := s.callJSON(r.Context(), r, `select api.current_password_hash($1, $2::interval)`, l.Max, pgInterval(l.Window))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var stored struct {
+		PasswordHash *string `json:"password_hash"`
+	}
+	if err := json.Unmarshal(body, &stored); err != nil {
+		s.fail(w, r, fmt.Errorf("api: decoding password hash: %w", err))
+		return
+	}
+	if stored.PasswordHash == nil {
+		s.fail(w, r, newError(ProblemConflict,
+			"This account has no password (it signs in with an email code or single sign-on): set one with a password reset.",
+			FieldError{Field: "current_password", Message: "the account has no password"}))
+		return
+	}
+	var ok bool
+	var newHash string
+	err = s.withHashSlot(r.Context(), func() error {
+		var verr error
+		if ok, verr = s.passwords.Verify(current, *stored.PasswordHash); verr != nil {
+			return verr
+		}
+		if !ok {
+			return nil
+		}
+		newHash, verr = s.passwords.Hash(next)
+		return verr
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		s.fail(w, r, validationError(FieldError{Field: "current_password", Message: "is incorrect"}))
+		return
+	}
+	s.call(w, r, http.StatusNoContent, `select api.change_password($1)`, newHash)
+}
+
+// GET /.well-known/jwks.json: the public keys access tokens are verified with (RFC
+// 7517). Every configured key is listed, the signing one and the ones still trusted.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	body, err := json.Marshal(s.tokens.PublicKeys())
+	if err != nil {
+		s.fail(w, r, errors.Join(errors.New("api: encoding the JWK set"), err))
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSONBytes(w, r, http.StatusOK, body)
+}

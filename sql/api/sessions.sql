@@ -1,0 +1,101 @@
+-- Sessions: refresh, logout, the session list, password change. The tables behind them
+-- (auth.sessions, auth.refresh_tokens) are not granted to rowguard_api: these functions
+-- call the kernel's SECURITY DEFINER helpers, which answer about the caller only.
+--
+-- Revocation is instant because auth.begin_request, the first statement of every
+-- request, reads the session row: a revoked session fails the very next request.
+
+-- POST /v1/auth/refresh. Returns {"outcome": "rotated", user, session_id,
+-- session_expires_at} or {"outcome": "reused" | "invalid"}: a reuse must commit the
+-- session's revocation, so it is an answer, not an exception. The per-account limit is
+-- checked after the token named its user; over it, RG429 rolls the rotation back.
+create function api.refresh_session(
+  p_token_hash bytea, p_new_token_hash bytea, p_reuse_grace interval,
+  p_account_max int, p_account_window interval
+) returns json
+language plpgsql volatile as $$
+declare
+  r record;
+begin
+  select * into r from auth.rotate_refresh_token(p_token_hash, p_new_token_hash, p_reuse_grace);
+  if r.outcome <> 'rotated' then
+    return json_build_object('outcome', r.outcome);
+  end if;
+  perform auth.enforce_rate_limit('refresh:account:' || r.user_id, p_account_max, p_account_window);
+  perform set_config('app.user_id', r.user_id::text, true);
+  return json_build_object('outcome', r.outcome, 'user', api.user_json(r.user_id),
+    'session_id', r.session_id, 'session_expires_at', r.expires_at);
+end
+$$;
+comment on function api.refresh_session(bytea, bytea, interval, int, interval) is
+  'POST /v1/auth/refresh: rotates a refresh token (auth.rotate_refresh_token), rate-limited per account.';
+
+-- POST /v1/auth/logout: the request's own session.
+create function api.logout() returns json
+language plpgsql volatile as $$
+begin
+  perform auth.revoke_my_session(app.current_session_id(), 'logout');
+  return null;
+end
+$$;
+comment on function api.logout() is 'POST /v1/auth/logout: revokes the session of the access token.';
+
+-- POST /v1/auth/logout-all: every session of the caller, this one included.
+create function api.logout_all() returns json
+language plpgsql volatile as $$
+begin
+  perform auth.revoke_my_sessions(null, 'logout_all');
+  return null;
+end
+$$;
+comment on function api.logout_all() is 'POST /v1/auth/logout-all: revokes every session of the caller.';
+
+-- GET /v1/auth/sessions. A user has a handful of live sessions: one list, no pages.
+create function api.list_sessions() returns json
+language plpgsql stable as $$
+begin
+  return json_build_object('items', coalesce((
+    select json_agg(json_build_object(
+             'id', s.id, 'user_agent', s.user_agent, 'ip', host(s.ip),
+             'created_at', s.created_at, 'last_used_at', s.last_used_at,
+             'expires_at', s.expires_at, 'current', s.id = app.current_session_id())
+           order by s.last_used_at desc, s.id)
+      from auth.my_sessions() s), '[]'::json));
+end
+$$;
+comment on function api.list_sessions() is 'GET /v1/auth/sessions: the caller''s live sessions, the current one flagged.';
+
+-- DELETE /v1/auth/sessions/{session_id}: another user's session answers like a missing one.
+create function api.delete_session(p_session_id uuid) returns json
+language plpgsql volatile as $$
+begin
+  if not auth.revoke_my_session(p_session_id, 'removed') then
+    raise exception 'session not found' using errcode = 'RG404';
+  end if;
+  return null;
+end
+$$;
+comment on function api.delete_session(uuid) is 'DELETE /v1/auth/sessions/{session_id}: revokes one of the caller''s live sessions.';
+
+-- POST /v1/auth/password, step 1: the hash to verify current_password against. Each
+-- call counts against the caller's password-attempt limit (a stolen access token must
+-- not become an oracle for the password).
+create function api.current_password_hash(p_attempts_max int, p_attempts_window interval) returns json
+language plpgsql volatile as $$
+begin
+  perform auth.enforce_rate_limit('password:account:' || app.current_user_id(), p_attempts_max, p_attempts_window);
+  return json_build_object('password_hash', auth.my_password_hash());
+end
+$$;
+comment on function api.current_password_hash(int, interval) is 'POST /v1/auth/password: the caller''s password hash (null: the account has none), verified by the API; rate-limited per account.';
+
+-- POST /v1/auth/password, step 2: the new hash; every other session of the caller ends.
+create function api.change_password(p_new_password_hash text) returns json
+language plpgsql volatile as $$
+begin
+  update auth.users set password_hash = p_new_password_hash where id = app.current_user_id();
+  perform auth.revoke_my_sessions(app.current_session_id(), 'password_changed');
+  return null;
+end
+$$;
+comment on function api.change_password(text) is 'POST /v1/auth/password: sets the caller''s new password hash and revokes their other sessions.';
