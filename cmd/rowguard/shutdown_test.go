@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,31 +8,12 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rowguard/rowguard/internal/testdb"
 )
-
-// lockedBuffer is an io.Writer read while serve still writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // SIGTERM stops accepting connections, lets the request in flight finish with its
 // answer, and exits 0.
@@ -50,7 +30,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	l.Close()
 	t.Setenv("ROWGUARD_LOG_LEVEL", "warn")
 
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncBuffer // read while serve still writes
 	exited := make(chan int, 1)
 	go func() { exited <- run([]string{"serve"}, &stdout, &stderr) }()
 	listening := regexp.MustCompile(`listening on (http://\S+)`)
