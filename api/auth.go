@@ -49,6 +49,7 @@ func claimsFrom(ctx context.Context) (token.Claims, bool) {
 func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if len(r.Header.Values("Authorization")) == 0 {
+			noteAuthFailure(r, authMissingToken)
 			e := newError(ProblemUnauthorized, "This endpoint requires a bearer access token (Authorization: Bearer <token>).")
 			e.authenticate = bearerChallenge("", "")
 			writeProblem(w, r, e)
@@ -56,13 +57,17 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 		}
 		var claims token.Claims
 		raw, detail := bearerToken(r)
-		if detail == "" {
+		if detail != "" {
+			noteAuthFailure(r, authMalformedHeader)
+		} else {
 			var err error
 			claims, err = s.tokens.Verify(raw)
 			switch {
 			case errors.Is(err, token.ErrExpired):
+				noteAuthFailure(r, authExpiredToken)
 				detail = "The access token has expired."
 			case err != nil:
+				noteAuthFailure(r, authInvalidToken)
 				detail = "The access token is invalid."
 			}
 			if err != nil {

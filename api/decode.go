@@ -73,7 +73,10 @@ func (members objectMembers) check(fields []bodyField) []FieldError {
 		}
 	}
 	for _, name := range members.order {
-		if !known[name] {
+		switch {
+		case name == "":
+			errs = append(errs, FieldError{"body", "has a member with an empty name, which is not a known field"})
+		case !known[name]:
 			errs = append(errs, FieldError{name, "is not a known field"})
 		}
 	}

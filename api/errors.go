@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,6 +53,9 @@ func (s *Server) mapError(r *http.Request, err error) *apiError {
 		return s.mapPgError(r, pe)
 	}
 	switch {
+	case errors.Is(err, errPoolExhausted):
+		s.log(r).Warn("database pool exhausted", "error", err.Error())
+		return newError(ProblemUnavailable, "Every database connection is busy. Retry shortly.")
 	case errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
 		s.log(r).Warn("request timed out", "error", err.Error())
 		return newError(ProblemTimeout, "The request took too long and was cancelled.")
@@ -63,13 +68,23 @@ func (s *Server) mapError(r *http.Request, err error) *apiError {
 }
 
 // isUnavailable reports errors that mean "no database right now" rather
-// than "this request is wrong": failed connects and a closed pool.
+// than "this request is wrong": failed connects, connections lost mid-request
+// (the server restarted or killed the backend), a closed pool.
 func isUnavailable(err error) bool {
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, errNoPool) {
+	var ne net.Error
+	if errors.As(err, &ce) || errors.Is(err, errNoPool) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err) {
 		return true
 	}
-	return strings.Contains(err.Error(), "closed pool")
+	msg := err.Error()
+	return strings.Contains(msg, "closed pool") || strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF")
+}
+
+// connectionLost reports SQLSTATEs of a server going away: connection exceptions
+// (class 08) and admin_shutdown, crash_shutdown, cannot_connect_now (57P01-57P03).
+func connectionLost(code string) bool {
+	return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03"
 }
 
 var errNoPool = errors.New("api: no database pool configured")
@@ -140,6 +155,9 @@ func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
 
 	case code == "P0002": // no_data_found
 		return newError(ProblemNotFound, "The resource does not exist.")
+	case connectionLost(code):
+		s.log(r).Error("database connection lost", append(attrs, "message", pe.Message)...)
+		return newError(ProblemUnavailable, "The service cannot reach its database. Retry shortly.")
 	case code == "57014": // query_canceled: statement_timeout or our cancel
 		s.log(r).Warn("statement cancelled", attrs...)
 		return newError(ProblemTimeout, "The request took too long and was cancelled.")

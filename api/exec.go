@@ -3,17 +3,26 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // beginRequestSQL tells Postgres who is asking, in which organization. It
 // raises RG401 for a dead session or disabled user and RG404 when the
 // organization does not exist or the caller is not a member.
-const beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid)`
+//
+// The same statement names the request for the audit trail (app.audit_row_change
+// reads app.request_id; auth.begin_request sets app.session_id): transaction-local
+// like everything else, and folded into this statement so that the batch has no
+// extra statement to bind and execute.
+const beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid),
+       pg_catalog.set_config('app.request_id', $4::text, true)`
 
 // call runs one api.* SQL function for an authenticated request and writes
 // its json result unchanged with status (204: no body).
@@ -47,24 +56,70 @@ func (s *Server) callJSON(ctx context.Context, r *http.Request, query string, ar
 	if id, ok := mux.Vars(r)["org_id"]; ok {
 		orgID = id
 	}
+	return s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
+		batch := RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(ctx), query, args...)
+		return ReadRequestBatch(conn.SendBatch(ctx, batch))
+	})
+}
+
+// errPoolExhausted: no database connection became free within the acquire timeout.
+var errPoolExhausted = errors.New("api: every database connection is busy")
+
+// acquire takes a pooled connection. When every connection is in use, the wait for
+// one is bounded by the acquire timeout (errPoolExhausted beyond); while the pool can
+// still grow, opening a connection is bounded only by the request (a busy machine may
+// take seconds to start many backends at once, which is no reason to refuse).
+func (s *Server) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	st := s.pool.Stat()
+	if st.TotalConns() < st.MaxConns() || st.IdleConns() > 0 {
+		return s.pool.Acquire(ctx)
+	}
+	actx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
+	defer cancel()
+	conn, err := s.pool.Acquire(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w (waited %s): %w", errPoolExhausted, s.acquireTimeout, err)
+	}
+	return conn, err
+}
+
+// withConn runs fn on a pooled connection. Waiting for a free connection is bounded
+// by the acquire timeout (503 beyond, not a request hanging until its own timeout).
+// When fn fails before anything reached the server (a pooled connection that died
+// with a database restart), it runs once more on another connection: nothing was
+// executed, so repeating it is safe even for writes.
+func (s *Server) withConn(ctx context.Context, fn func(*pgxpool.Conn) ([]byte, error)) ([]byte, error) {
 	if s.pool == nil {
 		return nil, errNoPool
 	}
-	return ReadRequestBatch(s.pool.SendBatch(ctx, RequestBatch(claims.UserID, claims.SessionID, orgID, query, args...)))
+	for attempt := 0; ; attempt++ {
+		conn, err := s.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		body, err := fn(conn)
+		conn.Release()
+		if err != nil && attempt == 0 && ctx.Err() == nil && pgconn.SafeToRetry(err) {
+			continue
+		}
+		return body, err
+	}
 }
 
 // RequestBatch is the one round trip of an authenticated request: auth.begin_request
-// for the caller (orgID nil or an organization id), then query, which must select
-// exactly one json value. Exported so that tests/load sends exactly what the server
-// sends when it measures the API against the bare SQL.
-func RequestBatch(userID, sessionID string, orgID any, query string, args ...any) *pgx.Batch {
+// for the caller (orgID nil or an organization id) with the request id for the audit
+// trail, then query, which must select exactly one json value. Exported so that
+// tests/load sends exactly what the server sends when it measures the API against the
+// bare SQL.
+func RequestBatch(userID, sessionID string, orgID any, requestID string, query string, args ...any) *pgx.Batch {
 	batch := &pgx.Batch{}
-	batch.Queue(beginRequestSQL, userID, sessionID, orgID)
+	batch.Queue(beginRequestSQL, userID, sessionID, orgID, requestID)
 	batch.Queue(query, args...)
 	return batch
 }
 
-// ReadRequestBatch reads the json value of a sent RequestBatch and closes it.
+// ReadRequestBatch reads the json value of a sent RequestBatch (or of any batch of one
+// statement whose result is ignored, then one selecting a json value) and closes it.
 func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 	var body []byte
 	_, err := br.Exec()
@@ -77,17 +132,16 @@ func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 	return body, err
 }
 
-// queryJSON runs a single statement outside any request context (sign-up
-// and sign-in, before a session exists): its own implicit transaction.
+// queryJSON runs one statement outside any request context (sign-up and sign-in,
+// before a session exists), batched after the request id for the audit trail: one
+// round trip, one implicit transaction.
 func (s *Server) queryJSON(ctx context.Context, query string, args ...any) ([]byte, error) {
-	if s.pool == nil {
-		return nil, errNoPool
-	}
-	var body []byte
-	if err := s.pool.QueryRow(ctx, query, args...).Scan(&body); err != nil {
-		return nil, err
-	}
-	return body, nil
+	return s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
+		batch := &pgx.Batch{}
+		batch.Queue(`select set_config('app.request_id', $1, true)`, RequestIDFrom(ctx))
+		batch.Queue(query, args...)
+		return ReadRequestBatch(conn.SendBatch(ctx, batch)) // the same shape: one setting, one json value
+	})
 }
 
 // writeJSONBytes writes a json document built elsewhere (by Postgres). A

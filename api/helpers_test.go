@@ -154,8 +154,8 @@ func (f *fixture) problem(resp *http.Response, route string, kind api.ProblemKin
 	if p.Type != kind.Type() || p.Title != kind.Title || p.Status != kind.Status {
 		f.t.Fatalf("problem %+v, want kind %+v", p, kind)
 	}
-	if p.Instance != resp.Request.URL.Path {
-		f.t.Fatalf("instance %q, want %q", p.Instance, resp.Request.URL.Path)
+	if p.Instance != resp.Request.URL.EscapedPath() {
+		f.t.Fatalf("instance %q, want %q", p.Instance, resp.Request.URL.EscapedPath())
 	}
 	if p.RequestID == "" || p.RequestID != resp.Header.Get(api.RequestIDHeader) {
 		f.t.Fatalf("request_id %q vs header %q", p.RequestID, resp.Header.Get(api.RequestIDHeader))

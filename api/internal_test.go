@@ -18,7 +18,7 @@ import (
 	"github.com/rowguard/rowguard/internal/token"
 )
 
-func newTestServer(t *testing.T, logs *bytes.Buffer) *Server {
+func newTestServer(t testing.TB, logs *bytes.Buffer) *Server {
 	t.Helper()
 	key, err := token.GenerateKey()
 	if err != nil {

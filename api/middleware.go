@@ -28,6 +28,8 @@ type reqInfo struct {
 	id     string
 	route  string // path template, e.g. /v1/orgs/{org_id}
 	userID string
+	// authFailure is why authentication was refused (metrics), "" otherwise.
+	authFailure string
 }
 
 type ctxKey int
@@ -97,6 +99,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		s.metrics.start()
 		next.ServeHTTP(sw, r)
 
 		info := infoFrom(r.Context())
@@ -104,6 +107,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		s.metrics.observe(r.Method, info.route, status, time.Since(start), info.authFailure)
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("route", info.route),

@@ -121,12 +121,20 @@ func validationError(errs ...FieldError) *apiError {
 
 // writeProblem renders e for request r.
 func writeProblem(w http.ResponseWriter, r *http.Request, e *apiError) {
+	switch e.kind {
+	case ProblemUnauthorized: // authenticate noted its reason first; else the database refused the session
+		noteAuthFailure(r, authSessionInvalid)
+	case ProblemInvalidCredentials:
+		noteAuthFailure(r, authInvalidCredentials)
+	case ProblemAccountDisabled:
+		noteAuthFailure(r, authAccountDisabled)
+	}
 	p := Problem{
 		Type:      e.kind.Type(),
 		Title:     e.kind.Title,
 		Status:    e.kind.Status,
 		Detail:    e.detail,
-		Instance:  r.URL.Path,
+		Instance:  r.URL.EscapedPath(), // a URI reference: a NUL or blank in the path stays percent-encoded
 		RequestID: RequestIDFrom(r.Context()),
 		Errors:    e.errors,
 	}

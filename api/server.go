@@ -45,6 +45,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds each request's work (504 beyond). Zero: DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// AcquireTimeout bounds the wait for a free database connection (503 beyond).
+	// Zero: a fifth of RequestTimeout.
+	AcquireTimeout time.Duration
 	// Version is reported by /healthz.
 	Version string
 	// Passwords hashes and verifies passwords. Nil: password.Default().
@@ -88,6 +91,9 @@ type Server struct {
 	oidc       map[string]*oidc.Client
 	sessions   SessionOptions
 	limits     RateLimitOptions
+	metrics    *metrics
+
+	acquireTimeout time.Duration
 
 	router  *mux.Router
 	handler http.Handler
@@ -112,6 +118,9 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.AcquireTimeout <= 0 || opts.AcquireTimeout > opts.RequestTimeout {
+		opts.AcquireTimeout = opts.RequestTimeout / 5
 	}
 	if opts.Passwords == nil {
 		opts.Passwords = password.Default()
@@ -138,6 +147,9 @@ func NewServer(opts Options) *Server {
 		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
 		sessions:   opts.Sessions,
 		limits:     opts.RateLimits,
+		metrics:    newMetrics(),
+
+		acquireTimeout: opts.AcquireTimeout,
 	}
 	s.routeAll()
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
@@ -206,6 +218,8 @@ func (s *Server) routeAll() {
 
 	s.routeSignIn()
 	s.routeSessions()
+	s.routeAudit()
+	s.handle(http.MethodGet, "/metrics", s.metricsPage, public)
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}, {session_id}, ...).

@@ -40,6 +40,7 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "auth_sessions.sql" . }}
 {{ template "tenancy.sql" . }}
 {{ template "projects.sql" . }}
+{{ template "audit.sql" . }}
 {{ template "bookings.sql" . }}
 {{ template "billing.sql" . }}
 {{ template "platform_admin.sql" . }}

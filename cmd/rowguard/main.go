@@ -3,6 +3,7 @@
 //
 //	rowguard serve                 run the API (DATABASE_URL unset: a private dev database)
 //	rowguard migrate [--to N]      apply sql/migrations, then the sql/api and policies packages
+//	rowguard policies [--format F] print every exposed table's RLS and policies (exit 1 on a violation)
 //	rowguard admin grant|revoke EMAIL   make or unmake a platform admin
 //	rowguard version               print the version
 package main
@@ -35,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(rest, stdout, stderr)
 	case "migrate":
 		err = migrateCmd(rest, stdout, stderr)
+	case "policies":
+		err = policiesCmd(rest, stdout, stderr)
 	case "admin":
 		err = adminCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -69,6 +72,12 @@ Commands:
                     going down drops the api schema), then install the sql/api and
                     policies code packages (latest only). Uses MIGRATION_DATABASE_URL,
                     else DATABASE_URL, else the development cluster.
+  policies [--format text|markdown|json]
+                    print, read live from the catalog, every exposed table with RLS
+                    enabled/forced, each policy (command, roles, USING, WITH CHECK,
+                    comment) and a table × command × role summary. Exits 1 when a
+                    table lacks enabled+forced RLS or a policy lacks a comment.
+                    Connects like migrate.
   admin grant|revoke EMAIL
                     make (or unmake) the user with this email a platform admin:
                     the only way to, never over HTTP; the action is audited. Uses

@@ -60,6 +60,18 @@ func TestMigrateAndServeRefusesSuperuser(t *testing.T) {
 		t.Fatalf("migrate: exit %d\n%s%s", code, out, stderr)
 	}
 
+	setSigningKey(t)
+	t.Setenv("ROWGUARD_ADDR", "127.0.0.1:1") // never reached: the role check comes first
+	t.Setenv("DATABASE_URL", db.AdminURL)
+	code, _, stderr := runArgs(t, "serve")
+	if code != 1 || !strings.Contains(stderr, `refusing to serve as database role "postgres": it is a superuser`) {
+		t.Fatalf("serve as superuser: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// setSigningKey puts a fresh Ed25519 key in ROWGUARD_JWT_PRIVATE_KEY.
+func setSigningKey(t *testing.T) {
+	t.Helper()
 	key, err := token.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -69,12 +81,6 @@ func TestMigrateAndServeRefusesSuperuser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("ROWGUARD_JWT_PRIVATE_KEY", string(pem))
-	t.Setenv("ROWGUARD_ADDR", "127.0.0.1:1") // never reached: the role check comes first
-	t.Setenv("DATABASE_URL", db.AdminURL)
-	code, _, stderr := runArgs(t, "serve")
-	if code != 1 || !strings.Contains(stderr, `refusing to serve as database role "postgres": it is a superuser`) {
-		t.Fatalf("serve as superuser: exit %d, stderr %q", code, stderr)
-	}
 }
 
 func TestAdminGrantAndRevoke(t *testing.T) {

@@ -158,6 +158,7 @@ func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
 	return api.Options{
 		MaxBodyBytes:   int64(cfg.MaxBodyBytes),
 		RequestTimeout: cfg.RequestTimeout,
+		AcquireTimeout: cfg.AcquireTimeout,
 		Version:        rowguard.Version,
 		Passwords:      passwords,
 		Sessions: api.SessionOptions{

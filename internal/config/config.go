@@ -62,6 +62,7 @@ var Variables = []Variable{
 	{"ROWGUARD_MAX_BODY_BYTES", "1MiB", "Largest request body accepted (bytes, or with KiB/MiB/KB/MB), 1KiB to 64MiB; larger → 413."},
 	{"ROWGUARD_REQUEST_TIMEOUT", "10s", "Time limit of one request, database work included, 1s to 10m; exceeded → 503/504."},
 	{"ROWGUARD_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)."},
+	{"ROWGUARD_POOL_ACQUIRE_TIMEOUT", "a fifth of ROWGUARD_REQUEST_TIMEOUT", "Longest wait of a request for a free database connection, 10ms up to ROWGUARD_REQUEST_TIMEOUT; exceeded → 503 (every connection busy)."},
 	{"ROWGUARD_PAYMENT_API_URL", "https://api.stripe.com", "Base URL of the payment provider's Stripe-compatible API (checkout sessions)."},
 	{"ROWGUARD_PAYMENT_API_KEY", "(unset: checkout answers 503)", "Secret API key of the payment provider, sent as a bearer token."},
 	{"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "(unset: the webhook answers 503)", "Signing secret of the provider's webhook (Stripe: whsec_…): POST /v1/billing/webhook accepts only bodies whose Stripe-Signature HMAC it verifies, at most 5 minutes old."},
@@ -96,7 +97,9 @@ type ServeConfig struct {
 	MaxBodyBytes      ByteSize      `envconfig:"ROWGUARD_MAX_BODY_BYTES" default:"1MiB"`
 	RequestTimeout    time.Duration `envconfig:"ROWGUARD_REQUEST_TIMEOUT" default:"10s"`
 	LogLevel          slog.Level    `envconfig:"ROWGUARD_LOG_LEVEL" default:"info"`
-	InvitationTTL     time.Duration `envconfig:"ROWGUARD_INVITATION_TTL" default:"168h"`
+	// AcquireTimeout zero: the API's default, a fifth of RequestTimeout.
+	AcquireTimeout time.Duration `envconfig:"ROWGUARD_POOL_ACQUIRE_TIMEOUT"`
+	InvitationTTL  time.Duration `envconfig:"ROWGUARD_INVITATION_TTL" default:"168h"`
 
 	PaymentAPIURL        string `envconfig:"ROWGUARD_PAYMENT_API_URL" default:"https://api.stripe.com"`
 	PaymentAPIKey        string `envconfig:"ROWGUARD_PAYMENT_API_KEY"`
@@ -236,6 +239,9 @@ func (c *ServeConfig) validate() error {
 	between("ROWGUARD_ACCESS_TOKEN_TTL", c.AccessTokenTTL, time.Minute, 24*time.Hour)
 	between("ROWGUARD_TOKEN_LEEWAY", c.TokenLeeway, 0, 5*time.Minute)
 	between("ROWGUARD_REQUEST_TIMEOUT", c.RequestTimeout, time.Second, 10*time.Minute)
+	if c.AcquireTimeout != 0 {
+		between("ROWGUARD_POOL_ACQUIRE_TIMEOUT", c.AcquireTimeout, 10*time.Millisecond, c.RequestTimeout)
+	}
 	between("ROWGUARD_INVITATION_TTL", c.InvitationTTL, time.Hour, 30*24*time.Hour)
 	between("ROWGUARD_SESSION_LIFETIME", c.SessionLifetime, time.Hour, 8760*time.Hour)
 	between("ROWGUARD_SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout, 5*time.Minute, max(c.SessionLifetime, 5*time.Minute))

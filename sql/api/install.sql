@@ -21,6 +21,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "sessions.sql" . }}
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
+{{ template "audit.sql" . }}
 {{ template "services.sql" . }}
 {{ template "bookings.sql" . }}
 {{ template "billing.sql" . }}

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -53,6 +55,8 @@ type env struct {
 
 	seq    atomic.Int64
 	routes []routeRE
+	// sweepIDs maps path variables ({org_id}) to real ids for the bad-input sweep.
+	sweepIDs map[string]string
 }
 
 type envConfig struct {
@@ -469,8 +473,8 @@ func checkProblem(t testing.TB, r *response) {
 	if p.Title == "" || p.Detail == "" {
 		t.Errorf("%s: empty title or detail", r)
 	}
-	if p.Instance != r.Path {
-		t.Errorf("%s: instance %q, want the request path", r, p.Instance)
+	if inst, err := url.PathUnescape(p.Instance); err != nil || inst != r.Path || strings.ContainsFunc(p.Instance, unicode.IsControl) {
+		t.Errorf("%s: instance %q, want the request path (percent-encoded)", r, p.Instance)
 	}
 	if p.RequestID == "" || p.RequestID != r.Header.Get(api.RequestIDHeader) {
 		t.Errorf("%s: request_id %q, header %q", r, p.RequestID, r.Header.Get(api.RequestIDHeader))
@@ -645,6 +649,7 @@ var snapshotQueries = map[string]string{
 	"app.project_members":     `select * from app.project_members`,
 	"app.invitations":         `select * from app.invitations`,
 	"app.invitation_projects": `select * from app.invitation_projects`,
+	"app.audit_log":           `select * from app.audit_log`,
 	// Sign-in secrets (the outbox without the columns its sender updates).
 	"auth.email_outbox":          `select id, recipient, template, created_at from auth.email_outbox`,
 	"auth.email_sign_in_codes":   `select * from auth.email_sign_in_codes`,

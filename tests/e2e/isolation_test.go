@@ -20,6 +20,7 @@ type connState struct {
 	pid            uint32
 	userID, orgID  *string // current_setting(..., true): NULL if never set
 	sessionID      *string
+	requestID      *string
 	visible        int // rows of tenant and identity tables visible without a request context
 	txStatus       byte
 	currentUser    string
@@ -34,11 +35,11 @@ func inspect(t testing.TB, c *pgxpool.Conn) connState {
 	err := c.QueryRow(context.Background(), `
 		select pg_backend_pid(), current_user,
 		       current_setting('app.user_id', true), current_setting('app.org_id', true),
-		       current_setting('app.session_id', true),
+		       current_setting('app.session_id', true), current_setting('app.request_id', true),
 		       (select count(*) from app.projects) + (select count(*) from app.organizations) +
 		       (select count(*) from app.memberships) + (select count(*) from auth.users) +
-		       (select count(*) from auth.my_sessions())`).
-		Scan(&s.pid, &s.currentUser, &s.userID, &s.orgID, &s.sessionID, &s.visible)
+		       (select count(*) from auth.my_sessions()) + (select count(*) from app.audit_log)`).
+		Scan(&s.pid, &s.currentUser, &s.userID, &s.orgID, &s.sessionID, &s.requestID, &s.visible)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +60,9 @@ func (s connState) clean(t testing.TB, after string) {
 	if (s.userID != nil && *s.userID != "") || (s.orgID != nil && *s.orgID != "") || (s.sessionID != nil && *s.sessionID != "") {
 		t.Errorf("after %s, connection %d carries app.user_id=%s app.org_id=%s app.session_id=%s",
 			after, s.pid, str(s.userID), str(s.orgID), str(s.sessionID))
+	}
+	if s.requestID != nil && *s.requestID != "" {
+		t.Errorf("after %s, connection %d carries app.request_id=%s", after, s.pid, str(s.requestID))
 	}
 	if s.visible != 0 {
 		t.Errorf("after %s, connection %d sees %d rows without a request context", after, s.pid, s.visible)

@@ -41,7 +41,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	slices.Sort(public)
 	wantPublic := []string{
 		"GET /.well-known/jwks.json", "POST /v1/auth/refresh",
-		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /healthz", "GET /openapi.json",
+		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /healthz", "GET /metrics", "GET /openapi.json",
 		"GET /readyz", "POST /v1/auth/login", "POST /v1/auth/register",
 		"POST /v1/billing/webhook", // authenticated by the provider's HMAC signature, not a token
 	}

@@ -34,7 +34,7 @@
 // Phase "direct": the same transaction without HTTP: one pgx batch on a
 // rowguard_app pool of the same size as the API's,
 //
-//	select auth.begin_request($1::uuid, $2::uuid, $3::uuid)
+//	select auth.begin_request($1::uuid, $2::uuid, $3::uuid), set_config('app.request_id', …, true)
 //	select api.list_projects($1::int, $2::uuid)
 //
 // — built by the api package itself (api.RequestBatch with api.ListProjectsSQL,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -279,7 +280,8 @@ func directOp(e *env, limit int) op {
 // api.ListProjectsSQL, the arguments the handler passes: int limit, NULL cursor),
 // without HTTP.
 func directList(ctx context.Context, e *env, userID, sessionID, orgID string, limit int) ([]byte, error) {
-	batch := api.RequestBatch(userID, sessionID, orgID, api.ListProjectsSQL, limit, nil)
+	// A fresh id per request, as the server's requestID middleware makes one.
+	batch := api.RequestBatch(userID, sessionID, orgID, uuid.NewString(), api.ListProjectsSQL, limit, nil)
 	return api.ReadRequestBatch(e.direct.SendBatch(ctx, batch))
 }
 

@@ -3,7 +3,7 @@
 -- plants a violation (rolled back) to prove the query would have caught it.
 begin;
 create extension if not exists pgtap;
-select plan(22);
+select plan(26);
 
 -- The schemas the API role works in. Any other table the API role can touch counts too.
 create function pg_temp.exposed_tables() returns table (oid oid, name text)
@@ -86,6 +86,28 @@ create function pg_temp.foreign_keys_without_tenant() returns setof text languag
           and (select attname from pg_attribute where attrelid = dst.oid and attnum = pair.dst_att) = 'org_id')
    order by 1
 $$;
+-- Every tenant table (org_id, in auth or app, and the tenants themselves) is audited: an
+-- enabled AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW trigger calling app.audit_row_change,
+-- with no WHEN condition and no column list that would let a change through unrecorded.
+create function pg_temp.tenant_tables_without_audit() returns setof text language sql stable as $$
+  select c.oid::regclass::text
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+   where n.nspname in ('auth', 'app') and c.relkind in ('r', 'p')
+     and c.oid <> 'app.audit_log'::regclass
+     and (c.oid = 'app.organizations'::regclass
+          or exists (select from pg_attribute a
+                      where a.attrelid = c.oid and a.attname = 'org_id' and not a.attisdropped))
+     and not exists (
+       select from pg_trigger tg
+        where tg.tgrelid = c.oid and tg.tgfoid = 'app.audit_row_change'::regproc
+          and tg.tgenabled <> 'D'
+          and tg.tgtype & 1 = 1      -- FOR EACH ROW
+          and tg.tgtype & 66 = 0     -- AFTER (not BEFORE, not INSTEAD OF)
+          and tg.tgtype & 28 = 28    -- INSERT (4), DELETE (8) and UPDATE (16)
+          and tg.tgqual is null
+          and cardinality(tg.tgattr::int2[]) = 0)
+   order by 1
+$$;
 create function pg_temp.unsafe_definer_functions() returns setof text language sql stable as $$
   select p.oid::regprocedure::text
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -113,6 +135,7 @@ select is(array(select pg_temp.privileged_api_roles()), '{}', 'neither rowguard_
 select is(array(select pg_temp.objects_owned_by_api_roles()), '{}', 'the API roles own nothing');
 select is(array(select pg_temp.tenant_tables_without_org_id()), '{}', 'every tenant table has org_id uuid not null');
 select is(array(select pg_temp.foreign_keys_without_tenant()), '{}', 'every foreign key between tenant tables includes org_id');
+select is(array(select pg_temp.tenant_tables_without_audit()), '{}', 'every tenant table has the audit trigger (app.audit_row_change)');
 select is(array(select pg_temp.unsafe_definer_functions()), '{}', 'SECURITY DEFINER functions: kernel-owned, search_path pinned, none in api');
 select is(array(select pg_temp.functions_public_may_execute()), '{}', 'PUBLIC may execute no rowguard function');
 select is((select array[rolsuper, rolbypassrls, rolcanlogin] from pg_roles where rolname = 'rowguard_kernel'),
@@ -138,6 +161,11 @@ select ok('canary_select on app.canary' = any (array(select pg_temp.policies_for
 create table app.canary_child (org_id uuid not null, project_id uuid references app.projects (id));
 select ok('canary_child_project_id_fkey on app.canary_child' = any (array(select pg_temp.foreign_keys_without_tenant())),
           'a foreign key that skips org_id is caught');
+select ok('app.canary' = any (array(select pg_temp.tenant_tables_without_audit())), 'a new tenant table without the audit trigger is caught');
+create trigger canary_child_audit after insert on app.canary_child for each row execute function app.audit_row_change();
+select ok('app.canary_child' = any (array(select pg_temp.tenant_tables_without_audit())), 'an audit trigger missing UPDATE or DELETE is caught');
+alter table app.projects disable trigger projects_audit;
+select ok('app.projects' = any (array(select pg_temp.tenant_tables_without_audit())), 'a disabled audit trigger is caught');
 create function app.canary_definer() returns int language sql security definer as 'select 1';
 select ok('app.canary_definer()' = any (array(select pg_temp.unsafe_definer_functions())),
           'a SECURITY DEFINER function without pinned search_path is caught');

@@ -142,6 +142,11 @@ insert into expectation (tbl, cmd, variant, probe, allowed) values
   ('app.checkout_sessions', 'insert', 'a pro checkout as oneself', $$insert into app.checkout_sessions (org_id, plan_code, created_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'pro', app.current_user_id())$$, '{org_owner}'),
   ('app.checkout_sessions', 'update', 'alice''s open checkout''s url', $$update app.checkout_sessions set url = 'https://pay.test/x' where id = 'aaaaaaaa-0000-4000-8000-0000000000e1'$$, '{org_owner}'),
   ('app.checkout_sessions', 'delete', 'alice''s open checkout', $$delete from app.checkout_sessions where id = 'aaaaaaaa-0000-4000-8000-0000000000e1'$$, '{}'),
+  -- audit (append-only: OWNER/ADMIN read their organization's trail; nobody writes it but the trigger)
+  ('app.audit_log', 'select', 'org A''s founding', $$select from app.audit_log where org_id = 'aaaaaaaa-0000-4000-8000-000000000000' and table_name = 'app.organizations'$$, '{org_owner,org_admin}'),
+  ('app.audit_log', 'insert', 'a forged entry for org A', $$insert into app.audit_log (org_id, table_name, action) values ('aaaaaaaa-0000-4000-8000-000000000000', 'app.projects', 'DELETE')$$, '{}'),
+  ('app.audit_log', 'update', 'org A''s founding', $$update app.audit_log set action = action where org_id = 'aaaaaaaa-0000-4000-8000-000000000000' and table_name = 'app.organizations'$$, '{}'),
+  ('app.audit_log', 'delete', 'org A''s founding', $$delete from app.audit_log where org_id = 'aaaaaaaa-0000-4000-8000-000000000000' and table_name = 'app.organizations'$$, '{}'),
   -- platform: the price list is read by anyone signed in; the rest is the platform's
   ('platform.plans', 'select', 'pro', $$select from platform.plans where code = 'pro'$$, '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer,stranger}'),
   ('platform.plans', 'insert', 'a new plan', $$insert into platform.plans (code, name, price, currency, position) values ('probe', 'Probe', 0, 'EUR', 99)$$, '{}'),

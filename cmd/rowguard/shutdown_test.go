@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rowguard/rowguard/internal/testdb"
+)
+
+// SIGTERM stops accepting connections, lets the request in flight finish with its
+// answer, and exits 0.
+func TestServeDrainsOnSIGTERM(t *testing.T) {
+	db := testdb.New(t)
+	clearEnv(t)
+	setSigningKey(t)
+	t.Setenv("DATABASE_URL", db.AppURL)
+	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port (ROWGUARD_ADDR wants a real one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ROWGUARD_ADDR", l.Addr().String())
+	l.Close()
+	t.Setenv("ROWGUARD_LOG_LEVEL", "warn")
+
+	var stdout, stderr syncBuffer // read while serve still writes
+	exited := make(chan int, 1)
+	go func() { exited <- run([]string{"serve"}, &stdout, &stderr) }()
+	listening := regexp.MustCompile(`listening on (http://\S+)`)
+	var base string
+	for deadline := time.Now().Add(30 * time.Second); base == ""; {
+		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case code := <-exited:
+			t.Fatalf("serve exited %d before listening:\n%s%s", code, stdout.String(), stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not listen:\n%s%s", stdout.String(), stderr.String())
+		}
+	}
+
+	post := func(method, path, tok, body string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, body := post("POST", "/v1/auth/register", "", `{"email":"drain@example.com","password":"correct horse battery","organization_name":"Drain"}`)
+	var reg struct {
+		Organization struct{ ID string }
+		AccessToken  string `json:"access_token"`
+	}
+	if status != http.StatusCreated || json.Unmarshal([]byte(body), &reg) != nil {
+		t.Fatalf("register: %d %s", status, body)
+	}
+	status, body = post("POST", "/v1/orgs/"+reg.Organization.ID+"/projects", reg.AccessToken, `{"name":"In flight"}`)
+	var p struct{ ID string }
+	if status != http.StatusCreated || json.Unmarshal([]byte(body), &p) != nil {
+		t.Fatalf("create: %d %s", status, body)
+	}
+
+	// Hold the project's row lock, so that a PATCH is in flight when SIGTERM arrives.
+	admin := db.AdminPool(t)
+	tx, err := admin.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(context.Background(), `select 1 from app.projects where id = $1 for update`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		status int
+		body   string
+	}
+	inFlight := make(chan answer, 1)
+	go func() {
+		s, b := post("PATCH", "/v1/orgs/"+reg.Organization.ID+"/projects/"+p.ID, reg.AccessToken, `{"description":"finished while draining"}`)
+		inFlight <- answer{s, b}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if s, _ := post("GET", "/healthz", "", ""); s != 0 {
+		t.Errorf("a new request after SIGTERM was answered %d; the listener should be closed", s)
+	}
+	select {
+	case a := <-inFlight:
+		t.Fatalf("the in-flight request ended before its lock was released: %d %s", a.status, a.body)
+	case code := <-exited:
+		t.Fatalf("serve exited %d with a request in flight", code)
+	default:
+	}
+	if err := tx.Rollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-inFlight:
+		if a.status != http.StatusOK || !strings.Contains(a.body, "finished while draining") {
+			t.Errorf("in-flight request: %d %s", a.status, a.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-flight request never finished")
+	}
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Errorf("serve exited %d after SIGTERM, want 0\n%s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
+	}
+}
