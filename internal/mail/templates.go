@@ -30,6 +30,19 @@ var templates = map[string]emailTemplate{
 It expires in {{.expires_in_minutes}} minutes and works once. If you did not ask to
 sign in, ignore this email: nobody can sign in without the code.
 `),
+	// payload: {"token": "...", "organization": "Acme", "role": "MEMBER", "expires_at": "2031-…"}
+	"invitation": newTemplate(
+		`You are invited to {{.organization}} on rowguard`,
+		`You are invited to join {{.organization}} on rowguard as {{.role}}.
+
+Sign in (or sign up) with this email address, then accept with this token
+(POST /v1/invitations/accept):
+
+    {{.token}}
+
+It works once, until {{.expires_at}}. If you do not know {{.organization}}, ignore this
+email, or decline the invitation.
+`),
 	// payload: {"token": "...", "expires_in_minutes": 30, "reset_url": "https://..." or ""}
 	"password_reset": newTemplate(
 		`Reset your rowguard password`,

@@ -29,14 +29,20 @@ language sql stable as $$
    where i.id = p_invitation_id
 $$;
 
--- The one place an invitation (new or resent) with its fresh token leaves the database.
--- OUTBOX: when the email outbox lands (sessions issue), enqueue the invitation email
--- HERE, in this function, e.g. `perform app.enqueue_email('invitation', i.email, …p_token…)`,
--- and the API may stop returning the token.
+-- The one place an invitation (new or resent) with its fresh token leaves the database:
+-- the invitation email is queued in the outbox in the same transaction (sent only if it
+-- commits), and the inviter gets the token once too, to share the link another way.
 create function api.invitation_sent(p_invitation_id uuid, p_token text) returns json
 language plpgsql volatile as $$
+declare
+  v_body jsonb := api.invitation_json(p_invitation_id)::jsonb;
 begin
-  return (api.invitation_json(p_invitation_id)::jsonb || jsonb_build_object('token', p_token))::json;
+  perform auth.enqueue_email(v_body->>'email', 'invitation', jsonb_build_object(
+    'token', p_token,
+    'organization', (select o.name from app.organizations o where o.id = (v_body->>'org_id')::uuid),
+    'role', v_body->>'role',
+    'expires_at', v_body->>'expires_at'));
+  return (v_body || jsonb_build_object('token', p_token))::json;
 end
 $$;
 

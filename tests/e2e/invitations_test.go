@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -337,4 +338,33 @@ func TestInvitationLapsesWithItsInviter(t *testing.T) {
 	if len(pg.Items) != 1 || pg.Items[0].ID != kept.ID {
 		t.Errorf("pending after the demotion: %+v (only the OWNER's should remain)", pg.Items)
 	}
+}
+
+var invitationTokenInMail = regexp.MustCompile(`(?m)^\s{4}(\S+)\s*$`)
+
+// An invitation (and each resend) is emailed through the outbox in the transaction that
+// creates it: the token in the mail is the one that accepts it.
+func TestInvitationIsEmailed(t *testing.T) {
+	m := newMailEnv(t)
+	a := m.newTenant(t, "Emailing Inc")
+	invitee, _ := m.register(t, "mailed-invitee", "")
+	inv := m.invite(t, a.Owner, a.Org.ID, map[string]any{"email": invitee.Email, "role": "MEMBER"})
+
+	msg := m.nextMail(t, invitee.Email)
+	if !strings.Contains(msg.Header.Get("Subject"), a.Org.Name) {
+		t.Errorf("subject %q does not name the organization", msg.Header.Get("Subject"))
+	}
+	got := invitationTokenInMail.FindStringSubmatch(msg.Body)
+	if got == nil || got[1] != inv.Token {
+		t.Fatalf("mailed token %v, the invitation's is %q; body:\n%s", got, inv.Token, msg.Body)
+	}
+	// A resend mails a new token; the first one no longer works.
+	var resent invitation
+	m.do(t, "POST", "/v1/orgs/"+a.Org.ID+"/invitations/"+inv.ID+"/resend", a.Owner.Token, nil).
+		want(t, http.StatusOK).decode(t, &resent)
+	again := invitationTokenInMail.FindStringSubmatch(m.nextMail(t, invitee.Email).Body)
+	if again == nil || again[1] != resent.Token || again[1] == inv.Token {
+		t.Fatalf("resent mail token %v, want the new %q", again, resent.Token)
+	}
+	m.do(t, "POST", "/v1/invitations/accept", invitee.Token, map[string]any{"token": again[1]}).want(t, http.StatusOK)
 }
