@@ -23,7 +23,7 @@ func (s *Server) routeRBAC() {
 	s.handle(http.MethodPost, "/v1/invitations/decline", s.declineInvitation, private)
 }
 
-// The role and level names of migration 003 (app.org_role, app.project_role,
+// The role and level names of migration 006 (app.org_role, app.project_role,
 // app.domain_level), checked here so a typo is a 422 naming the field.
 var (
 	orgRoles      = []string{"OWNER", "ADMIN", "MEMBER"}

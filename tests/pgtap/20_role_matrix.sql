@@ -7,7 +7,7 @@ select plan(31);
 
 -- ------------------------------------------------ MEMBER
 select pg_temp.act_as(:mary, :org_a);
-select is((select count(*) from app.projects), 0::bigint, 'MEMBER reads no project she is not a member of (migration 003: projects are for org OWNER/ADMIN and project members)');
+select is((select count(*) from app.projects), 0::bigint, 'MEMBER reads no project she is not a member of (migration 006: projects are for org OWNER/ADMIN and project members)');
 select is((select count(*) from app.organizations), 1::bigint, 'MEMBER reads her organization');
 select is((select count(*) from app.memberships), 3::bigint, 'MEMBER reads every membership of her org');
 select is((select count(*) from auth.users), 3::bigint, 'MEMBER reads her fellow members');

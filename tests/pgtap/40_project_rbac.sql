@@ -1,4 +1,4 @@
--- Project RBAC (migration 003): cross-tenant isolation of the new tables, the matrix
+-- Project RBAC (migration 006): cross-tenant isolation of the new tables, the matrix
 -- helpers, the kernel functions (last OWNER, accepting and declining invitations).
 -- Who may do what per role is 41_role_matrix.sql (generated from one expectation table).
 begin;
