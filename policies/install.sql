@@ -44,3 +44,4 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "platform_admin.sql" . }}
 {{ template "project_members.sql" . }}
 {{ template "invitations.sql" . }}
+{{ template "finance.sql" . }}

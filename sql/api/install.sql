@@ -26,5 +26,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "members.sql" . }}
 {{ template "project_members.sql" . }}
 {{ template "invitations.sql" . }}
+{{ template "finance.sql" . }}
+{{ template "analytics.sql" . }}
 
 reset role;
