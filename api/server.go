@@ -185,6 +185,7 @@ func (s *Server) routeAll() {
 	s.routePlatformAdmin()
 
 	s.routeRBAC()
+	s.routeFinance()
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}, ...).

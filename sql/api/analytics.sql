@@ -105,10 +105,14 @@ create function api.finance_trends(p_project_id uuid, p_interval text, p_from da
 language plpgsql stable as $$
 declare
   v_step  interval := case p_interval when 'week' then interval '1 week' else interval '1 month' end;
-  v_first date := date_trunc(p_interval, p_from::timestamp)::date;
+  v_first date;
   v_items json;
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
+  -- Defaults: up to today, the last 12 periods.
+  p_to := coalesce(p_to, current_date);
+  p_from := coalesce(p_from, (date_trunc(p_interval, p_to::timestamp) - 11 * v_step)::date);
+  v_first := date_trunc(p_interval, p_from::timestamp)::date;
   if (p_to - p_from) > 3700 then
     raise exception 'a trend spans at most 10 years' using errcode = 'RG422', column = 'to';
   end if;
@@ -136,7 +140,7 @@ begin
 end
 $$;
 comment on function api.finance_trends(uuid, text, date, date) is
-  'GET …/analytics/trends: analytics READ. Income, expense, net and count per month or ISO week (period = its first day) and currency, every period from from to to present (zeros when empty).';
+  'GET …/analytics/trends: analytics READ. Income, expense, net and count per month or ISO week (period = its first day) and currency, every period from from to to present (zeros when empty). Default: the 12 periods up to today.';
 
 create function api.finance_recent(p_project_id uuid, p_limit int) returns json
 language plpgsql stable as $$

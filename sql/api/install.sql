@@ -9,6 +9,7 @@
 --   RG409 conflict          RG422 invalid input (COLUMN names the field)
 --   RG402 plan limit reached (COLUMN names the limit kind)
 --   RGS03 the organization is suspended (403, its own problem type)
+--   RG412 a stale If-Match (precondition failed)
 drop schema if exists api cascade;
 set local role rowguard_owner;
 create schema api;
