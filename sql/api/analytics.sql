@@ -84,10 +84,11 @@ begin
   select coalesce(json_agg(json_build_object(
            'category_id', s.category_id, 'name', c.name, 'archived', c.archived, 'kind', s.kind,
            'currency', s.currency, 'total', api.money(s.total), 'count', s.count,
-           'share', round(s.total / nullif(sum(s.total) over (partition by s.kind, s.currency), 0), 4)::text)
+           'share', round(s.total / nullif(s.kind_total, 0), 4)::text)
            order by s.kind, s.currency, s.total desc, c.name), '[]'::json)
     into v_items
-    from (select t.kind, t.currency, t.category_id, sum(t.amount_sum) as total, sum(t.record_count) as count
+    from (select t.kind, t.currency, t.category_id, sum(t.amount_sum) as total, sum(t.record_count) as count,
+                 sum(sum(t.amount_sum)) over (partition by t.kind, t.currency) as kind_total
             from app.finance_daily_totals t
            where t.org_id = app.current_org_id() and t.project_id = p_project_id
              and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
