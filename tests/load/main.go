@@ -112,6 +112,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -144,6 +145,10 @@ type config struct {
 	verbose      bool
 	seed         uint64
 	requestLimit time.Duration
+	// -finance: the ledger scenarios of finance.go instead of the projects phases.
+	finance        bool
+	financeSizes   []int
+	financeSamples int
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -174,6 +179,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "progress details on stderr (cluster start, migrations)")
 	fs.Uint64Var(&c.seed, "seed", 0, "random seed of the tenant choice (0: from the clock)")
 	fs.DurationVar(&c.requestLimit, "request-timeout", 30*time.Second, "client-side time limit of one request")
+	fs.BoolVar(&c.finance, "finance", false, "run the finance scenarios (records list/create, trends; ledger sizes at the database) instead of the projects phases")
+	sizes := fs.String("finance-sizes", "10000,100000,1000000", "-finance: ledger sizes (rows in one project) at which the database timings are taken")
+	fs.IntVar(&c.financeSamples, "finance-samples", 200, "-finance: timed requests per statement and size")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./tests/load [flags]\n\n"+
 			"Benchmarks GET /v1/orgs/{org_id}/projects through the API against the same SQL sent directly,\n"+
@@ -187,6 +195,13 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	var errs []error
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("-finance-sizes: %q is not a positive row count", f))
+		}
+		c.financeSizes = append(c.financeSizes, n)
+	}
 	if c.orgs < 2 {
 		errs = append(errs, errors.New("-orgs must be at least 2 (tenants must mix)"))
 	}
@@ -288,6 +303,9 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 		if !env.sharedPool {
 			env.direct.Reset()
 		}
+	}
+	if cfg.finance {
+		return runFinance(ctx, cfg, env, tenants, stdout, progress)
 	}
 	rep := newReport(cfg, env)
 	rep.Seed = seedFacts{Orgs: len(tenants), ProjectsPerOrg: cfg.projects, Seconds: time.Since(start).Seconds()}
