@@ -6,7 +6,8 @@
 --   financial_records       read live rows: finance READ; soft-deleted ones too: finance MANAGE
 --                           create, change, soft delete, restore: finance MANAGE   hard delete: nobody
 --   finance_idempotency_keys  the caller's own keys, where they hold finance MANAGE
---   finance_daily_totals    read: analytics READ     written only by the kernel trigger
+--   finance_daily_totals, finance_daily_currency_totals
+--                           read: analytics READ     written only by the kernel trigger
 --   exchange_rates          read: every member of the organization    write: org OWNER/ADMIN
 -- Rows are always compared with the current organization too.
 
@@ -107,6 +108,20 @@ grant select, insert, update, delete on app.finance_daily_totals to rowguard_ker
 create policy finance_daily_totals_all_kernel on app.finance_daily_totals for all to rowguard_kernel
   using (true) with check (true);
 comment on policy finance_daily_totals_all_kernel on app.finance_daily_totals is
+  'Only app.maintain_finance_totals (the statement trigger of financial_records) writes the rollup, from the rows the statement changed.';
+
+-- ----- app.finance_daily_currency_totals ------------------------------------------------
+grant select on app.finance_daily_currency_totals to rowguard_api;
+create policy finance_daily_currency_totals_select on app.finance_daily_currency_totals for select to rowguard_api
+  using (org_id = (select app.current_org_id())
+         and project_id = any ((select app.my_domain_project_ids('analytics', 'READ'))::uuid[]));
+comment on policy finance_daily_currency_totals_select on app.finance_daily_currency_totals is
+  'Analytics READ reads a project''s per-currency rollup (summary and trends answer from it).';
+
+grant select, insert, update, delete on app.finance_daily_currency_totals to rowguard_kernel;
+create policy finance_daily_currency_totals_all_kernel on app.finance_daily_currency_totals for all to rowguard_kernel
+  using (true) with check (true);
+comment on policy finance_daily_currency_totals_all_kernel on app.finance_daily_currency_totals is
   'Only app.maintain_finance_totals (the statement trigger of financial_records) writes the rollup, from the rows the statement changed.';
 
 -- ----- app.exchange_rates ---------------------------------------------------------------

@@ -1,5 +1,6 @@
--- Analytics of a project's ledger, computed from the rollup app.finance_daily_totals (never
--- the ledger itself): analytics READ (policy finance_daily_totals_select). Amounts are
+-- Analytics of a project's ledger, computed from the rollups (never the ledger itself):
+-- app.finance_daily_currency_totals for the summary and the trends, app.finance_daily_totals
+-- (per category) for the breakdown; analytics READ (their select policies). Amounts are
 -- decimal strings; a period is [from, to], both dates inclusive; currencies are never
 -- added together except in a requested base currency, at the organization's rates.
 
@@ -39,7 +40,7 @@ begin
                  coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
                  coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
                  coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
-            from app.finance_daily_totals t
+            from app.finance_daily_currency_totals t
            where t.org_id = app.current_org_id() and t.project_id = p_project_id
              and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
              and t.record_count > 0
@@ -58,7 +59,7 @@ begin
               from (select t.day, t.currency,
                            coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
                            coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense
-                      from app.finance_daily_totals t
+                      from app.finance_daily_currency_totals t
                      where t.org_id = app.current_org_id() and t.project_id = p_project_id
                        and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
                        and t.record_count > 0
@@ -122,7 +123,7 @@ begin
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
                 sum(t.record_count) as count
-           from app.finance_daily_totals t
+           from app.finance_daily_currency_totals t
           where t.org_id = app.current_org_id() and t.project_id = p_project_id
             and t.day between p_from and p_to and t.record_count > 0
           group by 1, 2),

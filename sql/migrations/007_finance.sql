@@ -183,6 +183,25 @@ create table app.finance_daily_totals (
 comment on table app.finance_daily_totals is
   'Count and sum of the live financial records per project × day × kind × currency × category. Written only by app.maintain_finance_totals; a row whose count reaches 0 is removed.';
 
+-- The same without the category: what the summary and the trends read (as many rows as
+-- days × kinds × currencies, whatever the number of categories).
+create table app.finance_daily_currency_totals (
+  org_id       uuid not null,
+  project_id   uuid not null,
+  day          date not null,
+  kind         app.finance_kind not null,
+  currency     text not null,
+  record_count bigint not null,
+  amount_sum   numeric not null,
+  primary key (org_id, project_id, day, kind, currency),
+  constraint finance_daily_currency_totals_project_fkey foreign key (org_id, project_id)
+    references app.projects (org_id, id) on delete cascade
+);
+comment on table app.finance_daily_currency_totals is
+  'Count and sum of the live financial records per project × day × kind × currency (app.finance_daily_totals summed over categories). Written only by app.maintain_finance_totals.';
+
+alter table app.finance_daily_currency_totals enable row level security;
+alter table app.finance_daily_currency_totals force row level security;
 alter table app.finance_categories       enable row level security;
 alter table app.finance_categories       force row level security;
 alter table app.financial_records        enable row level security;
@@ -216,24 +235,42 @@ declare
 begin
   -- (Dynamic: a trigger on INSERT has no old_rows, one on DELETE no new_rows.)
   -- Sorted, so concurrent statements lock rollup rows in one order (no deadlock). Rows of
-  -- a project being deleted are skipped: its rollup goes with it.
+  -- a project being deleted are skipped: its rollup goes with it. Both rollups in one
+  -- statement; the keys whose count fell to 0 come back for the clean-up below.
   execute pg_catalog.format($q$
-    with deltas as (%s),
-    upserted as (
+    with deltas as (
+      select d.* from (%s) d
+       where exists (select from app.projects p where p.org_id = d.org_id and p.id = d.project_id)),
+    by_category as (
       insert into app.finance_daily_totals as t
              (org_id, project_id, day, kind, currency, category_id, record_count, amount_sum)
       select d.org_id, d.project_id, d.day, d.kind, d.currency, d.category_id, sum(d.n), sum(d.amount)
         from deltas d
-       where exists (select from app.projects p where p.org_id = d.org_id and p.id = d.project_id)
        group by d.org_id, d.project_id, d.day, d.kind, d.currency, d.category_id
       having sum(d.n) <> 0 or sum(d.amount) <> 0
        order by d.org_id, d.project_id, d.day, d.kind, d.currency, d.category_id
       on conflict (org_id, project_id, day, kind, currency, category_id) do update
          set record_count = t.record_count + excluded.record_count,
              amount_sum   = t.amount_sum + excluded.amount_sum
-      returning t.org_id, t.project_id, t.day, t.record_count)
+      returning t.org_id, t.project_id, t.day, t.record_count),
+    by_currency as (
+      insert into app.finance_daily_currency_totals as t
+             (org_id, project_id, day, kind, currency, record_count, amount_sum)
+      select d.org_id, d.project_id, d.day, d.kind, d.currency, sum(d.n), sum(d.amount)
+        from deltas d
+       group by d.org_id, d.project_id, d.day, d.kind, d.currency
+      having sum(d.n) <> 0 or sum(d.amount) <> 0
+       order by d.org_id, d.project_id, d.day, d.kind, d.currency
+      on conflict (org_id, project_id, day, kind, currency) do update
+         set record_count = t.record_count + excluded.record_count,
+             amount_sum   = t.amount_sum + excluded.amount_sum
+      returning t.org_id, t.project_id, t.day, t.record_count),
+    emptied as (
+      select u.org_id, u.project_id, u.day from by_category u where u.record_count = 0
+      union all
+      select u.org_id, u.project_id, u.day from by_currency u where u.record_count = 0)
     select array_agg(distinct u.org_id), array_agg(distinct u.project_id), array_agg(distinct u.day)
-      from upserted u where u.record_count = 0$q$,
+      from emptied u$q$,
     case tg_op when 'INSERT' then v_new when 'DELETE' then v_old else v_old || ' union all ' || v_new end)
     into v_orgs, v_projects, v_days;
 
@@ -242,12 +279,15 @@ begin
     delete from app.finance_daily_totals t
      where t.org_id = any (v_orgs) and t.project_id = any (v_projects) and t.day = any (v_days)
        and t.record_count = 0;
+    delete from app.finance_daily_currency_totals t
+     where t.org_id = any (v_orgs) and t.project_id = any (v_projects) and t.day = any (v_days)
+       and t.record_count = 0;
   end if;
   return null;
 end
 $$;
 comment on function app.maintain_finance_totals() is
-  'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows to app.finance_daily_totals in the same transaction.';
+  'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows to app.finance_daily_totals and app.finance_daily_currency_totals in the same transaction.';
 grant execute on function app.maintain_finance_totals() to rowguard_owner;
 
 set local role rowguard_owner;
@@ -274,6 +314,7 @@ drop trigger financial_records_plan_limit on app.financial_records;
 drop trigger financial_records_totals_insert on app.financial_records;
 drop trigger financial_records_totals_update on app.financial_records;
 drop trigger financial_records_totals_delete on app.financial_records;
+drop table app.finance_daily_currency_totals;
 drop table app.finance_daily_totals;
 drop table app.finance_idempotency_keys;
 drop table app.exchange_rates;
