@@ -29,47 +29,41 @@ declare
   v_base        json;
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
-  select coalesce(json_agg(json_build_object(
-           'currency', s.currency,
-           'income', api.money(s.income), 'expense', api.money(s.expense), 'net', api.money(s.income - s.expense),
-           'income_count', s.income_count, 'expense_count', s.expense_count, 'count', s.income_count + s.expense_count)
-           order by s.currency), '[]'::json)
-    into v_by_currency
-    from (select t.currency,
-                 coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
-                 coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
-                 coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
-                 coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
-            from app.finance_daily_currency_totals t
-           where t.org_id = app.current_org_id() and t.project_id = p_project_id
-             and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
-             and t.record_count > 0
-           group by t.currency) s;
-
-  if p_base_currency is not null then
-    -- Each day's sums at that day's rate; the currencies lacking a rate are named.
-    select json_build_object(
-             'currency', p_base_currency,
-             'income', case when bool_and(c.rate is not null) then api.money(sum(c.income * c.rate)) end,
-             'expense', case when bool_and(c.rate is not null) then api.money(sum(c.expense * c.rate)) end,
-             'net', case when bool_and(c.rate is not null) then api.money(sum((c.income - c.expense) * c.rate)) end,
-             'missing_rates', coalesce(array_to_json(array_agg(distinct c.currency) filter (where c.rate is null)), '[]'::json))
-      into v_base
-      from (select d.currency, d.income, d.expense, api.rate_on(d.currency, p_base_currency, d.day) as rate
-              from (select t.day, t.currency,
-                           coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
-                           coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense
-                      from app.finance_daily_currency_totals t
-                     where t.org_id = app.current_org_id() and t.project_id = p_project_id
-                       and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
-                       and t.record_count > 0
-                     group by t.day, t.currency) d) c;
-    if v_base::jsonb ->> 'income' is null and json_array_length(v_base -> 'missing_rates') = 0 then
-      -- No record in the period: zero in any currency.
-      v_base := json_build_object('currency', p_base_currency, 'income', '0.00', 'expense', '0.00', 'net', '0.00',
-                                  'missing_rates', '[]'::json);
-    end if;
-  end if;
+  -- One pass over the rollup: per day and currency (with that day's rate when a base
+  -- currency is asked for), then per currency.
+  with per_day as (
+         select t.day, t.currency,
+                coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
+                coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
+                coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
+                coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count,
+                case when p_base_currency is not null then api.rate_on(t.currency, p_base_currency, t.day) end as rate
+           from app.finance_daily_currency_totals t
+          where t.org_id = app.current_org_id() and t.project_id = p_project_id
+            and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
+            and t.record_count > 0
+          group by t.day, t.currency),
+       per_currency as (
+         select d.currency, sum(d.income) as income, sum(d.expense) as expense,
+                sum(d.income_count) as income_count, sum(d.expense_count) as expense_count
+           from per_day d group by d.currency)
+  select (select coalesce(json_agg(json_build_object(
+                   'currency', c.currency,
+                   'income', api.money(c.income), 'expense', api.money(c.expense), 'net', api.money(c.income - c.expense),
+                   'income_count', c.income_count, 'expense_count', c.expense_count, 'count', c.income_count + c.expense_count)
+                   order by c.currency), '[]'::json)
+            from per_currency c),
+         -- Converted only when every day has a rate; the currencies lacking one are named.
+         (select json_build_object(
+                   'currency', p_base_currency,
+                   'income', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum(d.income * d.rate)) end,
+                   'expense', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum(d.expense * d.rate)) end,
+                   'net', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum((d.income - d.expense) * d.rate)) end,
+                   'missing_rates', coalesce(array_to_json(array_agg(distinct d.currency) filter (where d.rate is null)), '[]'::json))
+            from per_day d
+           where p_base_currency is not null
+          having p_base_currency is not null)
+    into v_by_currency, v_base;
   return json_build_object('from', p_from, 'to', p_to, 'currencies', v_by_currency, 'base', v_base);
 end
 $$;
