@@ -174,10 +174,10 @@ func growLedger(ctx context.Context, admin *pgx.Conn, l *financeLedger, size int
 			insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, tags,
 			                                   payment_source, occurred_on, description, created_by, updated_by)
 			select $1, $2, case when g % 8 < 4 then 'income' else 'expense' end::app.finance_kind,
-			       (g * 7919 % 100000 + 1) / 100.0, (array['EUR', 'USD', 'GBP'])[1 + g % 3], ($3::uuid[])[1 + g % 8],
+			       (g::bigint * 7919 % 100000 + 1) / 100.0, (array['EUR', 'USD', 'GBP'])[1 + g % 3], ($3::uuid[])[1 + g % 8],
 			       case when g % 10 = 0 then array['shop'] when g % 10 = 1 then array['online', 'promo'] else '{}' end,
 			       (array['cash', 'card', 'bank_transfer'])[1 + g % 3]::app.payment_source,
-			       current_date - (g * 31 % 730), 'seeded row ' || g, $4, $4
+			       current_date - (g::bigint * 31 % 730)::int, 'seeded row ' || g, $4, $4
 			  from generate_series($5::int, $6::int) g`,
 			l.t.orgID, l.projectID, l.categories, l.t.userID, have+1, have+n)
 		if err != nil {
