@@ -186,7 +186,10 @@ create function api.list_financial_records(
   p_kind app.finance_kind, p_category_id uuid, p_tags_any text[], p_tags_all text[], p_currency text,
   p_payment_source app.payment_source, p_from date, p_to date, p_min_amount numeric, p_max_amount numeric, p_q text
 ) returns json
-language plpgsql stable as $$
+-- Custom plans always: a generic plan (PL/pgSQL's cached plan after five calls) cannot use
+-- the partial list indexes (deleted is a parameter) nor fold the absent filters away, and
+-- tests/load measured it at 16 ms for a page of a 10,000-row ledger instead of 1.5 ms.
+language plpgsql stable set plan_cache_mode = force_custom_plan as $$
 declare
   v_after_on date := coalesce(split_part(p_cursor, '_', 1)::date, 'infinity'::date);
   v_after_id uuid := coalesce(nullif(split_part(p_cursor, '_', 2), '')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid);
