@@ -22,6 +22,7 @@ func (s *Server) routeFinance() {
 	s.handle(http.MethodDelete, project+"/records/{record_id}", s.deleteRecord, true)
 	s.handle(http.MethodPost, project+"/records/{record_id}/restore", s.restoreRecord, true)
 	s.routeAnalytics(project + "/analytics")
+	s.routeExchangeRates()
 }
 
 // ----- categories ------------------------------------------------------------------

@@ -161,7 +161,9 @@ grant execute on function
   api.finance_summary(uuid, date, date, text),
   api.finance_category_breakdown(uuid, date, date, app.finance_kind),
   api.finance_trends(uuid, text, date, date),
-  api.finance_recent(uuid, int)
+  api.finance_recent(uuid, int),
+  api.list_exchange_rates(int, text, text, text),
+  api.put_exchange_rate(jsonb)
 to rowguard_api;
 -- Building blocks of the functions above.
 grant execute on function
@@ -173,5 +175,6 @@ grant execute on function
   api.insert_financial_record(uuid, jsonb),
   api.lock_financial_record(uuid, uuid, int),
   api.money(numeric),
-  api.rate_on(text, text, date)
+  api.rate_on(text, text, date),
+  api.exchange_rate_json(app.exchange_rates)
 to rowguard_api;

@@ -29,5 +29,6 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "invitations.sql" . }}
 {{ template "finance.sql" . }}
 {{ template "analytics.sql" . }}
+{{ template "exchange_rates.sql" . }}
 
 reset role;
