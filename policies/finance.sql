@@ -74,7 +74,7 @@ comment on policy financial_records_select_kernel on app.financial_records is
   'app.enforce_plan_limit (via app.count_usage) counts an organization''s records this month.';
 
 -- ----- app.finance_idempotency_keys -----------------------------------------------------
-grant select, insert (org_id, project_id, user_id, key, request_hash), update (response)
+grant select, insert (org_id, project_id, user_id, key, request_hash), update (request_hash, response, created_at)
    on app.finance_idempotency_keys to rowguard_api;
 
 create policy finance_idempotency_keys_select on app.finance_idempotency_keys for select to rowguard_api
@@ -94,7 +94,7 @@ create policy finance_idempotency_keys_update on app.finance_idempotency_keys fo
          and project_id = any ((select app.my_domain_project_ids('finance', 'MANAGE'))::uuid[]))
   with check (user_id = (select app.current_user_id()));
 comment on policy finance_idempotency_keys_update on app.finance_idempotency_keys is
-  'The POST that recorded a key stores its response on it.';
+  'The POST that recorded a key stores its response on it; a key older than 24 hours is taken afresh.';
 
 -- ----- app.finance_daily_totals ---------------------------------------------------------
 grant select on app.finance_daily_totals to rowguard_api;

@@ -161,6 +161,14 @@ begin
     on conflict do nothing
     returning true into v_inserted;
     if v_inserted is null then
+      -- A key is remembered for 24 hours; after that it starts afresh.
+      update app.finance_idempotency_keys k
+         set request_hash = v_hash, response = null, created_at = now()
+       where k.project_id = p_project_id and k.user_id = app.current_user_id() and k.key = p_idempotency_key
+         and k.created_at < now() - interval '24 hours'
+      returning true into v_inserted;
+    end if;
+    if v_inserted is null then
       select * into v_stored from app.finance_idempotency_keys k
        where k.project_id = p_project_id and k.user_id = app.current_user_id() and k.key = p_idempotency_key;
       if v_stored.request_hash <> v_hash then
@@ -179,7 +187,7 @@ begin
 end
 $$;
 comment on function api.create_financial_record(uuid, jsonb, text) is
-  'POST …/projects/{project_id}/records: finance MANAGE. With an Idempotency-Key, a retry of the same body returns the first response (one record); another body → 422.';
+  'POST …/projects/{project_id}/records: finance MANAGE. With an Idempotency-Key, a retry of the same body within 24 hours returns the first response (one record); another body → 422.';
 
 create function api.list_financial_records(
   p_project_id uuid, p_limit int, p_cursor text, p_deleted boolean,

@@ -244,6 +244,11 @@ func TestFinanceIdempotentCreate(t *testing.T) {
 	wantProblem(t, e.do(t, http.MethodPost, records, pt.Owner.Token, body, withHeader("Idempotency-Key", "with space")),
 		api.ProblemValidation, "Idempotency-Key")
 
+	// A key is remembered for 24 hours; then it starts afresh.
+	e.exec(t, `update app.finance_idempotency_keys set created_at = now() - interval '25 hours' where key = 'order-42' and user_id = $1`, pt.Owner.ID)
+	e.do(t, http.MethodPost, records, pt.Owner.Token, other, key).want(t, http.StatusCreated)
+	e.do(t, http.MethodPost, records, pt.Owner.Token, body, key).want(t, http.StatusUnprocessableEntity)
+
 	// Concurrent retries: one record.
 	var reqs []*http.Request
 	for range 8 {
@@ -252,8 +257,8 @@ func TestFinanceIdempotentCreate(t *testing.T) {
 	if got := e.fireTogether(t, reqs); got[http.StatusCreated] != 8 {
 		t.Errorf("concurrent retries answered %v, want 8 × 201", got)
 	}
-	if n := e.count(t, `select count(*) from app.financial_records where project_id = $1`, pt.Project.ID); n != 3 {
-		t.Errorf("%d records, want 3", n)
+	if n := e.count(t, `select count(*) from app.financial_records where project_id = $1`, pt.Project.ID); n != 4 {
+		t.Errorf("%d records, want 4", n)
 	}
 }
 
