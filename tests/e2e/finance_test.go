@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -345,5 +346,24 @@ func TestFinanceRecordFiltersAndPages(t *testing.T) {
 		{"max_amount=-1", "max_amount"}, {"q=+", "q"}, {"deleted=yes", "deleted"}, {"category_id=1", "category_id"},
 	} {
 		wantProblem(t, e.do(t, http.MethodGet, pt.financePath("/records?"+tc.query), pt.Owner.Token, nil), api.ProblemValidation, tc.field)
+	}
+}
+
+// The plan's monthly record limit answers 402 and writes nothing (the rollup included).
+func TestFinanceRecordPlanLimit(t *testing.T) {
+	e := newEnv(t)
+	pt := e.newProjectTeam(t, "Capped")
+	sales := e.createCategory(t, pt, "income", "Sales")
+	e.exec(t, `update platform.plan_limits set max_count = 2 where plan_code = 'free' and kind = 'financial_records_per_month'`)
+	for range 2 {
+		e.createRecord(t, pt, recordBody("income", "1", "EUR", sales.ID, "2030-01-01"))
+	}
+	p := wantProblem(t, e.do(t, http.MethodPost, pt.financePath("/records"), pt.Owner.Token,
+		recordBody("income", "1", "EUR", sales.ID, "2030-01-01")), api.ProblemPlanLimitReached)
+	if !strings.Contains(p.Detail, "2 financial records this month") {
+		t.Errorf("the 402 does not say which limit: %q", p.Detail)
+	}
+	if n := e.count(t, `select coalesce(sum(record_count), 0)::int from app.finance_daily_totals where project_id = $1`, pt.Project.ID); n != 2 {
+		t.Errorf("rollup counts %d records, want 2", n)
 	}
 }
