@@ -41,21 +41,7 @@ func TestExchangeRates(t *testing.T) {
 	}
 
 	// Members read, by pair, latest first, in keyset pages.
-	var walked []exchangeRate
-	cursor := ""
-	for range 5 {
-		var pg page[exchangeRate]
-		q := "?limit=2"
-		if cursor != "" {
-			q += "&cursor=" + cursor
-		}
-		e.do(t, http.MethodGet, path+q, a.Member.Token, nil).want(t, http.StatusOK).decode(t, &pg)
-		walked = append(walked, pg.Items...)
-		if pg.NextCursor == nil {
-			break
-		}
-		cursor = *pg.NextCursor
-	}
+	walked := walkPages[exchangeRate](t, e, path+"?limit=2", a.Member.Token, 5)
 	want := []exchangeRate{{"2030-01-01", "JPY", "EUR", "0.0061"}, {"2030-02-01", "EUR", "USD", "1.3"}, {"2030-01-01", "EUR", "USD", "1.25"}}
 	if len(walked) != 3 || walked[0] != want[0] || walked[1] != want[1] || walked[2] != want[2] {
 		t.Errorf("pages = %+v, want %+v", walked, want)

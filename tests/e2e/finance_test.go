@@ -319,21 +319,8 @@ func TestFinanceRecordFiltersAndPages(t *testing.T) {
 
 	// Keyset pages of 1 walk the whole list in order, each record once.
 	var walked []string
-	cursor := ""
-	for range 10 {
-		var pg page[record]
-		q := "limit=1"
-		if cursor != "" {
-			q += "&cursor=" + cursor
-		}
-		e.do(t, http.MethodGet, pt.financePath("/records?"+q), pt.Owner.Token, nil).want(t, http.StatusOK).decode(t, &pg)
-		for _, r := range pg.Items {
-			walked = append(walked, r.ID)
-		}
-		if pg.NextCursor == nil {
-			break
-		}
-		cursor = *pg.NextCursor
+	for _, r := range walkPages[record](t, e, pt.financePath("/records?limit=1"), pt.Owner.Token, 10) {
+		walked = append(walked, r.ID)
 	}
 	if want := list(""); !slices.Equal(walked, want) {
 		t.Errorf("pages walked %v, want %v", walked, want)
@@ -366,4 +353,27 @@ func TestFinanceRecordPlanLimit(t *testing.T) {
 	if n := e.count(t, `select coalesce(sum(record_count), 0)::int from app.finance_daily_totals where project_id = $1`, pt.Project.ID); n != 2 {
 		t.Errorf("rollup counts %d records, want 2", n)
 	}
+}
+
+// walkPages follows next_cursor from path (whose query names the limit) to the last
+// page, at most max pages, and returns every item in order.
+func walkPages[T any](t testing.TB, e *env, path, tok string, max int) []T {
+	t.Helper()
+	var items []T
+	cursor := ""
+	for range max {
+		var pg page[T]
+		p := path
+		if cursor != "" {
+			p += "&cursor=" + url.QueryEscape(cursor)
+		}
+		e.do(t, http.MethodGet, p, tok, nil).want(t, http.StatusOK).decode(t, &pg)
+		items = append(items, pg.Items...)
+		if pg.NextCursor == nil {
+			return items
+		}
+		cursor = *pg.NextCursor
+	}
+	t.Fatalf("%s: more than %d pages", path, max)
+	return nil
 }

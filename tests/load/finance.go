@@ -232,22 +232,15 @@ func httpOp(e *env, method, url string, body func(*worker) map[string]any, check
 		if err != nil {
 			return "", err
 		}
-		req.Header.Set("Authorization", t.auth)
 		if rd != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := e.client.Do(req)
+		status, err := e.sendAs(w, t, req)
 		if err != nil {
 			return "", err
 		}
-		w.buf.Reset()
-		_, err = w.buf.ReadFrom(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return "", err
-		}
-		if resp.StatusCode/100 != 2 {
-			return "", fmt.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, truncate(w.buf.String(), 200))
+		if status/100 != 2 {
+			return "", fmt.Errorf("%s %s: status %d: %s", method, url, status, truncate(w.buf.String(), 200))
 		}
 		return check(w.buf.Bytes()), nil
 	}

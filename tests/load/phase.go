@@ -234,22 +234,31 @@ func apiOp(e *env, limit int) op {
 		if err != nil {
 			return "", err
 		}
-		req.Header.Set("Authorization", t.auth)
-		resp, err := e.client.Do(req)
+		status, err := e.sendAs(w, t, req)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("org %s: %w", t.orgID, err)
 		}
-		w.buf.Reset()
-		_, err = w.buf.ReadFrom(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return "", fmt.Errorf("org %s: reading the body: %w", t.orgID, err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("org %s: status %d: %s", t.orgID, resp.StatusCode, truncate(w.buf.String(), 200))
+		if status != http.StatusOK {
+			return "", fmt.Errorf("org %s: status %d: %s", t.orgID, status, truncate(w.buf.String(), 200))
 		}
 		return checkPage(w, t, w.buf.Bytes(), limit)
 	}
+}
+
+// sendAs sends req with tenant t's token and reads the whole answer into w.buf.
+func (e *env) sendAs(w *worker, t *tenant, req *http.Request) (status int, err error) {
+	req.Header.Set("Authorization", t.auth)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	w.buf.Reset()
+	_, err = w.buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, fmt.Errorf("reading the body: %w", err)
+	}
+	return resp.StatusCode, nil
 }
 
 // directOp sends what the API sends, as one pgx batch on the direct pool.
