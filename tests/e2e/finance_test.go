@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -376,4 +377,39 @@ func walkPages[T any](t testing.TB, e *env, path, tok string, max int) []T {
 	}
 	t.Fatalf("%s: more than %d pages", path, max)
 	return nil
+}
+
+// Deleting a project, or the whole organization, takes its ledger, keys, rates and
+// rollups with it, whatever order the cascades run in.
+func TestFinanceGoesWithItsProjectAndOrganization(t *testing.T) {
+	e := newEnv(t)
+	for _, whole := range []bool{false, true} {
+		pt := e.newProjectTeam(t, "Doomed")
+		sales := e.createCategory(t, pt, "income", "Sales")
+		rent := e.createCategory(t, pt, "expense", "Rent")
+		for i, by := range []user{pt.Owner, pt.PAdmin, pt.POwner} {
+			b := recordBody("income", "10", "EUR", sales.ID, "2030-01-0"+strconv.Itoa(i+1))
+			if i == 1 {
+				b = recordBody("expense", "5", "USD", rent.ID, "2030-01-02")
+			}
+			e.do(t, http.MethodPost, pt.financePath("/records"), by.Token, b, withHeader("Idempotency-Key", "k"+strconv.Itoa(i))).
+				want(t, http.StatusCreated)
+		}
+		e.do(t, http.MethodPut, "/v1/orgs/"+pt.Org.ID+"/exchange-rates", pt.Owner.Token,
+			map[string]any{"date": "2030-01-01", "from_currency": "USD", "to_currency": "EUR", "rate": "0.9"}).want(t, http.StatusOK)
+		if whole {
+			e.do(t, http.MethodDelete, "/v1/orgs/"+pt.Org.ID, pt.Owner.Token, nil).want(t, http.StatusNoContent)
+		} else {
+			e.do(t, http.MethodDelete, "/v1/orgs/"+pt.Org.ID+"/projects/"+pt.Project.ID, pt.Admin.Token, nil).want(t, http.StatusNoContent)
+		}
+		for _, table := range []string{"financial_records", "finance_categories", "finance_idempotency_keys",
+			"finance_daily_totals", "finance_daily_currency_totals"} {
+			if n := e.count(t, `select count(*) from app.`+table+` where project_id = $1`, pt.Project.ID); n != 0 {
+				t.Errorf("whole org %v: %d rows left in app.%s", whole, n, table)
+			}
+		}
+		if n := e.count(t, `select count(*) from app.exchange_rates where org_id = $1`, pt.Org.ID); whole && n != 0 {
+			t.Errorf("%d exchange rates left after the organization", n)
+		}
+	}
 }
