@@ -38,6 +38,11 @@ type record struct {
 }
 
 func init() {
+	// The finance tables count in every snapshot/unchanged check (env_test.go).
+	for _, table := range []string{"app.finance_categories", "app.financial_records", "app.finance_idempotency_keys",
+		"app.finance_daily_totals", "app.finance_daily_currency_totals", "app.exchange_rates"} {
+		snapshotQueries[table] = `select * from ` + table
+	}
 	// Bodies valid enough to reach authentication in the database (unauth_test.go).
 	validBodies["POST /v1/orgs/{org_id}/projects/{project_id}/categories"] = map[string]any{"kind": "income", "name": "Intruder"}
 	validBodies["POST /v1/orgs/{org_id}/projects/{project_id}/records"] = recordBody("income", "1.00", "EUR", uuid.NewString(), "2030-01-01")
@@ -100,6 +105,9 @@ func TestFinanceCategories(t *testing.T) {
 		api.ProblemNotFound)
 	wantProblem(t, e.do(t, http.MethodPatch, other.financePath("/categories/"+sales.ID), other.Owner.Token, map[string]any{"name": "pwned"}),
 		api.ProblemNotFound)
+	wantProblem(t, e.do(t, http.MethodPost, other.financePath("/categories/"+sales.ID+"/archive"), other.Owner.Token, nil), api.ProblemNotFound)
+	wantProblem(t, e.do(t, http.MethodPost, path+"/"+sales.ID+"/archive", other.Owner.Token, nil), api.ProblemNotFound)
+	wantProblem(t, e.do(t, http.MethodPost, path, other.Owner.Token, map[string]any{"kind": "income", "name": "planted"}), api.ProblemNotFound)
 	// Bad input names the field.
 	wantProblem(t, e.do(t, http.MethodPost, path, pt.Owner.Token, map[string]any{"kind": "gift", "name": " "}), api.ProblemValidation, "kind", "name")
 	wantProblem(t, e.do(t, http.MethodPatch, path+"/"+sales.ID, pt.Owner.Token, map[string]any{}), api.ProblemValidation, "body")
@@ -165,6 +173,9 @@ func TestFinanceRecordLifecycle(t *testing.T) {
 	} {
 		noLeak(t, wantProblemResponse(t, e.do(t, req.method, req.path, other.Owner.Token, nil), api.ProblemNotFound), rec.ID, "Till of March")
 	}
+	wantProblem(t, e.do(t, http.MethodPost, records, other.Owner.Token, body), api.ProblemNotFound)
+	wantProblem(t, e.do(t, http.MethodPatch, one, other.Owner.Token, map[string]any{"amount": "1"}), api.ProblemNotFound)
+	wantProblem(t, e.do(t, http.MethodPatch, other.financePath("/records/"+rec.ID), other.Owner.Token, map[string]any{"amount": "1"}), api.ProblemNotFound)
 	// Bad input: each field named; nothing written.
 	bad := recordBody("gift", "0", "EUR", "nope", "2030-02-30")
 	bad["tags"] = []string{"Bad Tag"}
