@@ -35,6 +35,7 @@ var (
 	ProblemNotFound             = ProblemKind{"not-found", "Not found", http.StatusNotFound}
 	ProblemMethodNotAllowed     = ProblemKind{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed}
 	ProblemConflict             = ProblemKind{"conflict", "Conflict", http.StatusConflict}
+	ProblemPreconditionFailed   = ProblemKind{"precondition-failed", "Precondition failed", http.StatusPreconditionFailed}
 	ProblemPayloadTooLarge      = ProblemKind{"payload-too-large", "Request body too large", http.StatusRequestEntityTooLarge}
 	ProblemUnsupportedMediaType = ProblemKind{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType}
 	ProblemValidation           = ProblemKind{"validation-failed", "Validation failed", http.StatusUnprocessableEntity}
@@ -59,6 +60,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemInternal, ProblemUnavailable, ProblemTimeout, ProblemSignInFailed,
 		ProblemPlanLimitReached, ProblemOrganizationSuspended, ProblemInvalidSignature, ProblemPaymentProviderFailed,
 		ProblemRefreshTokenReused, ProblemTooManyRequests,
+		ProblemPreconditionFailed,
 	}
 }
 

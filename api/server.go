@@ -220,6 +220,7 @@ func (s *Server) routeAll() {
 	s.routeSessions()
 	s.routeAudit()
 	s.handle(http.MethodGet, "/metrics", s.metricsPage, public)
+	s.routeFinance()
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}, {session_id}, ...).

@@ -48,3 +48,4 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "invitations.sql" . }}
 {{ template "email_outbox.sql" . }}
 {{ template "sign_in.sql" . }}
+{{ template "finance.sql" . }}

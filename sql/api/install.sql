@@ -10,6 +10,7 @@
 --   RG402 plan limit reached (COLUMN names the limit kind)
 --   RGS03 the organization is suspended (403, its own problem type)
 --   RG429 too many requests (DETAIL: seconds to wait → Retry-After; auth.enforce_rate_limit)
+--   RG412 a stale If-Match (precondition failed)
 drop schema if exists api cascade;
 set local role rowguard_owner;
 create schema api;
@@ -29,5 +30,8 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "members.sql" . }}
 {{ template "project_members.sql" . }}
 {{ template "invitations.sql" . }}
+{{ template "finance.sql" . }}
+{{ template "analytics.sql" . }}
+{{ template "exchange_rates.sql" . }}
 
 reset role;

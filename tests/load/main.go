@@ -116,6 +116,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -151,6 +152,10 @@ type config struct {
 	seed         uint64
 	requestLimit time.Duration
 	passwords    password.Params
+	// -finance: the ledger scenarios of finance.go instead of the projects phases.
+	finance        bool
+	financeSizes   []int
+	financeSamples int
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -186,6 +191,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.UintVar(&memory, "password-memory-kib", uint(c.passwords.Memory), "in-process API: argon2id memory cost (KiB) of the hashes it makes and of the seeded accounts")
 	fs.UintVar(&iterations, "password-iterations", uint(c.passwords.Iterations), "in-process API: argon2id time cost")
 	fs.UintVar(&parallelism, "password-parallelism", uint(c.passwords.Parallelism), "in-process API: argon2id lanes")
+	fs.BoolVar(&c.finance, "finance", false, "run the finance scenarios (records list/create, trends; ledger sizes at the database) instead of the projects phases")
+	sizes := fs.String("finance-sizes", "10000,100000,1000000", "-finance: ledger sizes (rows in one project) at which the database timings are taken")
+	fs.IntVar(&c.financeSamples, "finance-samples", 200, "-finance: timed requests per statement and size")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./tests/load [flags]\n\n"+
 			"Benchmarks GET /v1/orgs/{org_id}/projects through the API against the same SQL sent directly,\n"+
@@ -200,6 +208,13 @@ func parseFlags(args []string) (*config, error) {
 	}
 	c.passwords.Memory, c.passwords.Iterations, c.passwords.Parallelism = uint32(memory), uint32(iterations), uint8(min(parallelism, 255))
 	var errs []error
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("-finance-sizes: %q is not a positive row count", f))
+		}
+		c.financeSizes = append(c.financeSizes, n)
+	}
 	if c.orgs < 2 {
 		errs = append(errs, errors.New("-orgs must be at least 2 (tenants must mix)"))
 	}
@@ -301,6 +316,9 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 		if !env.sharedPool {
 			env.direct.Reset()
 		}
+	}
+	if cfg.finance {
+		return runFinance(ctx, cfg, env, tenants, stdout, progress)
 	}
 	rep := newReport(cfg, env)
 	rep.Seed = seedFacts{Orgs: len(tenants), ProjectsPerOrg: cfg.projects, Seconds: time.Since(start).Seconds()}

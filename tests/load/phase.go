@@ -249,20 +249,35 @@ func apiOp(e *env, limit int) op {
 
 // sendOK sends req and reads the answer into w.buf; anything but 200 is an error.
 func sendOK(e *env, w *worker, req *http.Request) error {
-	resp, err := e.client.Do(req)
+	status, err := send(e, w, req)
 	if err != nil {
 		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("status %d: %s", status, truncate(w.buf.String(), 200))
+	}
+	return nil
+}
+
+// sendAs sends req with tenant t's token and reads the whole answer into w.buf.
+func (e *env) sendAs(w *worker, t *tenant, req *http.Request) (status int, err error) {
+	req.Header.Set("Authorization", t.auth)
+	return send(e, w, req)
+}
+
+// send sends req and reads the whole answer into w.buf.
+func send(e *env, w *worker, req *http.Request) (status int, err error) {
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return 0, err
 	}
 	w.buf.Reset()
 	_, err = w.buf.ReadFrom(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return fmt.Errorf("reading the body: %w", err)
+		return 0, fmt.Errorf("reading the body: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d: %s", resp.StatusCode, truncate(w.buf.String(), 200))
-	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // directOp sends what the API sends, as one pgx batch on the direct pool.

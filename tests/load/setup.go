@@ -48,7 +48,8 @@ type env struct {
 	cluster    *pgcluster.Cluster
 	tempDir    string
 	cpu        cpuMeter
-	sharedPool bool // direct is apiPool
+	sharedPool bool   // direct is apiPool
+	adminURL   string // superuser URL ("" in -url mode without -database-url): the finance seed
 }
 
 // setup prepares the database, the API and the clients. The returned env is
@@ -95,6 +96,7 @@ func setup(ctx context.Context, cfg *config, stderr io.Writer, progress func(str
 		e.dbSource = "private ephemeral cluster (fsync=off, Unix socket)"
 	}
 
+	e.adminURL = adminURL
 	appURL := cfg.appURL
 	if appURL == "" {
 		// In-process mode migrates; -url mode only needs the login role.

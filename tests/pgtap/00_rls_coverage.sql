@@ -86,7 +86,8 @@ create function pg_temp.foreign_keys_without_tenant() returns setof text languag
           and (select attname from pg_attribute where attrelid = dst.oid and attnum = pair.dst_att) = 'org_id')
    order by 1
 $$;
--- Every tenant table (org_id, in auth or app, and the tenants themselves) is audited: an
+-- Every tenant table (org_id, in auth or app, and the tenants themselves) but the named
+-- derived ones is audited: an
 -- enabled AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW trigger calling app.audit_row_change,
 -- with no WHEN condition and no column list that would let a change through unrecorded.
 create function pg_temp.tenant_tables_without_audit() returns setof text language sql stable as $$
@@ -94,6 +95,9 @@ create function pg_temp.tenant_tables_without_audit() returns setof text languag
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
    where n.nspname in ('auth', 'app') and c.relkind in ('r', 'p')
      and c.oid <> 'app.audit_log'::regclass
+     -- Derived from audited rows (the finance rollups) or a replay of an audited write
+     -- (idempotency keys): the only tenant tables not audited, by name.
+     and c.oid::regclass::text not in ('app.finance_daily_totals', 'app.finance_daily_currency_totals', 'app.finance_idempotency_keys')
      and (c.oid = 'app.organizations'::regclass
           or exists (select from pg_attribute a
                       where a.attrelid = c.oid and a.attname = 'org_id' and not a.attisdropped))

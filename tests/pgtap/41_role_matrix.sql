@@ -19,6 +19,7 @@ create extension if not exists pgtap;
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 \ir fixtures/bookings.sql
+\ir fixtures/finance.sql
 -- Rows only the platform writes, for the probes to aim at.
 insert into app.checkout_sessions (org_id, id, plan_code, created_by)
   values (:org_a, 'aaaaaaaa-0000-4000-8000-0000000000e1', 'pro', :alice);
@@ -147,6 +148,37 @@ insert into expectation (tbl, cmd, variant, probe, allowed) values
   ('app.audit_log', 'insert', 'a forged entry for org A', $$insert into app.audit_log (org_id, table_name, action) values ('aaaaaaaa-0000-4000-8000-000000000000', 'app.projects', 'DELETE')$$, '{}'),
   ('app.audit_log', 'update', 'org A''s founding', $$update app.audit_log set action = action where org_id = 'aaaaaaaa-0000-4000-8000-000000000000' and table_name = 'app.organizations'$$, '{}'),
   ('app.audit_log', 'delete', 'org A''s founding', $$delete from app.audit_log where org_id = 'aaaaaaaa-0000-4000-8000-000000000000' and table_name = 'app.organizations'$$, '{}'),
+  -- finance (fixtures/finance.sql: Apollo's Sales/Rent, live rec_a1, soft-deleted rec_a2, paul's key)
+  ('app.finance_categories', 'select', 'Sales', $$select from app.finance_categories where id = 'aaaaaaaa-0000-4000-8000-0000000001c1'$$, '{org_owner,org_admin,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.finance_categories', 'insert', 'a new Apollo category', $$insert into app.finance_categories (org_id, project_id, kind, name) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'income', 'Probe')$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.finance_categories', 'insert', 'into Artemis', $$insert into app.finance_categories (org_id, project_id, kind, name) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a2', 'income', 'Probe')$$, '{org_owner,org_admin}'),
+  ('app.finance_categories', 'update', 'archive Sales', $$update app.finance_categories set archived = true where id = 'aaaaaaaa-0000-4000-8000-0000000001c1'$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.finance_categories', 'delete', 'Sales', $$delete from app.finance_categories where id = 'aaaaaaaa-0000-4000-8000-0000000001c1'$$, '{}'),
+  ('app.financial_records', 'select', 'live rec_a1', $$select from app.financial_records where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'$$, '{org_owner,org_admin,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.financial_records', 'select', 'soft-deleted rec_a2', $$select from app.financial_records where id = 'aaaaaaaa-0000-4000-8000-0000000002a2'$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.financial_records', 'insert', 'an Apollo income as oneself', $$insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, payment_source, occurred_on, created_by, updated_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'income', 1, 'EUR', 'aaaaaaaa-0000-4000-8000-0000000001c1', 'cash', '2030-01-01', app.current_user_id(), app.current_user_id())$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.financial_records', 'insert', 'in nina''s name', $$insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, payment_source, occurred_on, created_by, updated_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'income', 1, 'EUR', 'aaaaaaaa-0000-4000-8000-0000000001c1', 'cash', '2030-01-01', 'aa000000-0000-4000-8000-00000000000a', 'aa000000-0000-4000-8000-00000000000a')$$, '{}'),
+  ('app.financial_records', 'update', 'rec_a1''s amount', $$update app.financial_records set amount = 2, updated_by = app.current_user_id() where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.financial_records', 'update', 'soft-delete rec_a1', $$update app.financial_records set deleted_at = now(), updated_by = app.current_user_id() where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.financial_records', 'update', 'restore rec_a2', $$update app.financial_records set deleted_at = null, updated_by = app.current_user_id() where id = 'aaaaaaaa-0000-4000-8000-0000000002a2'$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.financial_records', 'update', 'rec_a1 signed by nina', $$update app.financial_records set updated_by = 'aa000000-0000-4000-8000-00000000000a' where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'$$, '{}'),
+  ('app.financial_records', 'delete', 'rec_a1', $$delete from app.financial_records where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'$$, '{}'),
+  ('app.finance_idempotency_keys', 'select', 'paul''s key', $$select from app.finance_idempotency_keys where key = 'k-paul'$$, '{proj_admin}'),
+  ('app.finance_idempotency_keys', 'insert', 'one''s own key in Apollo', $$insert into app.finance_idempotency_keys (org_id, project_id, user_id, key, request_hash) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', app.current_user_id(), 'probe', sha256('x'))$$, '{org_owner,org_admin,proj_owner,proj_admin}'),
+  ('app.finance_idempotency_keys', 'update', 'paul''s key''s response', $$update app.finance_idempotency_keys set response = '{}' where key = 'k-paul'$$, '{proj_admin}'),
+  ('app.finance_idempotency_keys', 'delete', 'paul''s key', $$delete from app.finance_idempotency_keys where key = 'k-paul'$$, '{}'),
+  ('app.finance_daily_totals', 'select', 'Apollo''s Sales day', $$select from app.finance_daily_totals where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'$$, '{org_owner,org_admin,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.finance_daily_totals', 'insert', 'a forged total', $$insert into app.finance_daily_totals (org_id, project_id, day, kind, currency, category_id, record_count, amount_sum) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', '2031-01-01', 'income', 'EUR', 'aaaaaaaa-0000-4000-8000-0000000001c1', 1, 1)$$, '{}'),
+  ('app.finance_daily_totals', 'update', 'Apollo''s Sales day', $$update app.finance_daily_totals set amount_sum = 0 where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'$$, '{}'),
+  ('app.finance_daily_totals', 'delete', 'Apollo''s Sales day', $$delete from app.finance_daily_totals where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'$$, '{}'),
+  ('app.finance_daily_currency_totals', 'select', 'Apollo''s EUR income day', $$select from app.finance_daily_currency_totals where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1' and currency = 'EUR'$$, '{org_owner,org_admin,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.finance_daily_currency_totals', 'insert', 'a forged total', $$insert into app.finance_daily_currency_totals (org_id, project_id, day, kind, currency, record_count, amount_sum) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', '2031-01-01', 'income', 'EUR', 1, 1)$$, '{}'),
+  ('app.finance_daily_currency_totals', 'update', 'Apollo''s days', $$update app.finance_daily_currency_totals set amount_sum = 0 where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1'$$, '{}'),
+  ('app.finance_daily_currency_totals', 'delete', 'Apollo''s days', $$delete from app.finance_daily_currency_totals where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1'$$, '{}'),
+  ('app.exchange_rates', 'select', 'A''s EUR→USD', $$select from app.exchange_rates where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer}'),
+  ('app.exchange_rates', 'insert', 'a new rate', $$insert into app.exchange_rates (org_id, rate_date, from_currency, to_currency, rate) values ('aaaaaaaa-0000-4000-8000-000000000000', '2030-02-01', 'EUR', 'USD', 1.2)$$, '{org_owner,org_admin}'),
+  ('app.exchange_rates', 'update', 'A''s EUR→USD', $$update app.exchange_rates set rate = 1.3 where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{org_owner,org_admin}'),
+  ('app.exchange_rates', 'delete', 'A''s EUR→USD', $$delete from app.exchange_rates where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{org_owner,org_admin}'),
   -- platform: the price list is read by anyone signed in; the rest is the platform's
   ('platform.plans', 'select', 'pro', $$select from platform.plans where code = 'pro'$$, '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer,stranger}'),
   ('platform.plans', 'insert', 'a new plan', $$insert into platform.plans (code, name, price, currency, position) values ('probe', 'Probe', 0, 'EUR', 99)$$, '{}'),

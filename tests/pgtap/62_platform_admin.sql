@@ -4,9 +4,14 @@
 -- organization answers its members RGS03.
 begin;
 create extension if not exists pgtap;
-select plan(30);
+select plan(31);
 \ir fixtures/tenants.sql
 \ir fixtures/bookings.sql
+-- One financial record in Apollo, for the admin not to read.
+insert into app.finance_categories (org_id, project_id, id, kind, name)
+  values (:org_a, :proj_a, 'aaaaaaaa-0000-4000-8000-0000000001c1', 'income', 'Sales');
+insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, payment_source, occurred_on, created_by, updated_by)
+  values (:org_a, :proj_a, 'income', 10, 'EUR', 'aaaaaaaa-0000-4000-8000-0000000001c1', 'cash', '2030-01-01', :alice, :alice);
 
 -- sam (member of nothing) becomes platform admin, as `rowguard admin grant` does.
 select is(auth.set_platform_admin('SAM@nowhere.test', true), :sam::uuid, 'set_platform_admin finds the user by email, any case');
@@ -26,6 +31,7 @@ select is((select count(*) from app.bookings), 0::bigint, 'the admin reads no bo
 select is((select count(*) from app.memberships), 0::bigint, 'the admin reads no membership');
 select is((select array_agg(id) from auth.users), array[:sam::uuid], 'the admin reads no tenant user');
 select is((select count(*) from app.checkout_sessions), 0::bigint, 'the admin reads no checkout session');
+select is((select count(*) from app.financial_records), 0::bigint, 'the admin reads no financial record');
 select is_empty($$update app.services set price = 0 returning id$$, 'the admin changes no service');
 select is_empty($$update app.bookings set status = 'cancelled' returning id$$, 'the admin cancels no booking');
 select throws_ok($$insert into app.projects (org_id, name) values ('aaaaaaaa-0000-4000-8000-000000000000', 'by admin')$$,

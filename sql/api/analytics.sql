@@ -1,0 +1,156 @@
+-- Analytics of a project's ledger, computed from the rollups (never the ledger itself):
+-- app.finance_daily_currency_totals for the summary and the trends, app.finance_daily_totals
+-- (per category) for the breakdown; analytics READ (their select policies). Amounts are
+-- decimal strings; a period is [from, to], both dates inclusive; currencies are never
+-- added together except in a requested base currency, at the organization's rates.
+
+create function api.money(p numeric) returns text
+language sql immutable as $$
+  select round(coalesce(p, 0), 2)::text
+$$;
+
+-- The rate of 1 p_from in p_to on p_day: the latest entered on or before it, directly or
+-- as the inverse of the opposite rate; NULL when none.
+create function api.rate_on(p_from text, p_to text, p_day date) returns numeric
+language sql stable as $$
+  select case when p_from = p_to then 1 else coalesce(
+    (select x.rate from app.exchange_rates x
+      where x.org_id = app.current_org_id() and x.from_currency = p_from and x.to_currency = p_to and x.rate_date <= p_day
+      order by x.rate_date desc limit 1),
+    (select 1 / x.rate from app.exchange_rates x
+      where x.org_id = app.current_org_id() and x.from_currency = p_to and x.to_currency = p_from and x.rate_date <= p_day
+      order by x.rate_date desc limit 1)) end
+$$;
+
+create function api.finance_summary(p_project_id uuid, p_from date, p_to date, p_base_currency text) returns json
+language plpgsql stable as $$
+declare
+  v_by_currency json;
+  v_base        json;
+begin
+  perform api.require_project_level(p_project_id, 'analytics', 'READ');
+  -- One pass over the rollup: per currency, and per day too when a base currency is asked
+  -- for (each day at its rate); without one, day is NULL and there are as many groups as
+  -- currencies (tests/load, 1,000,000 rows: summary p50 5.1 → 2.5 ms).
+  with per_day as (
+         select g.*, case when p_base_currency is not null then api.rate_on(g.currency, p_base_currency, g.day) end as rate
+           from (select case when p_base_currency is not null then t.day end as day, t.currency,
+                        coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
+                        coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
+                        coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
+                        coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
+                   from app.finance_daily_currency_totals t
+                  where t.org_id = app.current_org_id() and t.project_id = p_project_id
+                    and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
+                    and t.record_count > 0
+                  group by 1, 2) g),
+       per_currency as (
+         select d.currency, sum(d.income) as income, sum(d.expense) as expense,
+                sum(d.income_count) as income_count, sum(d.expense_count) as expense_count
+           from per_day d group by d.currency)
+  select (select coalesce(json_agg(json_build_object(
+                   'currency', c.currency,
+                   'income', api.money(c.income), 'expense', api.money(c.expense), 'net', api.money(c.income - c.expense),
+                   'income_count', c.income_count, 'expense_count', c.expense_count, 'count', c.income_count + c.expense_count)
+                   order by c.currency), '[]'::json)
+            from per_currency c),
+         -- Converted only when every day has a rate; the currencies lacking one are named.
+         (select json_build_object(
+                   'currency', p_base_currency,
+                   'income', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum(d.income * d.rate)) end,
+                   'expense', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum(d.expense * d.rate)) end,
+                   'net', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum((d.income - d.expense) * d.rate)) end,
+                   'missing_rates', coalesce(array_to_json(array_agg(distinct d.currency) filter (where d.rate is null)), '[]'::json))
+            from per_day d
+           where p_base_currency is not null
+          having p_base_currency is not null)
+    into v_by_currency, v_base;
+  return json_build_object('from', p_from, 'to', p_to, 'currencies', v_by_currency, 'base', v_base);
+end
+$$;
+comment on function api.finance_summary(uuid, date, date, text) is
+  'GET …/analytics/summary: analytics READ. Income, expense, net and counts per currency in [from, to]; with base, the totals converted at each day''s rate (NULL amounts and missing_rates when a rate is missing).';
+
+create function api.finance_category_breakdown(p_project_id uuid, p_from date, p_to date, p_kind app.finance_kind) returns json
+language plpgsql stable as $$
+declare
+  v_items json;
+begin
+  perform api.require_project_level(p_project_id, 'analytics', 'READ');
+  select coalesce(json_agg(json_build_object(
+           'category_id', s.category_id, 'name', c.name, 'archived', c.archived, 'kind', s.kind,
+           'currency', s.currency, 'total', api.money(s.total), 'count', s.count,
+           'share', round(s.total / nullif(s.kind_total, 0), 4)::text)
+           order by s.kind, s.currency, s.total desc, c.name), '[]'::json)
+    into v_items
+    from (select t.kind, t.currency, t.category_id, sum(t.amount_sum) as total, sum(t.record_count) as count,
+                 sum(sum(t.amount_sum)) over (partition by t.kind, t.currency) as kind_total
+            from app.finance_daily_totals t
+           where t.org_id = app.current_org_id() and t.project_id = p_project_id
+             and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
+             and (p_kind is null or t.kind = p_kind)
+             and t.record_count > 0
+           group by t.kind, t.currency, t.category_id) s
+    left join app.finance_categories c on c.org_id = app.current_org_id() and c.id = s.category_id;
+  return json_build_object('from', p_from, 'to', p_to, 'kind', p_kind, 'items', v_items);
+end
+$$;
+comment on function api.finance_category_breakdown(uuid, date, date, app.finance_kind) is
+  'GET …/analytics/categories: analytics READ. Total and count per category, kind and currency in [from, to], each with its share (0–1, 4 decimals) of its kind and currency.';
+
+create function api.finance_trends(p_project_id uuid, p_interval text, p_from date, p_to date) returns json
+language plpgsql stable as $$
+declare
+  v_step  interval := case p_interval when 'week' then interval '1 week' else interval '1 month' end;
+  v_first date;
+  v_items json;
+begin
+  perform api.require_project_level(p_project_id, 'analytics', 'READ');
+  -- Defaults: up to today, the last 12 periods.
+  p_to := coalesce(p_to, current_date);
+  p_from := coalesce(p_from, (date_trunc(p_interval, p_to::timestamp) - 11 * v_step)::date);
+  v_first := date_trunc(p_interval, p_from::timestamp)::date;
+  if (p_to - p_from) > 3700 then
+    raise exception 'a trend spans at most 10 years' using errcode = 'RG422', column = 'to';
+  end if;
+  with totals as (
+         select date_trunc(p_interval, t.day::timestamp)::date as period, t.currency,
+                coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
+                coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
+                sum(t.record_count) as count
+           from app.finance_daily_currency_totals t
+          where t.org_id = app.current_org_id() and t.project_id = p_project_id
+            and t.day between p_from and p_to and t.record_count > 0
+          group by 1, 2),
+       periods as (
+         select g::date as period from generate_series(v_first::timestamp, p_to::timestamp, v_step) g),
+       currencies as (select distinct currency from totals)
+  select coalesce(json_agg(json_build_object(
+           'period', p.period, 'currency', c.currency,
+           'income', api.money(t.income), 'expense', api.money(t.expense),
+           'net', api.money(coalesce(t.income, 0) - coalesce(t.expense, 0)), 'count', coalesce(t.count, 0))
+           order by p.period, c.currency), '[]'::json)
+    into v_items
+    from periods p cross join currencies c
+    left join totals t on t.period = p.period and t.currency = c.currency;
+  return json_build_object('interval', p_interval, 'from', p_from, 'to', p_to, 'items', v_items);
+end
+$$;
+comment on function api.finance_trends(uuid, text, date, date) is
+  'GET …/analytics/trends: analytics READ. Income, expense, net and count per month or ISO week (period = its first day) and currency, every period from from to to present (zeros when empty). Default: the 12 periods up to today.';
+
+create function api.finance_recent(p_project_id uuid, p_limit int) returns json
+language plpgsql stable as $$
+begin
+  perform api.require_project_level(p_project_id, 'analytics', 'READ');
+  perform api.require_project_level(p_project_id, 'finance', 'READ');
+  return json_build_object('items', coalesce(
+    (select json_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc)
+       from (select * from app.financial_records r
+              where r.org_id = app.current_org_id() and r.project_id = p_project_id and r.deleted_at is null
+              order by r.occurred_on desc, r.id desc
+              limit p_limit) r), '[]'::json));
+end
+$$;
+comment on function api.finance_recent(uuid, int) is
+  'GET …/analytics/recent: analytics READ and finance READ (it shows records). The latest live records by occurred_on.';

@@ -1,0 +1,323 @@
+-- Finance ledger of a project: categories and financial records. The policies decide who
+-- may (policies/finance.sql); api.require_project_level only turns "no such project for
+-- you" into 404 and "your level is too low" into 403 before anything is touched.
+-- Bodies arrive as jsonb already checked by the HTTP layer; the table CHECKs stay the last word.
+
+create function api.require_project_level(p_project_id uuid, p_domain app.permission_domain, p_level app.domain_level)
+returns void
+language plpgsql stable as $$
+begin
+  if not p_project_id = any (app.my_project_ids('VIEWER')) then
+    raise exception 'project not found' using errcode = 'RG404';
+  end if;
+  if not p_project_id = any (app.my_domain_project_ids(p_domain, p_level)) then
+    raise exception 'this needs % % in the project', p_domain, p_level using errcode = 'RG403';
+  end if;
+end
+$$;
+comment on function api.require_project_level(uuid, app.permission_domain, app.domain_level) is
+  'RG404 unless the caller sees the project in the current organization; RG403 unless they hold p_level in p_domain there.';
+
+-- ----- categories ------------------------------------------------------------------------
+create function api.finance_category_json(c app.finance_categories) returns json
+language sql stable as $$
+  select json_build_object(
+           'id', c.id, 'project_id', c.project_id, 'kind', c.kind, 'name', c.name,
+           'archived', c.archived, 'created_at', c.created_at, 'updated_at', c.updated_at)
+$$;
+
+create function api.list_finance_categories(p_project_id uuid, p_kind app.finance_kind, p_archived boolean) returns json
+language plpgsql stable as $$
+begin
+  perform api.require_project_level(p_project_id, 'finance', 'READ');
+  return json_build_object('items', coalesce(
+    (select json_agg(api.finance_category_json(c) order by c.kind, lower(c.name))
+       from app.finance_categories c
+      where c.org_id = app.current_org_id() and c.project_id = p_project_id
+        and (p_kind is null or c.kind = p_kind)
+        and (p_archived is null or c.archived = p_archived)), '[]'::json));
+end
+$$;
+comment on function api.list_finance_categories(uuid, app.finance_kind, boolean) is
+  'GET …/projects/{project_id}/categories: finance READ; by kind then name; optionally one kind, (un)archived only.';
+
+create function api.create_finance_category(p_project_id uuid, p jsonb) returns json
+language plpgsql volatile as $$
+declare
+  v_category app.finance_categories;
+begin
+  perform api.require_project_level(p_project_id, 'finance', 'MANAGE');
+  insert into app.finance_categories (org_id, project_id, kind, name)
+  values (app.current_org_id(), p_project_id, (p->>'kind')::app.finance_kind, btrim(p->>'name'))
+  returning * into v_category;
+  return api.finance_category_json(v_category);
+exception when unique_violation then
+  raise exception 'this project already has a % category with this name', p->>'kind'
+    using errcode = 'RG409', column = 'name';
+end
+$$;
+comment on function api.create_finance_category(uuid, jsonb) is 'POST …/projects/{project_id}/categories: finance MANAGE. Keys: kind, name.';
+
+create function api.update_finance_category(p_project_id uuid, p_category_id uuid, p jsonb) returns json
+language plpgsql volatile as $$
+declare
+  v_category app.finance_categories;
+begin
+  perform api.require_project_level(p_project_id, 'finance', 'MANAGE');
+  update app.finance_categories c
+     set name     = case when p ? 'name' then btrim(p->>'name') else c.name end,
+         archived = case when p ? 'archived' then (p->>'archived')::boolean else c.archived end
+   where c.org_id = app.current_org_id() and c.project_id = p_project_id and c.id = p_category_id
+  returning c.* into v_category;
+  if v_category.id is null then
+    raise exception 'category not found' using errcode = 'RG404';
+  end if;
+  return api.finance_category_json(v_category);
+exception when unique_violation then
+  raise exception 'this project already has a category of this kind with this name'
+    using errcode = 'RG409', column = 'name';
+end
+$$;
+comment on function api.update_finance_category(uuid, uuid, jsonb) is
+  'PATCH …/categories/{category_id}: finance MANAGE. Keys: name, archived (false restores an archived one).';
+
+create function api.archive_finance_category(p_project_id uuid, p_category_id uuid) returns json
+language sql volatile as $$
+  select api.update_finance_category(p_project_id, p_category_id, '{"archived": true}')
+$$;
+comment on function api.archive_finance_category(uuid, uuid) is
+  'POST …/categories/{category_id}/archive: finance MANAGE. Its records keep it; new records cannot use it.';
+
+-- ----- records ---------------------------------------------------------------------------
+create function api.financial_record_json(r app.financial_records) returns json
+language sql stable as $$
+  select json_build_object(
+           'id', r.id, 'project_id', r.project_id, 'kind', r.kind, 'amount', r.amount::text,
+           'currency', r.currency, 'category_id', r.category_id, 'tags', r.tags,
+           'payment_source', r.payment_source, 'payment_reference', r.payment_reference,
+           'occurred_on', r.occurred_on, 'description', r.description,
+           'created_by', r.created_by, 'updated_by', r.updated_by,
+           'created_at', r.created_at, 'updated_at', r.updated_at, 'deleted_at', r.deleted_at,
+           'version', r.version)
+$$;
+
+-- A new record's category (or a changed one) must be a live category of the project and
+-- of the record's kind: named 422s here, the composite foreign key is the last word.
+create function api.check_record_category(p_project_id uuid, p_category_id uuid, p_kind app.finance_kind) returns void
+language plpgsql stable as $$
+declare
+  v_category app.finance_categories;
+begin
+  select * into v_category from app.finance_categories c
+   where c.org_id = app.current_org_id() and c.project_id = p_project_id and c.id = p_category_id;
+  if v_category.id is null then
+    raise exception 'no such category in this project' using errcode = 'RG422', column = 'category_id';
+  elsif v_category.kind <> p_kind then
+    raise exception 'the category is an % category; the record is %', v_category.kind, p_kind
+      using errcode = 'RG422', column = 'category_id';
+  elsif v_category.archived then
+    raise exception 'the category is archived' using errcode = 'RG422', column = 'category_id';
+  end if;
+end
+$$;
+
+create function api.tags_of(p jsonb) returns text[]
+language sql immutable as $$
+  select coalesce(array(select jsonb_array_elements_text(p)), '{}')
+$$;
+
+create function api.insert_financial_record(p_project_id uuid, p jsonb) returns app.financial_records
+language plpgsql volatile as $$
+declare
+  v_record app.financial_records;
+begin
+  perform api.check_record_category(p_project_id, (p->>'category_id')::uuid, (p->>'kind')::app.finance_kind);
+  insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, tags, payment_source,
+                                     payment_reference, occurred_on, description, created_by, updated_by)
+  values (app.current_org_id(), p_project_id, (p->>'kind')::app.finance_kind, (p->>'amount')::numeric,
+          p->>'currency', (p->>'category_id')::uuid, api.tags_of(p->'tags'),
+          (p->>'payment_source')::app.payment_source, p->>'payment_reference', (p->>'occurred_on')::date,
+          p->>'description', app.current_user_id(), app.current_user_id())
+  returning * into v_record;
+  return v_record;
+end
+$$;
+
+-- Idempotency: the key row is inserted first. A concurrent retry waits on its unique
+-- index until the first request commits, then finds the stored response; a retry after
+-- a failed first attempt (rolled back with its key) simply runs again.
+create function api.create_financial_record(p_project_id uuid, p jsonb, p_idempotency_key text) returns json
+language plpgsql volatile as $$
+declare
+  v_hash     bytea := sha256(convert_to(p::text, 'UTF8'));
+  v_stored   app.finance_idempotency_keys;
+  v_inserted boolean;
+  v_response json;
+begin
+  perform api.require_project_level(p_project_id, 'finance', 'MANAGE');
+  if p_idempotency_key is not null then
+    insert into app.finance_idempotency_keys (org_id, project_id, user_id, key, request_hash)
+    values (app.current_org_id(), p_project_id, app.current_user_id(), p_idempotency_key, v_hash)
+    on conflict do nothing
+    returning true into v_inserted;
+    if v_inserted is null then
+      -- A key is remembered for 24 hours; after that it starts afresh.
+      update app.finance_idempotency_keys k
+         set request_hash = v_hash, response = null, created_at = now()
+       where k.project_id = p_project_id and k.user_id = app.current_user_id() and k.key = p_idempotency_key
+         and k.created_at < now() - interval '24 hours'
+      returning true into v_inserted;
+    end if;
+    if v_inserted is null then
+      select * into v_stored from app.finance_idempotency_keys k
+       where k.project_id = p_project_id and k.user_id = app.current_user_id() and k.key = p_idempotency_key;
+      if v_stored.request_hash <> v_hash then
+        raise exception 'this Idempotency-Key was used with a different request body'
+          using errcode = 'RG422', column = 'Idempotency-Key';
+      end if;
+      return v_stored.response;
+    end if;
+  end if;
+  v_response := api.financial_record_json(api.insert_financial_record(p_project_id, p));
+  if p_idempotency_key is not null then
+    update app.finance_idempotency_keys k set response = v_response
+     where k.project_id = p_project_id and k.user_id = app.current_user_id() and k.key = p_idempotency_key;
+  end if;
+  return v_response;
+end
+$$;
+comment on function api.create_financial_record(uuid, jsonb, text) is
+  'POST …/projects/{project_id}/records: finance MANAGE. With an Idempotency-Key, a retry of the same body within 24 hours returns the first response (one record); another body → 422.';
+
+create function api.list_financial_records(
+  p_project_id uuid, p_limit int, p_cursor text, p_deleted boolean,
+  p_kind app.finance_kind, p_category_id uuid, p_tags_any text[], p_tags_all text[], p_currency text,
+  p_payment_source app.payment_source, p_from date, p_to date, p_min_amount numeric, p_max_amount numeric, p_q text
+) returns json
+-- Custom plans always: a generic plan (PL/pgSQL's cached plan after five calls) cannot use
+-- the partial list indexes (deleted is a parameter) nor fold the absent filters away, and
+-- tests/load measured it at 16 ms for a page of a 10,000-row ledger instead of 1.5 ms.
+language plpgsql stable set plan_cache_mode = force_custom_plan as $$
+declare
+  v_after_on date := coalesce(split_part(p_cursor, '_', 1)::date, 'infinity'::date);
+  v_after_id uuid := coalesce(nullif(split_part(p_cursor, '_', 2), '')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid);
+  v_items    json[];
+  v_keys     text[];
+begin
+  perform api.require_project_level(p_project_id, 'finance', case when p_deleted then 'MANAGE' else 'READ' end::app.domain_level);
+  select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
+         array_agg(r.occurred_on::text || '_' || r.id::text order by r.occurred_on desc, r.id desc)
+    into v_items, v_keys
+    from (select *
+            from app.financial_records r
+           where r.org_id = app.current_org_id() and r.project_id = p_project_id
+             and (r.deleted_at is not null) = p_deleted
+             and (r.occurred_on, r.id) < (v_after_on, v_after_id)
+             and (p_kind is null or r.kind = p_kind)
+             and (p_category_id is null or r.category_id = p_category_id)
+             and (p_tags_any is null or r.tags && p_tags_any)
+             and (p_tags_all is null or r.tags @> p_tags_all)
+             and (p_currency is null or r.currency = p_currency)
+             and (p_payment_source is null or r.payment_source = p_payment_source)
+             and (p_from is null or r.occurred_on >= p_from)
+             and (p_to is null or r.occurred_on <= p_to)
+             and (p_min_amount is null or r.amount >= p_min_amount)
+             and (p_max_amount is null or r.amount <= p_max_amount)
+             and (p_q is null or r.description ilike '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+           order by r.occurred_on desc, r.id desc
+           limit p_limit + 1) r;
+  return json_build_object(
+           'items', coalesce(array_to_json(v_items[1:p_limit]), '[]'::json),
+           'next_cursor', case when cardinality(v_keys) > p_limit then v_keys[p_limit] end);
+end
+$$;
+comment on function api.list_financial_records(uuid, int, text, boolean, app.finance_kind, uuid, text[], text[], text, app.payment_source, date, date, numeric, numeric, text) is
+  'GET …/projects/{project_id}/records: finance READ (deleted=true: MANAGE); newest occurred_on first, keyset cursor "<occurred_on>_<id>"; filters combine with AND.';
+
+create function api.get_financial_record(p_project_id uuid, p_record_id uuid) returns json
+language plpgsql stable as $$
+declare
+  v_record json;
+begin
+  perform api.require_project_level(p_project_id, 'finance', 'READ');
+  select api.financial_record_json(r) into v_record
+    from app.financial_records r
+   where r.org_id = app.current_org_id() and r.project_id = p_project_id and r.id = p_record_id;
+  if v_record is null then
+    raise exception 'record not found' using errcode = 'RG404';
+  end if;
+  return v_record;
+end
+$$;
+comment on function api.get_financial_record(uuid, uuid) is
+  'GET …/records/{record_id}: finance READ (a soft-deleted record: MANAGE). The HTTP layer sends its version as ETag.';
+
+-- The record as the caller may change it, locked; RG404 when they cannot see it, RG412
+-- when p_if_match (a version) is stale.
+create function api.lock_financial_record(p_project_id uuid, p_record_id uuid, p_if_match int) returns app.financial_records
+language plpgsql volatile as $$
+declare
+  v_record app.financial_records;
+begin
+  perform api.require_project_level(p_project_id, 'finance', 'MANAGE');
+  select * into v_record from app.financial_records r
+   where r.org_id = app.current_org_id() and r.project_id = p_project_id and r.id = p_record_id
+     for update;
+  if v_record.id is null then
+    raise exception 'record not found' using errcode = 'RG404';
+  end if;
+  if p_if_match is not null and p_if_match <> v_record.version then
+    raise exception 'the record changed since version % (now %); fetch it again', p_if_match, v_record.version
+      using errcode = 'RG412';
+  end if;
+  return v_record;
+end
+$$;
+
+create function api.update_financial_record(p_project_id uuid, p_record_id uuid, p jsonb, p_if_match int) returns json
+language plpgsql volatile as $$
+declare
+  v_record app.financial_records := api.lock_financial_record(p_project_id, p_record_id, p_if_match);
+begin
+  if v_record.deleted_at is not null then
+    raise exception 'the record is deleted; restore it first' using errcode = 'RG409';
+  end if;
+  if p ? 'category_id' or p ? 'kind' then
+    perform api.check_record_category(p_project_id, coalesce((p->>'category_id')::uuid, v_record.category_id),
+                                      coalesce((p->>'kind')::app.finance_kind, v_record.kind));
+  end if;
+  update app.financial_records r
+     set kind              = case when p ? 'kind' then (p->>'kind')::app.finance_kind else r.kind end,
+         amount            = case when p ? 'amount' then (p->>'amount')::numeric else r.amount end,
+         currency          = case when p ? 'currency' then p->>'currency' else r.currency end,
+         category_id       = case when p ? 'category_id' then (p->>'category_id')::uuid else r.category_id end,
+         tags              = case when p ? 'tags' then api.tags_of(p->'tags') else r.tags end,
+         payment_source    = case when p ? 'payment_source' then (p->>'payment_source')::app.payment_source else r.payment_source end,
+         payment_reference = case when p ? 'payment_reference' then p->>'payment_reference' else r.payment_reference end,
+         occurred_on       = case when p ? 'occurred_on' then (p->>'occurred_on')::date else r.occurred_on end,
+         description       = case when p ? 'description' then p->>'description' else r.description end,
+         updated_by        = app.current_user_id()
+   where r.id = v_record.id
+  returning r.* into v_record;
+  return api.financial_record_json(v_record);
+end
+$$;
+comment on function api.update_financial_record(uuid, uuid, jsonb, int) is
+  'PATCH …/records/{record_id}: finance MANAGE; If-Match (version) → 412 when stale; a deleted record → 409.';
+
+create function api.set_financial_record_deleted(p_project_id uuid, p_record_id uuid, p_deleted boolean) returns json
+language plpgsql volatile as $$
+declare
+  v_record app.financial_records := api.lock_financial_record(p_project_id, p_record_id, null);
+begin
+  if (v_record.deleted_at is not null) <> p_deleted then
+    update app.financial_records r
+       set deleted_at = case when p_deleted then now() end, updated_by = app.current_user_id()
+     where r.id = v_record.id
+    returning r.* into v_record;
+  end if;
+  return api.financial_record_json(v_record);
+end
+$$;
+comment on function api.set_financial_record_deleted(uuid, uuid, boolean) is
+  'DELETE …/records/{record_id} (soft, true) and POST …/records/{record_id}/restore (false): finance MANAGE; idempotent.';

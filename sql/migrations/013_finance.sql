@@ -1,0 +1,341 @@
+-- Finance ledger of a project: categories, financial records (income and expense), per
+-- organization exchange rates, and the daily rollup the analytics read instead of the
+-- ledger. Who may do what is in policies/finance.sql (the Finance and Analytics domains
+-- of sql/migrations/006_project_rbac.sql).
+--
+-- Rules no policy can express live here:
+--   * a record's category is of the same project and kind (composite foreign key);
+--   * currency is an ISO 4217 code (app.is_iso_currency);
+--   * version rises by one on every change (If-Match of PATCH compares it);
+--   * app.finance_daily_totals holds, per project × category × currency × kind × day,
+--     the count and sum of the live (not soft-deleted) records, changed by the statement
+--     triggers of app.financial_records in the same transaction as the records.
+set local role rowguard_owner;
+
+create type app.finance_kind as enum ('income', 'expense');
+comment on type app.finance_kind is 'A financial record or category is income or expense.';
+
+-- The documented set (README "Finance"); anything else goes under other + payment_reference.
+create type app.payment_source as enum ('cash', 'card', 'bank_transfer', 'direct_debit', 'cheque', 'mobile_wallet', 'online', 'other');
+comment on type app.payment_source is 'How money moved: cash, card, bank_transfer, direct_debit, cheque, mobile_wallet, online, other (details in payment_reference).';
+
+-- ISO 4217 active codes (2024 list, funds and precious metals included; XTS test and XXX
+-- "no currency" excluded). IMMUTABLE: usable in CHECK constraints.
+create function app.is_iso_currency(p_code text) returns boolean
+language sql immutable parallel safe as $$
+  select p_code = any ('{AED,AFN,ALL,AMD,ANG,AOA,ARS,AUD,AWG,AZN,BAM,BBD,BDT,BGN,BHD,BIF,BMD,BND,BOB,BOV,BRL,BSD,BTN,BWP,BYN,BZD,CAD,CDF,CHE,CHF,CHW,CLF,CLP,CNY,COP,COU,CRC,CUC,CUP,CVE,CZK,DJF,DKK,DOP,DZD,EGP,ERN,ETB,EUR,FJD,FKP,GBP,GEL,GHS,GIP,GMD,GNF,GTQ,GYD,HKD,HNL,HTG,HUF,IDR,ILS,INR,IQD,IRR,ISK,JMD,JOD,JPY,KES,KGS,KHR,KMF,KPW,KRW,KWD,KYD,KZT,LAK,LBP,LKR,LRD,LSL,LYD,MAD,MDL,MGA,MKD,MMK,MNT,MOP,MRU,MUR,MVR,MWK,MXN,MXV,MYR,MZN,NAD,NGN,NIO,NOK,NPR,NZD,OMR,PAB,PEN,PGK,PHP,PKR,PLN,PYG,QAR,RON,RSD,RUB,RWF,SAR,SBD,SCR,SDG,SEK,SGD,SHP,SLE,SLL,SOS,SRD,SSP,STN,SVC,SYP,SZL,THB,TJS,TMT,TND,TOP,TRY,TTD,TWD,TZS,UAH,UGX,USD,USN,UYI,UYU,UYW,UZS,VED,VES,VND,VUV,WST,XAF,XAG,XAU,XBA,XBB,XBC,XBD,XCD,XDR,XOF,XPD,XPF,XPT,XSU,XUA,YER,ZAR,ZMW,ZWG,ZWL}'::text[])
+$$;
+comment on function app.is_iso_currency(text) is 'Is p_code an active ISO 4217 currency code (upper case)?';
+
+-- Tags: lower-case words (letters, digits, - _ . :), at most 20 per record, no repeats.
+create function app.tags_valid(p_tags text[]) returns boolean
+language sql immutable parallel safe as $$
+  select cardinality(p_tags) <= 20
+     and array_position(p_tags, null) is null
+     and (select bool_and(t ~ '^[a-z0-9][a-z0-9_.:-]{0,49}$') from unnest(p_tags) t) is not false
+     and (select count(distinct t) = count(*) from unnest(p_tags) t)
+$$;
+comment on function app.tags_valid(text[]) is 'At most 20 distinct tags, each 1–50 of a-z 0-9 _ . : - (starting with a letter or digit).';
+
+-- ---------------------------------------------------------------------------------------
+-- Categories
+-- ---------------------------------------------------------------------------------------
+create table app.finance_categories (
+  org_id     uuid not null,
+  project_id uuid not null,
+  id         uuid not null default app.uuid_v7() primary key,
+  kind       app.finance_kind not null,
+  name       text not null
+             constraint finance_categories_name_check check (length(btrim(name)) between 1 and 100),
+  archived   boolean not null default false,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint finance_categories_org_id_id_key unique (org_id, id),
+  -- The target of the records' composite key: same project, same kind.
+  constraint finance_categories_project_kind_key unique (org_id, project_id, id, kind),
+  constraint finance_categories_project_fkey foreign key (org_id, project_id)
+    references app.projects (org_id, id) on delete cascade
+);
+comment on table app.finance_categories is
+  'Income or expense categories of a project. Never deleted (records refer to them): archived ones take no new records.';
+create unique index finance_categories_name_key on app.finance_categories (org_id, project_id, kind, lower(name));
+create trigger finance_categories_touch_updated_at before update on app.finance_categories
+  for each row execute function app.touch_updated_at();
+
+-- ---------------------------------------------------------------------------------------
+-- Financial records
+-- ---------------------------------------------------------------------------------------
+create table app.financial_records (
+  org_id            uuid not null,
+  project_id        uuid not null,
+  id                uuid not null default app.uuid_v7() primary key,
+  kind              app.finance_kind not null,
+  amount            numeric(14, 2) not null
+                    constraint financial_records_amount_check check (amount > 0),
+  currency          text not null
+                    constraint financial_records_currency_check check (app.is_iso_currency(currency)),
+  category_id       uuid not null,
+  tags              text[] not null default '{}'
+                    constraint financial_records_tags_check check (app.tags_valid(tags)),
+  payment_source    app.payment_source not null,
+  payment_reference text
+                    constraint financial_records_payment_reference_check check (length(payment_reference) <= 200),
+  occurred_on       date not null
+                    constraint financial_records_occurred_on_check check (occurred_on between '1900-01-01' and '2999-12-31'),
+  description       text
+                    constraint financial_records_description_check check (length(description) <= 2000),
+  created_by        uuid,
+  updated_by        uuid,
+  created_at        timestamptz not null default now(),
+  updated_at        timestamptz not null default now(),
+  deleted_at        timestamptz,
+  version           int not null default 1,
+  constraint financial_records_org_id_id_key unique (org_id, id),
+  constraint financial_records_project_fkey foreign key (org_id, project_id)
+    references app.projects (org_id, id) on delete cascade,
+  -- NO ACTION: deleting a project cascades to records and categories in any order.
+  constraint financial_records_category_id_fkey foreign key (org_id, project_id, category_id, kind)
+    references app.finance_categories (org_id, project_id, id, kind) on delete no action,
+  constraint financial_records_created_by_fkey foreign key (org_id, created_by)
+    references app.memberships (org_id, user_id) on delete set null (created_by),
+  constraint financial_records_updated_by_fkey foreign key (org_id, updated_by)
+    references app.memberships (org_id, user_id) on delete set null (updated_by)
+);
+comment on table app.financial_records is
+  'The ledger: one income or expense of a project. Soft-deleted (deleted_at) rows stay for restore and count nowhere.';
+comment on column app.financial_records.version is 'Rises by one on every change; the ETag / If-Match of the API.';
+-- The list: newest occurred_on first, keyset by (occurred_on, id), live rows of one project.
+create index financial_records_list_idx on app.financial_records (org_id, project_id, occurred_on desc, id desc)
+  where deleted_at is null;
+create index financial_records_deleted_idx on app.financial_records (org_id, project_id, occurred_on desc, id desc)
+  where deleted_at is not null;
+create index financial_records_tags_idx on app.financial_records using gin (tags);
+create index financial_records_category_idx on app.financial_records (org_id, project_id, category_id, kind);
+-- The plan limit "financial records per month" counts an organization's rows since the 1st.
+create index financial_records_org_id_created_at_idx on app.financial_records (org_id, created_at);
+
+create function app.bump_financial_record_version() returns trigger
+language plpgsql as $$
+begin
+  new.version := old.version + 1;
+  new.updated_at := now();
+  return new;
+end
+$$;
+comment on function app.bump_financial_record_version() is 'BEFORE UPDATE on financial_records: version + 1 and updated_at now, whatever the client sent.';
+create trigger financial_records_bump_version before update on app.financial_records
+  for each row execute function app.bump_financial_record_version();
+
+-- ---------------------------------------------------------------------------------------
+-- Exchange rates (entered by the organization; never fetched from a rate service)
+-- ---------------------------------------------------------------------------------------
+create table app.exchange_rates (
+  org_id        uuid not null references app.organizations (id) on delete cascade,
+  rate_date     date not null,
+  from_currency text not null constraint exchange_rates_from_currency_check check (app.is_iso_currency(from_currency)),
+  to_currency   text not null constraint exchange_rates_to_currency_check check (app.is_iso_currency(to_currency)),
+  rate          numeric(20, 10) not null constraint exchange_rates_rate_check check (rate > 0),
+  created_at    timestamptz not null default now(),
+  primary key (org_id, from_currency, to_currency, rate_date),
+  constraint exchange_rates_distinct_check check (from_currency <> to_currency)
+);
+comment on table app.exchange_rates is
+  '1 from_currency = rate to_currency from rate_date on (until a later rate). Analytics convert a day''s amounts at the latest rate on or before that day.';
+
+-- ---------------------------------------------------------------------------------------
+-- Idempotency of POST records: the key, the request's hash and the response, per user and project
+-- ---------------------------------------------------------------------------------------
+create table app.finance_idempotency_keys (
+  org_id       uuid not null,
+  project_id   uuid not null,
+  user_id      uuid not null,
+  key          text not null constraint finance_idempotency_keys_key_check check (length(key) between 1 and 200),
+  request_hash bytea not null,
+  response     json,
+  created_at   timestamptz not null default now(),
+  primary key (project_id, user_id, key),
+  constraint finance_idempotency_keys_project_fkey foreign key (org_id, project_id)
+    references app.projects (org_id, id) on delete cascade,
+  constraint finance_idempotency_keys_user_fkey foreign key (org_id, user_id)
+    references app.memberships (org_id, user_id) on delete cascade
+);
+comment on table app.finance_idempotency_keys is
+  'Idempotency-Key of POST …/records: a retry with the same key and body returns response; another body with the same key is refused.';
+
+-- ---------------------------------------------------------------------------------------
+-- The rollup: what analytics read
+-- ---------------------------------------------------------------------------------------
+create table app.finance_daily_totals (
+  org_id       uuid not null,
+  project_id   uuid not null,
+  day          date not null,
+  kind         app.finance_kind not null,
+  currency     text not null,
+  category_id  uuid not null,
+  record_count bigint not null,
+  amount_sum   numeric not null,
+  primary key (org_id, project_id, day, kind, currency, category_id),
+  constraint finance_daily_totals_project_fkey foreign key (org_id, project_id)
+    references app.projects (org_id, id) on delete cascade,
+  constraint finance_daily_totals_category_fkey foreign key (org_id, category_id)
+    references app.finance_categories (org_id, id) on delete cascade
+);
+comment on table app.finance_daily_totals is
+  'Count and sum of the live financial records per project × day × kind × currency × category. Written only by app.maintain_finance_totals; a row whose count reaches 0 is removed.';
+
+-- The same without the category: what the summary and the trends read (as many rows as
+-- days × kinds × currencies, whatever the number of categories).
+create table app.finance_daily_currency_totals (
+  org_id       uuid not null,
+  project_id   uuid not null,
+  day          date not null,
+  kind         app.finance_kind not null,
+  currency     text not null,
+  record_count bigint not null,
+  amount_sum   numeric not null,
+  primary key (org_id, project_id, day, kind, currency),
+  constraint finance_daily_currency_totals_project_fkey foreign key (org_id, project_id)
+    references app.projects (org_id, id) on delete cascade
+);
+comment on table app.finance_daily_currency_totals is
+  'Count and sum of the live financial records per project × day × kind × currency (app.finance_daily_totals summed over categories). Written only by app.maintain_finance_totals.';
+
+alter table app.finance_daily_currency_totals enable row level security;
+alter table app.finance_daily_currency_totals force row level security;
+alter table app.finance_categories       enable row level security;
+alter table app.finance_categories       force row level security;
+alter table app.financial_records        enable row level security;
+alter table app.financial_records        force row level security;
+alter table app.exchange_rates           enable row level security;
+alter table app.exchange_rates           force row level security;
+alter table app.finance_idempotency_keys enable row level security;
+alter table app.finance_idempotency_keys force row level security;
+alter table app.finance_daily_totals     enable row level security;
+alter table app.finance_daily_totals     force row level security;
+
+-- ---------------------------------------------------------------------------------------
+-- The rollup trigger (kernel): statement-level, with transition tables, so a bulk insert
+-- changes each rollup row once. Live rows of the old image are subtracted, live rows of
+-- the new image added: insert, update (amount, category, kind, currency, day), soft
+-- delete (deleted_at set) and restore (cleared) are all the same arithmetic.
+-- ---------------------------------------------------------------------------------------
+grant usage, create on schema app to rowguard_kernel;
+set local role rowguard_kernel;
+
+create function app.maintain_finance_totals() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_old    text := 'select o.org_id, o.project_id, o.occurred_on as day, o.kind, o.currency, o.category_id,
+                           -1 as n, -o.amount as amount from old_rows o where o.deleted_at is null';
+  v_new    text := 'select n.org_id, n.project_id, n.occurred_on as day, n.kind, n.currency, n.category_id,
+                           1 as n, n.amount from new_rows n where n.deleted_at is null';
+  v_orgs     uuid[];
+  v_projects uuid[];
+  v_days     date[];
+begin
+  -- (Dynamic: a trigger on INSERT has no old_rows, one on DELETE no new_rows.)
+  -- Sorted, so concurrent statements lock rollup rows in one order (no deadlock). Rows of
+  -- a project being deleted are skipped: its rollup goes with it. Both rollups in one
+  -- statement; the keys whose count fell to 0 come back for the clean-up below.
+  execute pg_catalog.format($q$
+    with deltas as (
+      select d.* from (%s) d
+       where exists (select from app.projects p where p.org_id = d.org_id and p.id = d.project_id)),
+    by_category as (
+      insert into app.finance_daily_totals as t
+             (org_id, project_id, day, kind, currency, category_id, record_count, amount_sum)
+      select d.org_id, d.project_id, d.day, d.kind, d.currency, d.category_id, sum(d.n), sum(d.amount)
+        from deltas d
+       group by d.org_id, d.project_id, d.day, d.kind, d.currency, d.category_id
+      having sum(d.n) <> 0 or sum(d.amount) <> 0
+       order by d.org_id, d.project_id, d.day, d.kind, d.currency, d.category_id
+      on conflict (org_id, project_id, day, kind, currency, category_id) do update
+         set record_count = t.record_count + excluded.record_count,
+             amount_sum   = t.amount_sum + excluded.amount_sum
+      returning t.org_id, t.project_id, t.day, t.record_count),
+    by_currency as (
+      insert into app.finance_daily_currency_totals as t
+             (org_id, project_id, day, kind, currency, record_count, amount_sum)
+      select d.org_id, d.project_id, d.day, d.kind, d.currency, sum(d.n), sum(d.amount)
+        from deltas d
+       group by d.org_id, d.project_id, d.day, d.kind, d.currency
+      having sum(d.n) <> 0 or sum(d.amount) <> 0
+       order by d.org_id, d.project_id, d.day, d.kind, d.currency
+      on conflict (org_id, project_id, day, kind, currency) do update
+         set record_count = t.record_count + excluded.record_count,
+             amount_sum   = t.amount_sum + excluded.amount_sum
+      returning t.org_id, t.project_id, t.day, t.record_count),
+    emptied as (
+      select u.org_id, u.project_id, u.day from by_category u where u.record_count = 0
+      union all
+      select u.org_id, u.project_id, u.day from by_currency u where u.record_count = 0)
+    select array_agg(distinct u.org_id), array_agg(distinct u.project_id), array_agg(distinct u.day)
+      from emptied u$q$,
+    case tg_op when 'INSERT' then v_new when 'DELETE' then v_old else v_old || ' union all ' || v_new end)
+    into v_orgs, v_projects, v_days;
+
+  -- A rollup row whose records all left (deleted, moved) goes too.
+  if v_projects is not null then
+    delete from app.finance_daily_totals t
+     where t.org_id = any (v_orgs) and t.project_id = any (v_projects) and t.day = any (v_days)
+       and t.record_count = 0;
+    delete from app.finance_daily_currency_totals t
+     where t.org_id = any (v_orgs) and t.project_id = any (v_projects) and t.day = any (v_days)
+       and t.record_count = 0;
+  end if;
+  return null;
+end
+$$;
+comment on function app.maintain_finance_totals() is
+  'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows to app.finance_daily_totals and app.finance_daily_currency_totals in the same transaction.';
+grant execute on function app.maintain_finance_totals() to rowguard_owner;
+
+set local role rowguard_owner;
+revoke create on schema app from rowguard_kernel;
+
+create trigger financial_records_totals_insert after insert on app.financial_records
+  referencing new table as new_rows
+  for each statement execute function app.maintain_finance_totals();
+create trigger financial_records_totals_update after update on app.financial_records
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function app.maintain_finance_totals();
+create trigger financial_records_totals_delete after delete on app.financial_records
+  referencing old table as old_rows
+  for each statement execute function app.maintain_finance_totals();
+create trigger financial_records_plan_limit before insert on app.financial_records
+  for each row execute function app.enforce_plan_limit('financial_records_per_month');
+
+-- The audit trail (012): every change to the ledger, its categories and the rates. The
+-- rollups are derived from audited rows and the idempotency keys replay an audited write:
+-- neither is audited (tests/pgtap/00_rls_coverage.sql names them as the exceptions).
+create trigger finance_categories_audit after insert or update or delete on app.finance_categories
+  for each row execute function app.audit_row_change();
+create trigger financial_records_audit after insert or update or delete on app.financial_records
+  for each row execute function app.audit_row_change();
+create trigger exchange_rates_audit after insert or update or delete on app.exchange_rates
+  for each row execute function app.audit_row_change();
+
+reset role;
+
+---- create above / drop below ----
+
+set local role rowguard_owner;
+drop trigger financial_records_plan_limit on app.financial_records;
+drop trigger financial_records_totals_insert on app.financial_records;
+drop trigger financial_records_totals_update on app.financial_records;
+drop trigger financial_records_totals_delete on app.financial_records;
+drop table app.finance_daily_currency_totals;
+drop table app.finance_daily_totals;
+drop table app.finance_idempotency_keys;
+drop table app.exchange_rates;
+drop table app.financial_records;
+drop function app.bump_financial_record_version();
+drop table app.finance_categories;
+drop function app.tags_valid(text[]);
+drop function app.is_iso_currency(text);
+drop type app.payment_source;
+drop type app.finance_kind;
+reset role;
+set local role rowguard_kernel;
+drop function app.maintain_finance_totals();
+reset role;

@@ -1,0 +1,375 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+)
+
+// The analytics oracle: random records, moves (amount, category, kind, currency, day),
+// soft deletes and restores go through the API; then every analytics answer, for random
+// periods, is compared with a brute-force computation in Go over the raw ledger rows
+// (read as superuser). The rollup must never drift from the ledger.
+func TestFinanceAnalyticsOracle(t *testing.T) {
+	e := newEnv(t)
+	pt := e.newProjectTeam(t, "Oracle")
+	noise := e.newProjectTeam(t, "Noise") // another tenant writing at the same time
+	for _, o := range []string{pt.Org.ID, noise.Org.ID} {
+		e.exec(t, `update app.subscriptions set plan_code = 'business' where org_id = $1`, o)
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 42))
+
+	cats := map[string][]category{}
+	for i, kind := range []string{"income", "income", "income", "expense", "expense"} {
+		c := e.createCategory(t, pt, kind, fmt.Sprintf("%s %d", kind, i))
+		cats[kind] = append(cats[kind], c)
+	}
+	noiseCat := e.createCategory(t, noise, "income", "Noise")
+	currencies := []string{"EUR", "USD", "JPY"}
+	e.exec(t, `insert into app.exchange_rates (org_id, rate_date, from_currency, to_currency, rate) values
+	             ($1, '2029-06-01', 'EUR', 'USD', 1.1), ($1, '2030-01-01', 'EUR', 'USD', 1.25),
+	             ($1, '2029-06-01', 'JPY', 'USD', 0.0071), ($1, '2030-03-15', 'JPY', 'USD', 0.0068)`, pt.Org.ID)
+	start := time.Date(2029, 6, 1, 0, 0, 0, 0, time.UTC)
+	randomDay := func() string { return start.AddDate(0, 0, rng.IntN(500)).Format(time.DateOnly) }
+	randomAmount := func() string { return fmt.Sprintf("%d.%02d", 1+rng.IntN(5000), rng.IntN(100)) }
+	randomRecord := func() map[string]any {
+		kind := []string{"income", "expense"}[rng.IntN(2)]
+		return recordBody(kind, randomAmount(), currencies[rng.IntN(len(currencies))], cats[kind][rng.IntN(len(cats[kind]))].ID, randomDay())
+	}
+
+	var ids []string
+	for op := 0; op < 400; op++ {
+		switch k := rng.IntN(100); {
+		case k < 55 || len(ids) == 0:
+			ids = append(ids, e.createRecord(t, pt, randomRecord()).ID)
+			if k%5 == 0 {
+				e.createRecord(t, noise, recordBody("income", randomAmount(), "EUR", noiseCat.ID, randomDay()))
+			}
+		case k < 80:
+			patch := map[string]any{}
+			switch rng.IntN(4) {
+			case 0:
+				patch["amount"] = randomAmount()
+			case 1:
+				full := randomRecord() // kind and category together
+				patch["kind"], patch["category_id"] = full["kind"], full["category_id"]
+			case 2:
+				patch["currency"] = currencies[rng.IntN(len(currencies))]
+			case 3:
+				patch["occurred_on"], patch["amount"] = randomDay(), randomAmount()
+			}
+			r := e.do(t, http.MethodPatch, pt.financePath("/records/"+ids[rng.IntN(len(ids))]), pt.Owner.Token, patch)
+			if r.Status != http.StatusOK && r.Status != http.StatusConflict { // 409: it is deleted
+				t.Fatalf("%s", r)
+			}
+		case k < 92:
+			e.do(t, http.MethodDelete, pt.financePath("/records/"+ids[rng.IntN(len(ids))]), pt.Owner.Token, nil).want(t, http.StatusNoContent)
+		default:
+			e.do(t, http.MethodPost, pt.financePath("/records/"+ids[rng.IntN(len(ids))]+"/restore"), pt.Owner.Token, nil).want(t, http.StatusOK)
+		}
+	}
+
+	o := e.loadLedger(t, pt.Project.ID, pt.Org.ID)
+	if n := e.count(t, `select count(*) from app.finance_daily_totals where record_count <= 0`); n != 0 {
+		t.Errorf("%d rollup rows with a count of zero or less", n)
+	}
+	get := func(rest string, v any) {
+		t.Helper()
+		e.do(t, http.MethodGet, pt.financePath("/analytics/"+rest), pt.Analyst.Token, nil).want(t, http.StatusOK).decode(t, v)
+	}
+	for i := 0; i < 25; i++ {
+		from, to := randomDay(), randomDay()
+		if from > to {
+			from, to = to, from
+		}
+		period := "from=" + from + "&to=" + to
+		if i == 0 {
+			from, to, period = "0001-01-01", "9999-12-31", "" // all time
+		}
+
+		var s summary
+		get("summary?base=USD&"+period, &s)
+		if want := o.summary(from, to); !slices.Equal(s.Currencies, want) {
+			t.Errorf("summary %s:\n got  %+v\n want %+v", period, s.Currencies, want)
+		}
+		income, expense := o.inBase(from, to)
+		if s.Base == nil || s.Base.Income == nil || *s.Base.Income != income || *s.Base.Expense != expense {
+			t.Errorf("summary in USD %s: got %s, want income %s expense %s", period, must(jsonString(s.Base)), income, expense)
+		}
+
+		var br struct{ Items []breakdownItem }
+		get("categories?"+period, &br)
+		if want := o.breakdown(from, to); !sameBreakdown(br.Items, want) {
+			t.Errorf("categories %s:\n got  %+v\n want %+v", period, br.Items, want)
+		}
+
+		if i > 0 {
+			interval := []string{"month", "week"}[i%2]
+			var tr struct{ Items []trendItem }
+			get("trends?interval="+interval+"&"+period, &tr)
+			if want := o.trends(interval, from, to); !slices.Equal(tr.Items, want) {
+				t.Errorf("trends %s %s:\n got  %+v\n want %+v", interval, period, tr.Items, want)
+			}
+		}
+	}
+	var recent struct{ Items []record }
+	get("recent?limit=10", &recent)
+	var got []string
+	for _, r := range recent.Items {
+		got = append(got, r.ID)
+	}
+	if want := o.recent(10); !slices.Equal(got, want) {
+		t.Errorf("recent = %v, want %v", got, want)
+	}
+}
+
+// ledgerRow is a raw live row, amount in cents.
+type ledgerRow struct {
+	id, kind, currency, category, day string
+	cents                             int64
+}
+
+type ledgerOracle struct {
+	rows  []ledgerRow // live rows only
+	names map[string]string
+	rates []rateRow
+}
+
+type rateRow struct {
+	from, day string
+	rate      *big.Rat
+}
+
+func (e *env) loadLedger(t *testing.T, projectID, orgID string) *ledgerOracle {
+	t.Helper()
+	ctx := context.Background()
+	o := &ledgerOracle{names: map[string]string{}}
+	rows, err := e.admin.Query(ctx, `select id::text, kind::text, currency, category_id::text, occurred_on::text, (amount * 100)::bigint
+	                                   from app.financial_records where project_id = $1 and deleted_at is null`, projectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r ledgerRow
+		if err := rows.Scan(&r.id, &r.kind, &r.currency, &r.category, &r.day, &r.cents); err != nil {
+			t.Fatal(err)
+		}
+		o.rows = append(o.rows, r)
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	rows, err = e.admin.Query(ctx, `select id::text, name from app.finance_categories where project_id = $1`, projectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			t.Fatal(err)
+		}
+		o.names[id] = name
+	}
+	rows, err = e.admin.Query(ctx, `select from_currency, rate_date::text, rate::text from app.exchange_rates
+	                                 where org_id = $1 and to_currency = 'USD' order by rate_date`, orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r rateRow
+		var rate string
+		if err := rows.Scan(&r.from, &r.day, &rate); err != nil {
+			t.Fatal(err)
+		}
+		r.rate, _ = new(big.Rat).SetString(rate)
+		o.rates = append(o.rates, r)
+	}
+	t.Logf("oracle: %d live records", len(o.rows))
+	return o
+}
+
+func (o *ledgerOracle) in(from, to string) []ledgerRow {
+	var out []ledgerRow
+	for _, r := range o.rows {
+		if r.day >= from && r.day <= to {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func money(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
+}
+
+func (o *ledgerOracle) summary(from, to string) []currencyTotals {
+	by := map[string]*currencyTotals{}
+	inc, exp := map[string]int64{}, map[string]int64{}
+	for _, r := range o.in(from, to) {
+		c := by[r.currency]
+		if c == nil {
+			c = &currencyTotals{Currency: r.currency}
+			by[r.currency] = c
+		}
+		c.Count++
+		if r.kind == "income" {
+			c.IncomeCount++
+			inc[r.currency] += r.cents
+		} else {
+			c.ExpenseCount++
+			exp[r.currency] += r.cents
+		}
+	}
+	var out []currencyTotals
+	for cur, c := range by {
+		c.Income, c.Expense, c.Net = money(inc[cur]), money(exp[cur]), money(inc[cur]-exp[cur])
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Currency < out[j].Currency })
+	return out
+}
+
+// inBase converts each row at the latest USD rate on or before its day, rounding the
+// sums (not the rows) half away from zero to cents, as PostgreSQL's round(numeric) does.
+func (o *ledgerOracle) inBase(from, to string) (income, expense string) {
+	sums := map[string]*big.Rat{"income": new(big.Rat), "expense": new(big.Rat)}
+	for _, r := range o.in(from, to) {
+		rate := big.NewRat(1, 1)
+		if r.currency != "USD" {
+			rate = nil
+			for _, x := range o.rates {
+				if x.from == r.currency && x.day <= r.day {
+					rate = x.rate
+				}
+			}
+		}
+		v := new(big.Rat).Mul(big.NewRat(r.cents, 100), rate)
+		sums[r.kind].Add(sums[r.kind], v)
+	}
+	return roundCents(sums["income"]), roundCents(sums["expense"])
+}
+
+func roundCents(x *big.Rat) string {
+	c := new(big.Rat).Mul(x, big.NewRat(100, 1))
+	q, m := new(big.Int).QuoRem(c.Num(), c.Denom(), new(big.Int))
+	if new(big.Int).Mul(m, big.NewInt(2)).CmpAbs(c.Denom()) >= 0 {
+		q.Add(q, big.NewInt(int64(c.Sign())))
+	}
+	return money(q.Int64())
+}
+
+func (o *ledgerOracle) breakdown(from, to string) []breakdownItem {
+	type key struct{ kind, currency, category string }
+	totals, counts := map[key]int64{}, map[key]int{}
+	kindTotals := map[[2]string]int64{}
+	for _, r := range o.in(from, to) {
+		k := key{r.kind, r.currency, r.category}
+		totals[k] += r.cents
+		counts[k]++
+		kindTotals[[2]string{r.kind, r.currency}] += r.cents
+	}
+	var out []breakdownItem
+	for k, total := range totals {
+		share := new(big.Rat).SetFrac64(total, kindTotals[[2]string{k.kind, k.currency}])
+		s := share.FloatString(4) // FloatString rounds half away from zero, like round(numeric, 4)
+		out = append(out, breakdownItem{CategoryID: k.category, Name: o.names[k.category], Kind: k.kind,
+			Currency: k.currency, Total: money(total), Count: counts[k], Share: &s})
+	}
+	return out
+}
+
+func sameBreakdown(got, want []breakdownItem) bool {
+	norm := func(items []breakdownItem) []string {
+		var out []string
+		for _, it := range items {
+			share := "<nil>"
+			if it.Share != nil {
+				share = *it.Share
+			}
+			out = append(out, fmt.Sprintf("%s %s %s %s %s %d %s", it.Kind, it.Currency, it.CategoryID, it.Name, it.Total, it.Count, share))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(norm(got), norm(want))
+}
+
+func periodStart(interval string, day time.Time) time.Time {
+	if interval == "month" {
+		return time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7)) // the Monday of its ISO week
+}
+
+func (o *ledgerOracle) trends(interval, from, to string) []trendItem {
+	rows := o.in(from, to)
+	curSet := map[string]bool{}
+	type key struct{ period, currency string }
+	inc, exp, n := map[key]int64{}, map[key]int64{}, map[key]int{}
+	for _, r := range rows {
+		curSet[r.currency] = true
+		d, _ := time.Parse(time.DateOnly, r.day)
+		k := key{periodStart(interval, d).Format(time.DateOnly), r.currency}
+		n[k]++
+		if r.kind == "income" {
+			inc[k] += r.cents
+		} else {
+			exp[k] += r.cents
+		}
+	}
+	curs := slices.Sorted(func(yield func(string) bool) {
+		for c := range curSet {
+			if !yield(c) {
+				return
+			}
+		}
+	})
+	f, _ := time.Parse(time.DateOnly, from)
+	l, _ := time.Parse(time.DateOnly, to)
+	var out []trendItem
+	for p := periodStart(interval, f); !p.After(l); {
+		for _, c := range curs {
+			k := key{p.Format(time.DateOnly), c}
+			out = append(out, trendItem{k.period, c, money(inc[k]), money(exp[k]), money(inc[k] - exp[k]), n[k]})
+		}
+		if interval == "month" {
+			p = p.AddDate(0, 1, 0)
+		} else {
+			p = p.AddDate(0, 0, 7)
+		}
+	}
+	return out
+}
+
+func (o *ledgerOracle) recent(limit int) []string {
+	rows := slices.Clone(o.rows)
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].day != rows[j].day {
+			return rows[i].day > rows[j].day
+		}
+		return rows[i].id > rows[j].id
+	})
+	var out []string
+	for i := 0; i < len(rows) && i < limit; i++ {
+		out = append(out, rows[i].id)
+	}
+	return out
+}
+
+func jsonString(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
