@@ -111,18 +111,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."),
+	// The login's limits were counted with its credentials (credentialsWithinLimits).
+	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."), nil,
 		`select $1::uuid`, userID)
 }
 
 // signIn answers every sign-in (password, email code, OpenID Connect) the same way,
 // once the caller has proved who they are: userQuery selects the proven user's id —
 // the proof itself (a code, an ID token) runs in the same statement — or no row or
-// NULL when the proof failed (then the answer is refused, a 401). The answer carries
+// NULL when the proof failed (then the answer is refused, a 401); buckets are counted
+// first, in the same round trip. The answer carries
 // the new session's access and refresh tokens. A disabled account hears it is
 // disabled only here, after its proof.
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, refused *apiError, userQuery string, args ...any) {
-	tokens, err := s.openSessionFor(r.Context(), r, userQuery, args...)
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, refused *apiError, buckets []rateBucket, userQuery string, args ...any) {
+	tokens, err := s.openSessionFor(r.Context(), r, buckets, userQuery, args...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.fail(w, r, refused)
 		return

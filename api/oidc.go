@@ -71,8 +71,8 @@ func (s *Server) startOIDC(w http.ResponseWriter, r *http.Request) {
 		s.failOIDC(w, r, err)
 		return
 	}
-	if _, err := s.pool.Exec(r.Context(), `select auth.begin_oidc_login($1, $2, $3, $4)`,
-		c.Provider.Name, state, nonce, verifier); err != nil {
+	if err := s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r)}, `select auth.begin_oidc_login($1, $2, $3, $4)`,
+		c.Provider.Name, state, nonce, verifier).Scan(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -116,7 +116,7 @@ func (s *Server) callbackOIDC(w http.ResponseWriter, r *http.Request) {
 	}
 	var nonceHash []byte
 	var verifier string
-	err := s.pool.QueryRow(r.Context(), `select nonce_hash, code_verifier from auth.take_oidc_login($1, $2)`,
+	err := s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r)}, `select nonce_hash, code_verifier from auth.take_oidc_login($1, $2)`,
 		c.Provider.Name, q.Get("state")).Scan(&nonceHash, &verifier)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -137,7 +137,8 @@ func (s *Server) callbackOIDC(w http.ResponseWriter, r *http.Request) {
 		s.failOIDC(w, r, err)
 		return
 	}
-	s.signIn(w, r, newError(ProblemSignInFailed, "This account can no longer sign in. Start again."),
+	// The address was counted when the state was taken.
+	s.signIn(w, r, newError(ProblemSignInFailed, "This account can no longer sign in. Start again."), nil,
 		`select auth.oidc_sign_in($1, $2, $3)`, c.Provider.Name, id.Subject, id.Email)
 }
 

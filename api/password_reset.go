@@ -48,6 +48,11 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// Counted before the argon2id hash, the expensive part a flood would buy.
+	if err := s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r)}, `select`).Scan(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	hash, err := s.hashPassword(r.Context(), pw)
 	if err != nil {
 		s.fail(w, r, err)

@@ -96,37 +96,71 @@ func clientAddress(r *http.Request) string {
 	return "unknown"
 }
 
+// rateBucket is one hit a request counts: a bucket name ('<action>:<address|account>:<key>')
+// and its limit.
+type rateBucket struct {
+	name  string
+	limit RateLimit
+}
+
+// signInAddress is the per-client-address bucket of the password-less ways in.
+func (s *Server) signInAddress(r *http.Request) rateBucket {
+	return rateBucket{"signin:address:" + clientAddress(r), s.limits.SignInPerAddress}
+}
+
+// emailAccount is the per-address bucket of codes and reset emails asked for or tried.
+func (s *Server) emailAccount(email string) rateBucket {
+	return rateBucket{"email:account:" + bucketKey(email), s.limits.EmailPerAccount}
+}
+
+// limitedRow counts one hit in each bucket, then runs query: one pgx batch, so one round
+// trip and one implicit transaction. A bucket over its limit fails the batch with RG429
+// (→ 429 with Retry-After) before query runs. Scan with no destination discards the row.
+func (s *Server) limitedRow(ctx context.Context, buckets []rateBucket, query string, args ...any) pgx.Row {
+	if s.pool == nil {
+		return errRow{errNoPool}
+	}
+	batch := &pgx.Batch{}
+	for _, b := range buckets {
+		queueRateLimit(batch, b.name, b.limit)
+	}
+	batch.Queue(query, args...)
+	return limitedResults{s.pool.SendBatch(ctx, batch), len(buckets)}
+}
+
+type limitedResults struct {
+	br      pgx.BatchResults
+	buckets int
+}
+
+func (l limitedResults) Scan(dest ...any) error {
+	defer l.br.Close()
+	for range l.buckets {
+		if _, err := l.br.Exec(); err != nil {
+			return err
+		}
+	}
+	if len(dest) == 0 {
+		_, err := l.br.Exec()
+		return err
+	}
+	return l.br.QueryRow().Scan(dest...)
+}
+
+type errRow struct{ err error }
+
+func (e errRow) Scan(...any) error { return e.err }
+
 // credentialsWithinLimits counts a login attempt against the client's address and
 // the email asked for, then reads that email's credentials: one round trip. hash is
 // nil for an unknown email and for an account without a password.
 func (s *Server) credentialsWithinLimits(ctx context.Context, r *http.Request, email string) (userID string, hash *string, err error) {
-	if s.pool == nil {
-		return "", nil, errNoPool
-	}
-	batch := &pgx.Batch{}
-	queueRateLimit(batch, "login:address:"+clientAddress(r), s.limits.LoginPerAddress)
-	queueRateLimit(batch, "login:account:"+bucketKey(email), s.limits.LoginPerAccount)
-	batch.Queue(`select user_id::text, password_hash from auth.credentials_for($1)`, email)
-	br := s.pool.SendBatch(ctx, batch)
-	defer br.Close()
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			return "", nil, err
-		}
-	}
-	err = br.QueryRow().Scan(&userID, &hash)
+	err = s.limitedRow(ctx, []rateBucket{
+		{"login:address:" + clientAddress(r), s.limits.LoginPerAddress},
+		{"login:account:" + bucketKey(email), s.limits.LoginPerAccount},
+	}, `select user_id::text, password_hash from auth.credentials_for($1)`, email).Scan(&userID, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil, nil
 	}
 	return userID, hash, err
-}
-
-// enforceRateLimit counts one hit in bucket on its own; RG429 (→ 429 with
-// Retry-After) when the bucket is over its limit.
-func (s *Server) enforceRateLimit(ctx context.Context, bucket string, l RateLimit) error {
-	if s.pool == nil {
-		return errNoPool
-	}
-	_, err := s.pool.Exec(ctx, `select auth.enforce_rate_limit($1, $2, $3::interval)`, bucket, l.Max, pgInterval(l.Window))
-	return err
 }

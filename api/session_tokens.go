@@ -15,7 +15,7 @@ import (
 // single sign-on) ends with the same pair: a short-lived access token naming the user
 // and the session, and an opaque refresh token. Sessions are born in exactly one SQL
 // function, auth.open_session, reached through api.create_session (or api.register).
-// A new way in authenticates its user, then calls Server.openSession.
+// A new way in authenticates its user, then calls Server.signIn (openSessionFor).
 
 // Session defaults, applied by NewServer to zero SessionOptions fields.
 const (
@@ -108,17 +108,11 @@ type sessionTokens struct {
 	SessionExpiresAt time.Time       `json:"session_expires_at"`
 }
 
-// openSession starts a session for a user the caller has just authenticated and
-// returns its tokens. api.create_session refuses a disabled user (RG403) and an unknown
-// one (RG401).
-func (s *Server) openSession(ctx context.Context, r *http.Request, userID string) (sessionTokens, error) {
-	return s.openSessionFor(ctx, r, `select $1::uuid`, userID)
-}
-
 // openSessionFor starts a session for the user userQuery selects (its own arguments are
-// args): the proof of a way in runs in the same statement as the session's birth. No
-// row or a NULL user: pgx.ErrNoRows.
-func (s *Server) openSessionFor(ctx context.Context, r *http.Request, userQuery string, args ...any) (sessionTokens, error) {
+// args): the proof of a way in runs in the same statement as the session's birth, after
+// the buckets' hits in the same round trip (limitedRow). No row or a NULL user:
+// pgx.ErrNoRows.
+func (s *Server) openSessionFor(ctx context.Context, r *http.Request, buckets []rateBucket, userQuery string, args ...any) (sessionTokens, error) {
 	refresh, hash, err := newRefreshToken()
 	if err != nil {
 		return sessionTokens{}, err
@@ -128,8 +122,8 @@ func (s *Server) openSessionFor(ctx context.Context, r *http.Request, userQuery 
 	  from (%s) as proof(user_id) where proof.user_id is not null`, n+1, n+2, n+3, n+4, n+5, userQuery)
 	args = append(args, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)), hash,
 		pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout))
-	body, err := s.queryJSON(ctx, query, args...)
-	if err != nil {
+	var body []byte
+	if err := s.limitedRow(ctx, buckets, query, args...).Scan(&body); err != nil {
 		return sessionTokens{}, err
 	}
 	_, tokens, err := s.tokensFor(body, refresh)

@@ -20,17 +20,11 @@ func (s *Server) routeSignIn() {
 	s.signInRoute(http.MethodGet, "/v1/auth/oidc/{provider}/callback", s.callbackOIDC)
 }
 
-// signInRoute registers one public sign-in endpoint, counted per client address by
-// the Postgres-backed limiter before anything else runs (SignInPerAddress). The routes
-// whose body names an email count it per account too (emailSecret, verifySignInCode).
+// signInRoute registers one public sign-in endpoint. Each counts the client address
+// (signInAddress) and, where its body names an email, that address (emailAccount) in
+// the same round trip as its own work (limitedRow); reset counts before it hashes.
 func (s *Server) signInRoute(method, path string, h http.HandlerFunc) {
-	s.handle(method, path, func(w http.ResponseWriter, r *http.Request) {
-		if err := s.enforceRateLimit(r.Context(), "signin:address:"+clientAddress(r), s.limits.SignInPerAddress); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		h(w, r)
-	}, false)
+	s.handle(method, path, h, false)
 }
 
 // randomToken is n random bytes, base64url without padding: reset tokens, OpenID
@@ -72,20 +66,13 @@ func (s *Server) emailSecret(w http.ResponseWriter, r *http.Request, newSecret f
 		s.fail(w, r, err)
 		return
 	}
-	if s.pool == nil {
-		s.fail(w, r, errNoPool)
-		return
-	}
-	if err := s.enforceRateLimit(r.Context(), "email:account:"+bucketKey(email), s.limits.EmailPerAccount); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	secret, err := newSecret()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.pool.Exec(r.Context(), query, email, secret, extra(secret)); err != nil {
+	buckets := []rateBucket{s.signInAddress(r), s.emailAccount(email)}
+	if err := s.limitedRow(r.Context(), buckets, query, email, secret, extra(secret)).Scan(); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -38,13 +38,9 @@ func (s *Server) verifySignInCode(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// Five guesses per code are enforced in SQL; this bounds the codes guessed at.
-	if err := s.enforceRateLimit(r.Context(), "email:account:"+bucketKey(email), s.limits.EmailPerAccount); err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	// Five guesses per code are enforced in SQL; the buckets bound the codes guessed at.
 	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or code is incorrect, expired or already used."),
-		`select auth.verify_sign_in_code($1, $2, $3)`, email, code, s.signInOpts.EmailSignUp)
+		[]rateBucket{s.signInAddress(r), s.emailAccount(email)}, `select auth.verify_sign_in_code($1, $2, $3)`, email, code, s.signInOpts.EmailSignUp)
 }
 
 func checkSignInCode(code string) string {
