@@ -23,7 +23,7 @@ comment on policy sessions_insert_kernel on auth.sessions is
 create policy sessions_update_kernel on auth.sessions for update to rowguard_kernel
   using (true) with check (true);
 comment on policy sessions_update_kernel on auth.sessions is
-  'Touch last_used_at, revoke (revoked_at, revoked_reason): the column grants allow nothing else; the functions filter by the caller or by the presented token.';
+  'Touch last_used_at, revoke (revoked_at, revoked_reason): the column grants allow nothing else; the functions filter by the caller or by the presented token, and the trigger auth.revoke_sessions_of_disabled_user by the user being disabled.';
 
 grant delete on auth.sessions to rowguard_kernel;
 create policy sessions_delete_kernel on auth.sessions for delete to rowguard_kernel

@@ -32,7 +32,7 @@ grant select on auth.users to rowguard_kernel;
 create policy users_select_kernel on auth.users for select to rowguard_kernel
   using (true);
 comment on policy users_select_kernel on auth.users is
-  'SECURITY DEFINER helpers: auth.credentials_for (login by email) and auth.begin_request (is the user active?).';
+  'SECURITY DEFINER helpers: auth.credentials_for (login by email), auth.open_session and auth.rotate_refresh_token (is the user active?).';
 
 -- auth.sessions: see auth_sessions.sql (reachable through kernel functions only).
 
@@ -50,5 +50,9 @@ to rowguard_api;
 create policy users_update_kernel_outside_request on auth.users for update to rowguard_kernel
   using ((select app.current_user_id()) is null) with check ((select app.current_user_id()) is null);
 comment on policy users_update_kernel_outside_request on auth.users is
-  'Outside a request only: auth.verify_sign_in_code and auth.oidc_sign_in (a proven address), auth.reset_password (a reset token), auth.set_platform_admin (`rowguard admin`, never HTTP). Column grants limit each to its columns.';
+  'Outside a request only: auth.verify_sign_in_code and auth.oidc_sign_in (a proven address), auth.reset_password (a reset token), auth.set_platform_admin and auth.set_user_status (`rowguard admin`, never HTTP). Column grants limit each to its columns.';
+
+-- rowguard admin disable|enable EMAIL (auth.set_user_status, outside any request). The
+-- trigger it fires revokes the user's sessions as rowguard_kernel: sessions_update_kernel.
+grant update (status) on auth.users to rowguard_kernel;
 

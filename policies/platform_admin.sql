@@ -47,7 +47,7 @@ grant execute on function app.uuid_v7() to rowguard_kernel; -- the audit row's i
 create policy admin_audit_insert_kernel on platform.admin_audit for insert to rowguard_kernel
   with check (actor = 'command line' and actor_user_id is null);
 comment on policy admin_audit_insert_kernel on platform.admin_audit is
-  'auth.set_platform_admin records each grant and revoke as a command-line action.';
+  'auth.set_platform_admin and auth.set_user_status record each grant, revoke, disable and enable as a command-line action.';
 
 -- ----- the API functions of this domain -------------------------------------------------
 grant execute on function

@@ -4,7 +4,7 @@
 //	rowguard serve                 run the API (DATABASE_URL unset: a private dev database)
 //	rowguard migrate [--to N]      apply sql/migrations, then the sql/api and policies packages
 //	rowguard policies [--format F] print every exposed table's RLS and policies (exit 1 on a violation)
-//	rowguard admin grant|revoke EMAIL   make or unmake a platform admin
+//	rowguard admin grant|revoke|disable|enable EMAIL   platform admin flag; disable (revokes every session) or enable an account
 //	rowguard version               print the version
 package main
 
@@ -82,6 +82,11 @@ Commands:
                     make (or unmake) the user with this email a platform admin:
                     the only way to, never over HTTP; the action is audited. Uses
                     the same database URL as migrate.
+  admin disable|enable EMAIL
+                    disable the account (every live session is revoked at once:
+                    its access tokens fail on their next request, its refresh
+                    tokens are refused) or enable it again (no session revives:
+                    the user signs in again). Audited; same URL as migrate.
   version           print the version
 
 Environment:

@@ -120,3 +120,53 @@ func TestAdminGrantAndRevoke(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminDisableAndEnable(t *testing.T) {
+	db := testdb.New(t)
+	clearEnv(t)
+	t.Setenv("MIGRATION_DATABASE_URL", db.AdminURL)
+	pool := db.AdminPool(t)
+	var userID, sessionID string
+	err := pool.QueryRow(t.Context(), `
+		with u as (insert into auth.users (email, password_hash) values ('mallory@example.com', 'x') returning id)
+		insert into auth.sessions (user_id) select id from u returning user_id::text, id::text`).Scan(&userID, &sessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() (status string, revokedReason *string) {
+		t.Helper()
+		err := pool.QueryRow(t.Context(), `select u.status::text, s.revoked_reason from auth.users u join auth.sessions s on s.user_id = u.id where s.id = $1`,
+			sessionID).Scan(&status, &revokedReason)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status, revokedReason
+	}
+
+	code, out, stderr := runArgs(t, "admin", "disable", "Mallory@example.com")
+	if status, reason := state(); code != 0 || status != "disabled" || reason == nil || *reason != "disabled" {
+		t.Fatalf("disable: exit %d %q %q; status %s, session revoked for %v", code, out, stderr, status, reason)
+	}
+	if !strings.Contains(out, "(user "+userID+") is disabled") || !strings.Contains(out, "1 live session(s) revoked") {
+		t.Errorf("disable printed %q", out)
+	}
+	if code, out, stderr := runArgs(t, "admin", "enable", "mallory@example.com"); code != 0 || !strings.Contains(out, "is enabled again") || strings.Contains(out, "revoked") {
+		t.Fatalf("enable: exit %d %q %q", code, out, stderr)
+	}
+	if status, reason := state(); status != "active" || reason == nil {
+		t.Errorf("after enable: status %s, session revoked for %v (want active, and the session still revoked)", status, reason)
+	}
+	var details []string
+	if err := pool.QueryRow(t.Context(), `select array_agg(action || ':' || (details->>'sessions_revoked') order by id) from platform.admin_audit where actor = 'command line'`).Scan(&details); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(details, ",") != "user.disable:1,user.enable:0" {
+		t.Errorf("audit = %v", details)
+	}
+	if code, _, stderr := runArgs(t, "admin", "disable", "nobody@example.com"); code != 1 || !strings.Contains(stderr, `no user has the email "nobody@example.com"`) {
+		t.Errorf("unknown email: exit %d %q", code, stderr)
+	}
+	if code, _, _ := runArgs(t, "admin", "suspend", "mallory@example.com"); code != 2 {
+		t.Errorf("unknown action: exit %d, want 2", code)
+	}
+}

@@ -60,9 +60,11 @@ func TestChangesTakeEffectAtOnce(t *testing.T) {
 		}
 		wantProblem(t, e.do(t, "POST", "/v1/auth/login", "", map[string]any{"email": u.Email, "password": u.Password}),
 			api.ProblemAccountDisabled)
-		// Re-enabled: the same tokens work again (the sessions were never revoked).
+		// Disabling revoked the sessions: re-enabled, the old tokens stay dead (they may
+		// be the reason the account was disabled), and a new sign-in works.
 		e.exec(t, `update auth.users set status = 'active' where id = $1`, u.ID)
-		e.do(t, "GET", "/v1/orgs/"+o.ID, other.Token, nil).want(t, http.StatusOK)
+		wantUnauthorized(t, e.do(t, "GET", "/v1/orgs/"+o.ID, other.Token, nil))
+		e.do(t, "GET", "/v1/orgs/"+o.ID, login(t, u).Token, nil).want(t, http.StatusOK)
 	})
 
 	t.Run("ADMIN demoted to MEMBER", func(t *testing.T) {

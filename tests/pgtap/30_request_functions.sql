@@ -47,6 +47,8 @@ select is((select count(*) from auth.credentials_for('nobody@acme.test')), 0::bi
 -- api.* error codes
 reset role;
 update auth.users set status = 'active' where id = :mary;
+-- Enabling revives no session (51_disable_user); the checks below need mary's back.
+update auth.sessions set revoked_at = null, revoked_reason = null where user_id = :mary and revoked_reason = 'disabled';
 set local role rowguard_api;
 select auth.begin_request(:mary, :'mary_sid', :org_a);
 select throws_ok($$select api.create_project('Mary''s', null)$$, '42501', null, 'MEMBER create_project → 42501 (403)');

@@ -91,6 +91,8 @@ select pg_temp.act_as(null, null);
 select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '10 seconds')), 'invalid', 'rotate: a disabled user''s token is invalid');
 select pg_temp.act_as_superuser();
 update auth.users set status = 'active' where id = :bob;
+-- Enabling revives no session (51_disable_user); the checks below need bob's back.
+update auth.sessions set revoked_at = null, revoked_reason = null where user_id = :bob and revoked_reason = 'disabled';
 
 -- ------------------------------------------------------------ auth.begin_request: lifetime and inactivity
 update auth.sessions set expires_at = now() - interval '1 second' where id = :'bob_sid';
