@@ -13,15 +13,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// beginRequestSQL tells Postgres who is asking, in which organization. It
-// raises RG401 for a dead session or disabled user and RG404 when the
-// organization does not exist or the caller is not a member.
+// BeginRequestSQL tells Postgres who is asking, in which organization. It
+// raises RG401 for a dead session (a disabled user's are revoked) and RG404 when
+// the organization does not exist or the caller is not a member. Exported for
+// tests/load, which measures what the session check in it costs.
 //
 // The same statement names the request for the audit trail (app.audit_row_change
 // reads app.request_id; auth.begin_request sets app.session_id): transaction-local
 // like everything else, and folded into this statement so that the batch has no
 // extra statement to bind and execute.
-const beginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid),
+const BeginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid),
        pg_catalog.set_config('app.request_id', $4::text, true)`
 
 // call runs one api.* SQL function for an authenticated request and writes
@@ -113,7 +114,7 @@ func (s *Server) withConn(ctx context.Context, fn func(*pgxpool.Conn) ([]byte, e
 // bare SQL.
 func RequestBatch(userID, sessionID string, orgID any, requestID string, query string, args ...any) *pgx.Batch {
 	batch := &pgx.Batch{}
-	batch.Queue(beginRequestSQL, userID, sessionID, orgID, requestID)
+	batch.Queue(BeginRequestSQL, userID, sessionID, orgID, requestID)
 	batch.Queue(query, args...)
 	return batch
 }

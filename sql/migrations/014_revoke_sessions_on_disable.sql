@@ -76,8 +76,14 @@ comment on function auth.open_session(uuid, text, inet, bytea, interval, interva
 -- Redefined from 011: the session row alone answers "is this session live?" (a disabled
 -- user has no live session), still in the one query that also answers membership and
 -- suspension, and that also says whether to touch the session.
+--
+-- enable_seqscan = off pins that query to what it is at every size: three primary-key
+-- probes. Below a few hundred sessions the planner's estimate prefers reading the whole
+-- of auth.sessions (a page or two) and filtering every row, which measured several
+-- times the cost of the probe (tests/load, "revocation check"). Every table it reads
+-- has the index it needs, so the setting can choose nothing worse.
 create or replace function auth.begin_request(p_user_id uuid, p_session_id uuid, p_org_id uuid default null) returns void
-language plpgsql volatile security definer set search_path = '' as $$
+language plpgsql volatile security definer set search_path = '' set enable_seqscan = off as $$
 declare
   v_touch     boolean;
   v_member    boolean;

@@ -28,8 +28,9 @@
 // keep-alive connections.
 //
 // Phase "unchecked": the direct batch with auth.begin_request replaced by a copy
-// without the session and user check (tests/load/revocation.go), to report what
-// instant revocation costs per request: the "revocation check" line.
+// without the session read (tests/load/revocation.go), to report what instant
+// revocation costs per request: the "revocation check" lines, with the same two
+// timed inside one backend.
 //
 // Phase "direct": the same transaction without HTTP: one pgx batch on a
 // rowguard_app pool of the same size as the API's,
@@ -325,13 +326,17 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	progress("seeded in %.1fs", rep.Seed.Seconds)
 
 	if cfg.runs("unchecked") {
-		if env.unchecked, err = openUncheckedPool(ctx, env.direct); err != nil {
-			fmt.Fprintln(stderr, "load: unchecked pool:", err)
+		drop, err := installProbe(ctx, env.adminURL)
+		if err != nil {
+			fmt.Fprintln(stderr, "load:", err)
 			return 2
 		}
+		defer drop()
 	}
 	var results = map[string]*phaseResult{}
+	var roundRatios []float64 // direct / unchecked req/s, per round
 	for round := range cfg.rounds {
+		rates := map[string]float64{}
 		order := []string{"api", "direct", "unchecked", "login"}
 		if round%2 == 1 {
 			order = []string{"unchecked", "direct", "api", "login"}
@@ -347,11 +352,15 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 				return 2
 			}
 			progress("phase %s: %.0f req/s, p50 %.2f ms, %d errors, %d leaks", name, r.rate(), ms(r.percentile(0.50)), r.errors, r.leaks)
+			rates[name] = r.rate()
 			if results[name] == nil {
 				results[name] = r
 			} else {
 				results[name].merge(r)
 			}
+		}
+		if rates["direct"] > 0 && rates["unchecked"] > 0 {
+			roundRatios = append(roundRatios, rates["direct"]/rates["unchecked"])
 		}
 	}
 	if ctx.Err() != nil {
@@ -365,8 +374,8 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	}
 	var checkedMicros, uncheckedMicros float64
 	if results["direct"] != nil && results["unchecked"] != nil {
-		progress("timing begin_request with and without the revocation check inside one backend")
-		if checkedMicros, uncheckedMicros, err = timeCheckInSQL(ctx, env.unchecked, tenants[0]); err != nil {
+		progress("timing %d requests with and %d without the revocation check inside one backend", backendBlocks*100, backendBlocks*100)
+		if checkedMicros, uncheckedMicros, err = timeRequestsInBackend(ctx, env.direct, tenants[0], cfg.pageLimit); err != nil {
 			fmt.Fprintln(stderr, "load: timing the revocation check:", err)
 			return 2
 		}
@@ -376,8 +385,13 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 		rep.Cross = crossProbes(ctx, cfg, env, tenants)
 	}
 	rep.finish()
-	if rep.Revocation != nil && checkedMicros > 0 {
-		rep.Revocation.addInSQL(checkedMicros, uncheckedMicros, rep.phase("direct"))
+	if rep.Revocation != nil {
+		for _, r := range roundRatios {
+			rep.Revocation.RoundRatios = append(rep.Revocation.RoundRatios, round(r, 3))
+		}
+		if checkedMicros > 0 {
+			rep.Revocation.addBackend(checkedMicros, uncheckedMicros)
+		}
 	}
 
 	if cfg.jsonOut {

@@ -108,7 +108,7 @@ func runPhase(ctx context.Context, cfg *config, e *env, name string, tenants []*
 	case "direct":
 		f = directOp(e, cfg.pageLimit)
 	case "unchecked":
-		f = uncheckedOp(e.unchecked, cfg.pageLimit)
+		f = uncheckedOp(e.direct, cfg.pageLimit)
 	case "login":
 		f = loginOp(e)
 	default:

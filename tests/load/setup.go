@@ -37,7 +37,6 @@ type env struct {
 	baseURL    string        // the API, without a trailing slash
 	client     *http.Client  // keep-alive client sized for the concurrency
 	direct     *pgxpool.Pool // rowguard_app pool of the direct phase
-	unchecked  *pgxpool.Pool // the same, for the unchecked phase (revocation.go)
 	apiPool    *pgxpool.Pool // the in-process API's pool (nil with -url)
 	inProcess  bool
 	dbSource   string // "private ephemeral cluster" or "-database-url"
@@ -221,9 +220,6 @@ func (e *env) close(progress func(string, ...any)) {
 	}
 	if e.direct != nil && !e.sharedPool {
 		e.direct.Close()
-	}
-	if e.unchecked != nil {
-		e.unchecked.Close()
 	}
 	if e.cluster != nil {
 		if err := e.cluster.Stop(); err != nil {
