@@ -18,7 +18,7 @@ var resetTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	s.emailSecret(w, r, func() (string, error) { return randomToken(resetTokenBytes) },
 		`select auth.request_password_reset($1, $2, $3)`,
-		func(tok string) any { return nullIfEmpty(s.resetLink(tok)) })
+		func(_, tok string) []any { return []any{tok, nullIfEmpty(s.resetLink(tok))} })
 }
 
 // resetLink is the configured reset page with the token in its fragment (a fragment

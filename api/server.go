@@ -94,6 +94,9 @@ type Server struct {
 	metrics    *metrics
 
 	acquireTimeout time.Duration
+	// signInCodeKey keys the stored hashes of email sign-in codes (signInCodeHash):
+	// derived from the token signing key, never sent to the database.
+	signInCodeKey []byte
 
 	router  *mux.Router
 	handler http.Handler
@@ -133,6 +136,12 @@ func NewServer(opts Options) *Server {
 	}
 	opts.Sessions.setDefaults()
 	opts.RateLimits.setDefaults()
+	// Every replica signs with the same key, so every replica derives the same code key;
+	// a new signing key voids the codes sent under the old one (10 minutes at most).
+	codeKey, err := opts.Tokens.DeriveKey(signInCodeKeyInfo)
+	if err != nil { // an Authority always holds an Ed25519 signing key
+		panic("api: the sign-in code key: " + err.Error())
+	}
 	s := &Server{
 		pool:       opts.Pool,
 		tokens:     opts.Tokens,
@@ -150,6 +159,7 @@ func NewServer(opts Options) *Server {
 		metrics:    newMetrics(),
 
 		acquireTimeout: opts.AcquireTimeout,
+		signInCodeKey:  codeKey,
 	}
 	s.routeAll()
 	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)

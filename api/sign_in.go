@@ -56,11 +56,11 @@ type SignInOptions struct {
 
 // emailSecret answers the "email me a secret" endpoints (a sign-in code, a reset
 // token): it reads {email}, makes a secret with newSecret, and runs query($1 email,
-// $2 secret, $3 extra(secret)), a kernel function that stores the secret's hash and
-// queues the email in one transaction — or, for an address that may not have one,
+// $2… args(email, secret)), a kernel function that stores a hash of the secret (its
+// own, or the one args computed) and queues the email in one transaction — or, for an address that may not have one,
 // does nothing. The answer is 202 with no body either way.
 func (s *Server) emailSecret(w http.ResponseWriter, r *http.Request, newSecret func() (string, error),
-	query string, extra func(secret string) any) {
+	query string, args func(email, secret string) []any) {
 	var email string
 	if err := decodeBody(r, str("email", true, &email, checkEmail)); err != nil {
 		s.fail(w, r, err)
@@ -72,7 +72,7 @@ func (s *Server) emailSecret(w http.ResponseWriter, r *http.Request, newSecret f
 		return
 	}
 	buckets := []rateBucket{s.signInAddress(r), s.emailAccount(email)}
-	if err := s.limitedRow(r.Context(), buckets, query, email, secret, extra(secret)).Scan(); err != nil {
+	if err := s.limitedRow(r.Context(), buckets, query, append([]any{email}, args(email, secret)...)...).Scan(); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -36,9 +36,10 @@ create policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes for 
 comment on policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes is
   'A code is deleted once used, expired or guessed wrong too often.';
 
+-- The API passes each code's HMAC (migration 015), keyed by a secret this database never sees.
 grant execute on function
-  auth.request_sign_in_code(text, text, boolean),
-  auth.verify_sign_in_code(text, text, boolean)
+  auth.request_sign_in_code(text, bytea, text, boolean),
+  auth.verify_sign_in_code(text, bytea, boolean)
 to rowguard_api;
 
 -- ----- auth.password_reset_tokens -----------------------------------------------------
