@@ -2,8 +2,9 @@ package api
 
 // Fuzz targets for everything that parses client input before (or instead of)
 // PostgreSQL: the JSON body decoder, query parameters, the Authorization header, the
-// router's path matching, and the SQLSTATE → problem mapping. Their seed corpora
-// (the f.Add calls and testdata/fuzz/) run with every `go test`; explore with e.g.
+// router's path matching, X-Forwarded-For behind trusted proxies, and the SQLSTATE →
+// problem mapping. Their seed corpora (the f.Add calls and testdata/fuzz/) run with
+// every `go test`; explore with e.g.
 //
 //	go test ./api -run '^$' -fuzz FuzzDecodeBody -fuzztime 1m
 
@@ -13,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -150,6 +152,64 @@ func FuzzBearerHeader(f *testing.F) {
 		}
 		if tok != "" && strings.ContainsAny(tok, " \t") {
 			t.Fatalf("%q: token %q has blanks", header, tok)
+		}
+	})
+}
+
+// FuzzClientAddr feeds arbitrary peers and X-Forwarded-For lines to the client-address
+// walk: it never panics, answers the peer or an address the header holds (normalized),
+// and whatever a client sent, the address a trusted proxy appends for it wins.
+func FuzzClientAddr(f *testing.F) {
+	for _, s := range [][3]string{
+		{"10.0.0.5:1234", "203.0.113.9", ""}, {"10.0.0.5:1234", "1.2.3.4, 203.0.113.9", "10.0.0.7"},
+		{"198.51.100.7:1", "10.0.0.1", ""}, {"[::1]:80", "[2001:db8::1]:443, ::ffff:10.0.0.7", ""},
+		{"10.0.0.5:1234", "unknown, bogus", "fe80::1%eth0"}, {"@", "203.0.113.9", ""},
+		{"10.0.0.5:1234", " , ,,", "[::1"}, {"10.0.0.5:1234", "10.0.0.9, 127.0.0.1", "10.0.0.8"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	proxies := newTrustedProxies([]netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128"),
+	})
+	f.Fuzz(func(t *testing.T, peer, line1, line2 string) {
+		lines := []string{line1, line2}
+		got := proxies.clientAddr(peer, lines)
+		p, ok := parsePeer(peer)
+		if got.IsValid() != ok {
+			t.Fatalf("peer %q parses %v, answer %v", peer, ok, got)
+		}
+		if !ok {
+			return
+		}
+		if got.Is4In6() || got.Zone() != "" {
+			t.Fatalf("answer %v is not normalized", got)
+		}
+		if !proxies.trusts(p) && got != p {
+			t.Fatalf("untrusted peer %v: answer %v", p, got)
+		}
+		if got != p {
+			found := false
+			for _, l := range lines {
+				for _, e := range strings.Split(l, ",") {
+					if a, ok := parseHop(strings.TrimSpace(e)); ok && a == got {
+						found = true
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("answer %v is neither the peer nor in %q", got, lines)
+			}
+		}
+		// A trusted proxy appends the client it saw: that client wins, whatever the
+		// client itself wrote into the header.
+		if proxies.trusts(p) {
+			client := netip.MustParseAddr("203.0.113.77")
+			if a := proxies.clientAddr(peer, append(lines, client.String())); a != client {
+				t.Fatalf("with %v appended by the proxy: %v", client, a)
+			}
+			if a := proxies.clientAddr(peer, []string{line1, line2 + ", " + client.String() + ", 10.0.0.7"}); a != client {
+				t.Fatalf("with %v appended through two proxies: %v", client, a)
+			}
 		}
 	})
 }

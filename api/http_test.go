@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -261,6 +262,32 @@ func TestAccessLog(t *testing.T) {
 	}
 	if _, ok := line["user_id"]; ok {
 		t.Errorf("user_id logged for an unauthenticated request: %v", line)
+	}
+}
+
+// Behind a trusted proxy the access log names the forwarded client and the proxy; a
+// peer that is not trusted is logged as itself, whatever it forwards.
+func TestAccessLogBehindTrustedProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name, trusted, remoteIP, proxyIP string
+	}{
+		{"trusted", "192.0.2.0/24", "203.0.113.9", "192.0.2.1"},
+		{"not trusted", "10.0.0.0/8", "192.0.2.1", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, func(o *api.Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix(tc.trusted)} })
+			f.do(req{method: http.MethodGet, path: "/healthz", header: map[string]string{"X-Forwarded-For": "198.51.100.1, 203.0.113.9"}})
+			var line map[string]any
+			for _, l := range f.logs.lines(t) {
+				if l["msg"] == "request" {
+					line = l
+				}
+			}
+			proxyIP, _ := line["proxy_ip"].(string)
+			if line["remote_ip"] != tc.remoteIP || proxyIP != tc.proxyIP {
+				t.Errorf("remote_ip %v, proxy_ip %q; want %s, %q (line %v)", line["remote_ip"], proxyIP, tc.remoteIP, tc.proxyIP, line)
+			}
+		})
 	}
 }
 

@@ -45,7 +45,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := s.queryJSON(r.Context(), `select api.register($1, $2, $3, $4, $5, $6, $7::interval, $8::interval)`,
-		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)),
+		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(clientIP(r)),
 		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout))
 	if err != nil {
 		s.fail(w, r, err)

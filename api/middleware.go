@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime/debug"
 	"time"
@@ -25,9 +25,12 @@ var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:+/=-]{1,128}$`)
 // reqInfo is what the middleware learns about a request as it goes down
 // the chain (route, user), read back by the access log on the way up.
 type reqInfo struct {
-	id     string
-	route  string // path template, e.g. /v1/orgs/{org_id}
-	userID string
+	id string
+	// client is the client's address (see client_address.go), peer the TCP peer's;
+	// the zero Addr when unknown.
+	client, peer netip.Addr
+	route        string // path template, e.g. /v1/orgs/{org_id}
+	userID       string
 	// authFailure is why authentication was refused (metrics), "" otherwise.
 	authFailure string
 }
@@ -80,18 +83,27 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// requestID adopts a sane incoming X-Request-Id or makes one, stores it in
-// the context and echoes it on the response.
-func requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if !validRequestID.MatchString(id) {
-			id = uuid.NewString()
-		}
-		w.Header().Set(RequestIDHeader, id)
-		ctx := context.WithValue(r.Context(), infoKey, &reqInfo{id: id})
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+// requestInfo starts the request's reqInfo: it adopts a sane incoming
+// X-Request-Id or makes one (echoed on the response), and works out the
+// client's address once, trusting forwarded addresses only from proxies.
+func requestInfo(proxies trustedProxies) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get(RequestIDHeader)
+			if !validRequestID.MatchString(id) {
+				id = uuid.NewString()
+			}
+			w.Header().Set(RequestIDHeader, id)
+			info := &reqInfo{id: id}
+			info.peer, _ = parsePeer(r.RemoteAddr)
+			info.client = info.peer
+			if len(proxies) > 0 {
+				info.client = proxies.clientAddr(r.RemoteAddr, r.Header.Values(forwardedForHeader))
+			}
+			ctx := context.WithValue(r.Context(), infoKey, info)
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
 }
 
 // accessLog writes one structured line per request once it is answered.
@@ -116,7 +128,10 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.Int64("bytes", sw.bytes),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("request_id", info.id),
-			slog.String("remote_ip", remoteIP(r)),
+			slog.String("remote_ip", clientIP(r)),
+		}
+		if info.peer != info.client { // forwarded by a trusted proxy
+			attrs = append(attrs, slog.String("proxy_ip", info.peer.String()))
 		}
 		if info.userID != "" {
 			attrs = append(attrs, slog.String("user_id", info.userID))
@@ -205,17 +220,4 @@ func recordRoute(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// remoteIP is the peer address of the connection. Forwarded headers are not
-// trusted: put a proxy that rewrites RemoteAddr in front if needed.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.String()
-	}
-	return ""
 }

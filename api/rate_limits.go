@@ -88,14 +88,6 @@ func bucketKey(s string) string {
 	return s
 }
 
-// clientAddress is the bucket key of the client's address.
-func clientAddress(r *http.Request) string {
-	if ip := remoteIP(r); ip != "" {
-		return ip
-	}
-	return "unknown"
-}
-
 // rateBucket is one hit a request counts: a bucket name ('<action>:<address|account>:<key>')
 // and its limit.
 type rateBucket struct {

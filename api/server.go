@@ -11,6 +11,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime"
 	"strings"
@@ -66,6 +67,11 @@ type Options struct {
 	Sessions SessionOptions
 	// RateLimits bound sign-in attempts per client address and per account.
 	RateLimits RateLimitOptions
+	// TrustedProxies are the reverse proxies (load balancers) whose X-Forwarded-For
+	// names the client: a request from one of them counts, and its session and log
+	// line show, the rightmost forwarded address that is not itself a trusted proxy.
+	// Empty: the client address is the TCP peer and forwarded headers are ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -174,7 +180,7 @@ func NewServer(opts Options) *Server {
 	h = s.recoverer(h)
 	h = secureHeaders(h)
 	h = s.accessLog(h)
-	h = requestID(h)
+	h = requestInfo(newTrustedProxies(opts.TrustedProxies))(h)
 	s.handler = h
 	return s
 }

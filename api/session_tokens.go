@@ -120,7 +120,7 @@ func (s *Server) openSessionFor(ctx context.Context, r *http.Request, buckets []
 	n := len(args)
 	query := fmt.Sprintf(`select api.create_session(proof.user_id, $%d, $%d, $%d, $%d::interval, $%d::interval)
 	  from (%s) as proof(user_id) where proof.user_id is not null`, n+1, n+2, n+3, n+4, n+5, userQuery)
-	args = append(args, nullIfEmpty(userAgent(r)), nullIfEmpty(remoteIP(r)), hash,
+	args = append(args, nullIfEmpty(userAgent(r)), nullIfEmpty(clientIP(r)), hash,
 		pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout))
 	var body []byte
 	if err := s.limitedRow(ctx, buckets, query, args...).Scan(&body); err != nil {

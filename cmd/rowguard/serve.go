@@ -175,8 +175,9 @@ func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
 			SignInPerAddress:         api.RateLimit(cfg.RateLimitSignInAddress),
 			EmailPerAccount:          api.RateLimit(cfg.RateLimitEmailAccount),
 		},
-		InvitationTTL: cfg.InvitationTTL,
-		Billing:       billingOptions(cfg),
+		TrustedProxies: cfg.TrustedProxies,
+		InvitationTTL:  cfg.InvitationTTL,
+		Billing:        billingOptions(cfg),
 		SignIn: api.SignInOptions{
 			EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL,
 			OIDC: cfg.OIDCProviders, PublicURL: cfg.PublicURL, OIDCLeeway: cfg.TokenLeeway,

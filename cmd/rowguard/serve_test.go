@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func TestServeWiresTheConfiguration(t *testing.T) {
 	t.Setenv("ROWGUARD_SESSION_IDLE_TIMEOUT", "1h")
 	t.Setenv("ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", "3/1m")
 	t.Setenv("ROWGUARD_PASSWORD_MEMORY_KIB", "8192")
+	t.Setenv("ROWGUARD_TRUSTED_PROXIES", "10.0.0.0/8, ::1")
 	cfg, err := config.LoadServe()
 	if err != nil {
 		t.Fatal(err)
@@ -76,5 +78,8 @@ func TestServeWiresTheConfiguration(t *testing.T) {
 	}
 	if p := opts.Passwords.Params(); p.Memory != 8192 || p.Iterations != 2 || p.Parallelism != 1 {
 		t.Errorf("password params %+v", p)
+	}
+	if fmt.Sprint(opts.TrustedProxies) != "[10.0.0.0/8 ::1/128]" {
+		t.Errorf("trusted proxies %v", opts.TrustedProxies)
 	}
 }

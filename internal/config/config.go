@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	netmail "net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -80,6 +81,7 @@ var Variables = []Variable{
 	{"ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET", "", "That client's secret."},
 	{"ROWGUARD_OIDC_PROVIDERS", "", "Other OpenID Connect providers, as JSON: `[{\"name\":\"okta\",\"issuer\":\"https://example.okta.com\",\"client_id\":\"…\",\"client_secret\":\"…\",\"scopes\":[\"email\"]}]` (name: lower-case letters, digits, dashes; scopes default to email profile)."},
 	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
+	{"ROWGUARD_TRUSTED_PROXIES", "(unset: X-Forwarded-For is ignored)", "Your reverse proxies and load balancers: comma-separated IP addresses and CIDRs, e.g. 10.0.0.0/8,127.0.0.1,::1. For a request from one of them, the client address (per-address rate limits, a session's ip, the access log) is the right-most X-Forwarded-For address that is not one of them. From any other peer X-Forwarded-For is ignored; Forwarded (RFC 7239) is never read. List only addresses clients cannot connect from."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -117,6 +119,11 @@ type ServeConfig struct {
 	GoogleClientID       string `envconfig:"ROWGUARD_OIDC_GOOGLE_CLIENT_ID"`
 	GoogleSecret         string `envconfig:"ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET"`
 	OIDCProvidersJSON    string `envconfig:"ROWGUARD_OIDC_PROVIDERS"`
+	TrustedProxiesList   string `envconfig:"ROWGUARD_TRUSTED_PROXIES"`
+
+	// TrustedProxies are the networks of ROWGUARD_TRUSTED_PROXIES (single addresses as
+	// /32 or /128); empty: forwarded headers are ignored.
+	TrustedProxies []netip.Prefix `ignored:"true"`
 
 	// OIDCProviders are the OpenID Connect providers: the Google preset, then
 	// ROWGUARD_OIDC_PROVIDERS.
@@ -297,6 +304,11 @@ func (c *ServeConfig) validate() error {
 		}
 	}
 	c.validateOIDC(bad)
+	var badProxies []string
+	if c.TrustedProxies, badProxies = parseTrustedProxies(c.TrustedProxiesList); len(badProxies) > 0 {
+		bad("ROWGUARD_TRUSTED_PROXIES", "must be a comma-separated list of IP addresses and CIDRs such as 10.0.0.0/8,127.0.0.1,::1: %s",
+			strings.Join(badProxies, "; "))
+	}
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 	default:

@@ -2,9 +2,11 @@ package config
 
 import (
 	"crypto/ed25519"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +169,13 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_PASSWORD_MEMORY_KIB", "64", "ROWGUARD_PASSWORD_MEMORY_KIB: must be between 8192 and 1048576 (got 64)"},
 		{"ROWGUARD_PASSWORD_ITERATIONS", "0", "ROWGUARD_PASSWORD_ITERATIONS: must be between 1 and 16 (got 0)"},
 		{"ROWGUARD_PASSWORD_PARALLELISM", "17", "ROWGUARD_PASSWORD_PARALLELISM: must be between 1 and 16 (got 17)"},
+		{"ROWGUARD_TRUSTED_PROXIES", "10.0.0.0/33", `ROWGUARD_TRUSTED_PROXIES: must be a comma-separated list of IP addresses and CIDRs such as 10.0.0.0/8,127.0.0.1,::1: "10.0.0.0/33" is not a CIDR`},
+		{"ROWGUARD_TRUSTED_PROXIES", "10.0.0.1/8", `ROWGUARD_TRUSTED_PROXIES: must be a comma-separated list of IP addresses and CIDRs such as 10.0.0.0/8,127.0.0.1,::1: "10.0.0.1/8" has host bits set (the network is 10.0.0.0/8; a single address is 10.0.0.1)`},
+		{"ROWGUARD_TRUSTED_PROXIES", "proxy.internal", `ROWGUARD_TRUSTED_PROXIES: must be a comma-separated list of IP addresses and CIDRs such as 10.0.0.0/8,127.0.0.1,::1: "proxy.internal" is not an IP address`},
+		{"ROWGUARD_TRUSTED_PROXIES", "10.0.0.0/8 127.0.0.1", `"10.0.0.0/8 127.0.0.1" is not a CIDR`},
+		{"ROWGUARD_TRUSTED_PROXIES", "127.0.0.1:8080", `"127.0.0.1:8080" is not an IP address`},
+		{"ROWGUARD_TRUSTED_PROXIES", "fe80::1%eth0", `"fe80::1%eth0" is not an IP address`},
+		{"ROWGUARD_TRUSTED_PROXIES", "::1, 10.0.0.0/8, 1.2.3.4.5, *", `"1.2.3.4.5" is not an IP address; "*" is not an IP address`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
@@ -255,7 +264,7 @@ func TestVariablesDocumentEveryField(t *testing.T) {
 		"ROWGUARD_JWT_AUDIENCE", "ROWGUARD_ACCESS_TOKEN_TTL", "ROWGUARD_TOKEN_LEEWAY", "ROWGUARD_MAX_BODY_BYTES",
 		"ROWGUARD_REQUEST_TIMEOUT", "ROWGUARD_LOG_LEVEL", "ROWGUARD_PAYMENT_API_URL", "ROWGUARD_PAYMENT_API_KEY",
 		"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "ROWGUARD_CHECKOUT_RETURN_URL", "ROWGUARD_INVITATION_TTL",
-		"ROWGUARD_POOL_ACQUIRE_TIMEOUT"} {
+		"ROWGUARD_POOL_ACQUIRE_TIMEOUT", "ROWGUARD_TRUSTED_PROXIES"} {
 		if !documented[name] {
 			t.Errorf("%s is not in Variables", name)
 		}
@@ -301,5 +310,53 @@ func TestKeyRingAndSessionSettings(t *testing.T) {
 		c.RateLimitLoginAccount != (RateLimit{5, time.Hour}) || c.RateLimitLoginAddress != (RateLimit{50, 15 * time.Minute}) ||
 		c.PasswordMemoryKiB != 65536 || c.PasswordIterations != 2 || c.PasswordParallelism != 1 {
 		t.Errorf("settings: %+v", c)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{"", "[]"},
+		{"10.0.0.0/8,127.0.0.1,::1", "[10.0.0.0/8 127.0.0.1/32 ::1/128]"},
+		{" 192.168.0.0/16 , 2001:db8::/32 ,", "[192.168.0.0/16 2001:db8::/32]"},
+		{"0.0.0.0/0", "[0.0.0.0/0]"},
+	} {
+		clearEnv(t)
+		t.Setenv("ROWGUARD_DATA_DIR", t.TempDir())
+		t.Setenv("ROWGUARD_TRUSTED_PROXIES", tc.value)
+		c, err := LoadServe()
+		if err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		if got := fmt.Sprint(c.TrustedProxies); got != tc.want {
+			t.Errorf("%q: %s, want %s", tc.value, got, tc.want)
+		}
+	}
+}
+
+// README's configuration table lists exactly the variables of Variables (and the tests'
+// own ROWGUARD_TEST_DATABASE_URL): `rowguard help` and the README never drift apart.
+func TestREADMEConfigurationTableListsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Configuration\n")
+	if !ok {
+		t.Fatal("README.md has no ## Configuration section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	inREADME := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z_]+)` \\|").FindAllStringSubmatch(section, -1) {
+		inREADME[m[1]] = true
+	}
+	for _, v := range Variables {
+		if !inREADME[v.Name] {
+			t.Errorf("%s is in Variables but not in README's configuration table", v.Name)
+		}
+		delete(inREADME, v.Name)
+	}
+	delete(inREADME, "ROWGUARD_TEST_DATABASE_URL")
+	for name := range inREADME {
+		t.Errorf("%s is in README's configuration table but not in Variables", name)
 	}
 }
