@@ -73,3 +73,30 @@ func TestWithUser(t *testing.T) {
 		t.Fatalf("withParam: %q", got)
 	}
 }
+
+func TestRevocationVerdict(t *testing.T) {
+	phase := func(name string, rate, self, pg float64) *phaseReport {
+		return &phaseReport{Name: name, ReqPerSec: rate, P50ms: 8, CPU: &cpuPerRequest{SelfMicros: self, PostgresMicros: pg}}
+	}
+	direct, unchecked, apiPhase := phase("direct", 3900, 150, 350), phase("unchecked", 4000, 150, 340), phase("api", 3000, 280, 360)
+	for _, tc := range []struct {
+		checked, without float64
+		want             []string
+	}{
+		// 10 µs of a 500 µs direct request: 2 %.
+		{210, 200, []string{"+10.0 µs per request", "= 2.0% of a direct request's CPU (500 µs", "meets the target", "5.0% of the in-backend request time", "1.6% of an API request's CPU"}},
+		// 30 µs: 6 %.
+		{230, 200, []string{"= 6.0% of a direct request's CPU", "ABOVE the target"}},
+	} {
+		c := newRevocationCost(direct, unchecked)
+		c.RoundRatios = []float64{0.97, 0.98}
+		c.addBackend(tc.checked, tc.without, direct, apiPhase)
+		var out strings.Builder
+		c.writeText(&out)
+		for _, w := range append(tc.want, "throughput 0.975 (-2.5%), per round 0.970 0.980", "CPU per request +2.0%") {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v/%v: output lacks %q:\n%s", tc.checked, tc.without, w, out.String())
+			}
+		}
+	}
+}

@@ -390,7 +390,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 			rep.Revocation.RoundRatios = append(rep.Revocation.RoundRatios, round(r, 3))
 		}
 		if checkedMicros > 0 {
-			rep.Revocation.addBackend(checkedMicros, uncheckedMicros)
+			rep.Revocation.addBackend(checkedMicros, uncheckedMicros, rep.phase("direct"), rep.phase("api"))
 		}
 	}
 
