@@ -1,11 +1,12 @@
--- Finance and analytics of a project (tables: sql/migrations/007_finance.sql). The levels
+-- Finance and analytics of a project (tables: sql/migrations/013_finance.sql). The levels
 -- come from the project kernel (app.my_domain_project_ids, the matrix of
 -- sql/migrations/006_project_rbac.sql), computed once per statement:
 --
 --   finance_categories      read: finance READ or analytics READ    create/change (archive): finance MANAGE
 --   financial_records       read live rows: finance READ; soft-deleted ones too: finance MANAGE
 --                           create, change, soft delete, restore: finance MANAGE   hard delete: nobody
---   finance_idempotency_keys  the caller's own keys, where they hold finance MANAGE
+--   finance_idempotency_keys  the caller's own keys, where they hold finance MANAGE (deleted
+--                             once expired)
 --   finance_daily_totals, finance_daily_currency_totals
 --                           read: analytics READ     written only by the kernel trigger
 --   exchange_rates          read: every member of the organization    write: org OWNER/ADMIN
@@ -95,6 +96,14 @@ create policy finance_idempotency_keys_update on app.finance_idempotency_keys fo
   with check (user_id = (select app.current_user_id()));
 comment on policy finance_idempotency_keys_update on app.finance_idempotency_keys is
   'The POST that recorded a key stores its response on it; a key older than 24 hours is taken afresh.';
+
+grant delete on app.finance_idempotency_keys to rowguard_api;
+create policy finance_idempotency_keys_delete on app.finance_idempotency_keys for delete to rowguard_api
+  using (org_id = (select app.current_org_id()) and user_id = (select app.current_user_id())
+         and project_id = any ((select app.my_domain_project_ids('finance', 'MANAGE'))::uuid[])
+         and created_at < now() - interval '24 hours');
+comment on policy finance_idempotency_keys_delete on app.finance_idempotency_keys is
+  'A POST with a key forgets the caller''s own expired keys (over 24 hours old) in that project: the table holds a day of keys, not all of them.';
 
 -- ----- app.finance_daily_totals ---------------------------------------------------------
 grant select on app.finance_daily_totals to rowguard_api;

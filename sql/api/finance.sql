@@ -156,6 +156,11 @@ declare
 begin
   perform api.require_project_level(p_project_id, 'finance', 'MANAGE');
   if p_idempotency_key is not null then
+    -- Forget this caller's expired keys here (a day's worth at most remain): the table
+    -- stays the size of a day of keyed writes without a sweeper job.
+    delete from app.finance_idempotency_keys k
+     where k.project_id = p_project_id and k.user_id = app.current_user_id()
+       and k.created_at < now() - interval '24 hours' and k.key <> p_idempotency_key;
     insert into app.finance_idempotency_keys (org_id, project_id, user_id, key, request_hash)
     values (app.current_org_id(), p_project_id, app.current_user_id(), p_idempotency_key, v_hash)
     on conflict do nothing

@@ -262,6 +262,18 @@ func TestFinanceIdempotentCreate(t *testing.T) {
 	e.do(t, http.MethodPost, records, pt.Owner.Token, other, key).want(t, http.StatusCreated)
 	e.do(t, http.MethodPost, records, pt.Owner.Token, body, key).want(t, http.StatusUnprocessableEntity)
 
+	// An expired key is forgotten by the caller's next keyed POST in the project; a live
+	// key, and another user's expired key, stay.
+	e.exec(t, `update app.finance_idempotency_keys set created_at = now() - interval '25 hours' where key = 'order-42'`)
+	e.do(t, http.MethodPost, records, pt.Owner.Token, recordBody("income", "12", "EUR", sales.ID, "2030-01-01"), withHeader("Idempotency-Key", "order-43")).
+		want(t, http.StatusCreated)
+	keys := func(user string) int {
+		return e.count(t, `select count(*) from app.finance_idempotency_keys where user_id = $1`, user)
+	}
+	if owner, padmin := keys(pt.Owner.ID), keys(pt.PAdmin.ID); owner != 1 || padmin != 1 {
+		t.Errorf("after a keyed POST: the owner holds %d keys (want 1: order-43), the project admin %d (want 1: theirs, expired, untouched)", owner, padmin)
+	}
+
 	// Concurrent retries: one record.
 	var reqs []*http.Request
 	for range 8 {
@@ -270,8 +282,8 @@ func TestFinanceIdempotentCreate(t *testing.T) {
 	if got := e.fireTogether(t, reqs); got[http.StatusCreated] != 8 {
 		t.Errorf("concurrent retries answered %v, want 8 × 201", got)
 	}
-	if n := e.count(t, `select count(*) from app.financial_records where project_id = $1`, pt.Project.ID); n != 4 {
-		t.Errorf("%d records, want 4", n)
+	if n := e.count(t, `select count(*) from app.financial_records where project_id = $1`, pt.Project.ID); n != 5 {
+		t.Errorf("%d records, want 5", n)
 	}
 }
 
