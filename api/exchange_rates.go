@@ -4,12 +4,15 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+
+	"github.com/gorilla/mux"
 )
 
 // routeExchangeRates: the rates an organization enters for the analytics' base currency.
 func (s *Server) routeExchangeRates() {
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/exchange-rates", s.listExchangeRates, true)
 	s.handle(http.MethodPut, "/v1/orgs/{org_id}/exchange-rates", s.putExchangeRate, true)
+	s.handle(http.MethodDelete, "/v1/orgs/{org_id}/exchange-rates/{from_currency}/{to_currency}/{date}", s.deleteExchangeRate, true)
 }
 
 // rateRE: a positive rate as numeric(20, 10) holds it, as a string.
@@ -66,4 +69,25 @@ func (s *Server) putExchangeRate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.call(w, r, http.StatusOK, `select api.put_exchange_rate($1::jsonb)`, string(body))
+}
+
+// DELETE /v1/orgs/{org_id}/exchange-rates/{from_currency}/{to_currency}/{date}
+func (s *Server) deleteExchangeRate(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	var errs []FieldError
+	for _, f := range []struct{ name, msg string }{
+		{"from_currency", checkCurrency(vars["from_currency"])},
+		{"to_currency", checkCurrency(vars["to_currency"])},
+		{"date", checkDate(vars["date"])},
+	} {
+		if f.msg != "" {
+			errs = append(errs, FieldError{f.name, f.msg})
+		}
+	}
+	if len(errs) > 0 {
+		s.fail(w, r, validationError(errs...))
+		return
+	}
+	s.call(w, r, http.StatusNoContent, `select api.delete_exchange_rate($1::text, $2::text, $3::date)`,
+		vars["from_currency"], vars["to_currency"], vars["date"])
 }

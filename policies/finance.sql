@@ -172,6 +172,7 @@ grant execute on function
   api.finance_trends(uuid, text, date, date),
   api.finance_recent(uuid, int),
   api.list_exchange_rates(int, text, text, text),
+  api.delete_exchange_rate(text, text, date),
   api.put_exchange_rate(jsonb)
 to rowguard_api;
 -- Building blocks of the functions above.

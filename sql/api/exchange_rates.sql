@@ -49,3 +49,23 @@ end
 $$;
 comment on function api.put_exchange_rate(jsonb) is
   'PUT /v1/orgs/{org_id}/exchange-rates: org OWNER/ADMIN; sets the rate of one pair from one date (replacing it when it exists).';
+
+create function api.delete_exchange_rate(p_from_currency text, p_to_currency text, p_date date) returns json
+language plpgsql volatile as $$
+begin
+  delete from app.exchange_rates x
+   where x.org_id = app.current_org_id()
+     and x.from_currency = p_from_currency and x.to_currency = p_to_currency and x.rate_date = p_date;
+  if not found then
+    -- A member sees the rate but may not delete it (403); no such rate is 404.
+    perform api.raise_hidden_or_forbidden(
+      exists (select from app.exchange_rates x
+               where x.org_id = app.current_org_id()
+                 and x.from_currency = p_from_currency and x.to_currency = p_to_currency and x.rate_date = p_date),
+      'exchange rate');
+  end if;
+  return null;
+end
+$$;
+comment on function api.delete_exchange_rate(text, text, date) is
+  'DELETE /v1/orgs/{org_id}/exchange-rates/{from_currency}/{to_currency}/{date}: org OWNER/ADMIN (policy exchange_rates_delete); the summary then converts those days at the rate before it.';

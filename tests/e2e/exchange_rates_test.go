@@ -70,3 +70,39 @@ func TestExchangeRates(t *testing.T) {
 		t.Errorf("refused requests wrote %d rates", n)
 	}
 }
+
+func TestDeleteExchangeRate(t *testing.T) {
+	e := newEnv(t)
+	a := e.newTenant(t, "Rates gone")
+	b := e.newTenant(t, "Rates kept")
+	rates := func(ten *tenant) string { return "/v1/orgs/" + ten.Org.ID + "/exchange-rates" }
+	for _, ten := range []*tenant{a, b} {
+		e.do(t, http.MethodPut, rates(ten), ten.Owner.Token,
+			map[string]any{"date": "2030-01-01", "from_currency": "EUR", "to_currency": "USD", "rate": "1.1"}).want(t, http.StatusOK)
+	}
+	one := rates(a) + "/EUR/USD/2030-01-01"
+
+	// Refusals change nothing: a MEMBER (403), another tenant (404, even for a pair it
+	// has itself), no token (401), bad segments (422 naming each).
+	before := e.snapshot(t)
+	wantProblem(t, e.do(t, http.MethodDelete, one, a.Member.Token, nil), api.ProblemForbidden)
+	wantProblem(t, e.do(t, http.MethodDelete, one, b.Owner.Token, nil), api.ProblemNotFound)
+	wantProblem(t, e.do(t, http.MethodDelete, rates(b)+"/EUR/USD/2030-01-01", a.Owner.Token, nil), api.ProblemNotFound)
+	wantUnauthorized(t, e.do(t, http.MethodDelete, one, "", nil))
+	wantProblem(t, e.do(t, http.MethodDelete, rates(a)+"/eur/US/2030-02-30", a.Owner.Token, nil), api.ProblemValidation,
+		"from_currency", "to_currency", "date")
+	e.unchanged(t, before, "refused deletes of a rate")
+
+	// An ADMIN deletes it; a second delete finds nothing; the other tenant keeps its own.
+	e.do(t, http.MethodDelete, one, a.Admin.Token, nil).want(t, http.StatusNoContent)
+	wantProblem(t, e.do(t, http.MethodDelete, one, a.Owner.Token, nil), api.ProblemNotFound)
+	if n := e.count(t, `select count(*) from app.exchange_rates where org_id = $1`, a.Org.ID); n != 0 {
+		t.Errorf("%d rates left in the tenant, want 0", n)
+	}
+	if n := e.count(t, `select count(*) from app.exchange_rates where org_id = $1`, b.Org.ID); n != 1 {
+		t.Errorf("the other tenant has %d rates, want its 1", n)
+	}
+	if n := e.count(t, `select count(*) from app.audit_log where org_id = $1 and table_name = 'app.exchange_rates' and action = 'DELETE'`, a.Org.ID); n != 1 {
+		t.Errorf("%d audited deletes of the rate, want 1", n)
+	}
+}

@@ -195,14 +195,19 @@ func wrongType(schema map[string]any) any {
 
 func (o sweepOp) cases(e *env, concrete string, maxBody int) []sweepCase {
 	var cs []sweepCase
-	// Path ids: anything but a canonical UUID is not a route.
+	// Path ids: anything but a canonical UUID is not a route. Path values (a currency, a
+	// date) are checked like any other input: 422 naming the segment.
 	if strings.Contains(o.path, "{") {
 		for _, bad := range []string{"not-a-uuid", "1%27%20OR%20%271%27%3D%271", "%E2%80%AE", "%00", strings.Repeat("a", 3000),
 			"00000000-0000-0000-0000-00000000000g", "%7Borg_id%7D", "%20"} {
 			for _, seg := range regexp.MustCompile(`\{[a-z_]+\}`).FindAllString(o.path, -1) {
 				p := strings.Replace(o.path, seg, bad, 1)
 				p = e.fillPath(p)
-				cs = append(cs, sweepCase{name: "path " + seg + "=" + bad, path: p, status: http.StatusNotFound})
+				c := sweepCase{name: "path " + seg + "=" + bad, path: p, status: http.StatusNotFound}
+				if _, isValue := sweepPathValues[seg]; isValue {
+					c.status, c.field = http.StatusUnprocessableEntity, strings.Trim(seg, "{}")
+				}
+				cs = append(cs, c)
 			}
 		}
 	}
@@ -259,10 +264,17 @@ func (o sweepOp) cases(e *env, concrete string, maxBody int) []sweepCase {
 
 // fillPath replaces the path variables with real ids of the sweep's tenant (others
 // with a random UUID: nothing is found, the malformed part is still seen first).
+// sweepPathValues are the path parameters that are values rather than ids, each with a
+// valid one; any other parameter is an id.
+var sweepPathValues = map[string]string{"{from_currency}": "EUR", "{to_currency}": "USD", "{date}": "2030-01-01"}
+
 func (e *env) fillPath(p string) string {
 	return regexp.MustCompile(`\{[a-z_]+\}`).ReplaceAllStringFunc(p, func(v string) string {
 		if id, ok := e.sweepIDs[v]; ok {
 			return id
+		}
+		if value, ok := sweepPathValues[v]; ok {
+			return value
 		}
 		return uuid.NewString()
 	})
