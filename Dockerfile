@@ -23,5 +23,11 @@ USER nonroot:nonroot
 # Inside a container the server must listen on every interface to be reachable.
 ENV ROWGUARD_ADDR=:8080
 EXPOSE 8080
+# The management listener (GET /metrics, /healthz, /readyz) likewise: on loopback no
+# scraper outside the container could reach it. Only the container network does, until
+# you publish it (docker run -p 127.0.0.1:9464:9464, or scrape the container's address
+# from your Prometheus). Deliberately not EXPOSEd: `docker run -P` would then publish
+# the metrics on every interface of the host. ROWGUARD_MANAGEMENT_ADDR=off disables it.
+ENV ROWGUARD_MANAGEMENT_ADDR=0.0.0.0:9464
 ENTRYPOINT ["/usr/local/bin/rowguard"]
 CMD ["serve"]

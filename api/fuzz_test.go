@@ -214,8 +214,9 @@ func FuzzClientAddr(f *testing.F) {
 	})
 }
 
-// FuzzRouter sends arbitrary paths and methods through the whole handler (no database):
-// every answer is a problem or a documented success, never a 500 and never a panic.
+// FuzzRouter sends arbitrary paths and methods through the whole handler, and through
+// the management handler (no database): every answer is a problem or a documented
+// success, never a 500 and never a panic.
 func FuzzRouter(f *testing.F) {
 	for _, s := range []string{
 		"/v1/orgs/01a20816-1b77-7a34-94aa-60148c9116fe/projects", "/v1/orgs/x", "/v1/orgs/%2e%2e/projects",
@@ -233,14 +234,16 @@ func FuzzRouter(f *testing.F) {
 		if err != nil || !validMethod(method) {
 			return // net/http would refuse the request line before any handler
 		}
-		r := &http.Request{Method: method, URL: u, RequestURI: target, Header: http.Header{}, Body: http.NoBody, Host: "x"}
-		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, r)
-		switch {
-		case w.Code == http.StatusInternalServerError:
-			t.Fatalf("%s %q: 500 %s", method, target, w.Body)
-		case w.Code >= 400 && w.Header().Get("Content-Type") != ProblemContentType:
-			t.Fatalf("%s %q: %d without a problem: %s", method, target, w.Code, w.Body)
+		for _, h := range []http.Handler{srv, srv.Management()} {
+			r := &http.Request{Method: method, URL: u, RequestURI: target, Header: http.Header{}, Body: http.NoBody, Host: "x"}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			switch {
+			case w.Code == http.StatusInternalServerError:
+				t.Fatalf("%s %q: 500 %s", method, target, w.Body)
+			case w.Code >= 400 && w.Header().Get("Content-Type") != ProblemContentType:
+				t.Fatalf("%s %q: %d without a problem: %s", method, target, w.Code, w.Body)
+			}
 		}
 	})
 }

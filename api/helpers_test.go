@@ -110,6 +110,7 @@ type req struct {
 	body         string
 	header       map[string]string
 	auth         bool
+	management   bool // to the management handler instead of the API's
 }
 
 func (f *fixture) do(r req) *http.Response {
@@ -133,7 +134,11 @@ func (f *fixture) do(r req) *http.Response {
 		}
 	}
 	w := httptest.NewRecorder()
-	f.srv.ServeHTTP(w, hr)
+	if r.management {
+		f.srv.Management().ServeHTTP(w, hr)
+	} else {
+		f.srv.ServeHTTP(w, hr)
+	}
 	resp := w.Result()
 	resp.Request = hr
 	return resp

@@ -169,8 +169,8 @@ func TestClientClosed(t *testing.T) {
 func TestRecoverer(t *testing.T) {
 	var logs bytes.Buffer
 	s := newTestServer(t, &logs)
-	s.router.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("kaboom SECRET") })
-	s.router.HandleFunc("/panic-after-write", func(w http.ResponseWriter, _ *http.Request) {
+	s.api.router.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("kaboom SECRET") })
+	s.api.router.HandleFunc("/panic-after-write", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		panic("late")
 	})
@@ -194,7 +194,7 @@ func TestRecoverer(t *testing.T) {
 		t.Fatalf("headers already sent, got %d %q", w.Code, w.Body)
 	}
 
-	s.router.HandleFunc("/abort", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
+	s.api.router.HandleFunc("/abort", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
 	func() {
 		defer func() {
 			if rec := recover(); rec != http.ErrAbortHandler {
@@ -228,7 +228,7 @@ func TestRequestTimeoutAnswers504(t *testing.T) {
 	tokens, _ := token.NewAuthority(key, "k", "iss", "aud", time.Minute, 0)
 	s := NewServer(Options{Tokens: tokens, RequestTimeout: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	s.router.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+	s.api.router.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		s.fail(w, r, r.Context().Err())
 	})

@@ -19,8 +19,9 @@ import (
 // latencyBuckets are the upper bounds (seconds) of the request latency histogram.
 var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// metrics counts what the access log sees. Labels are bounded: route is a path
-// template ("" for unrouted paths is reported as "unmatched"), never a raw path.
+// metrics counts what the API port's access log sees (not the management listener's
+// own requests). Labels are bounded: route is a path template ("" for unrouted paths
+// is reported as "unmatched"), never a raw path.
 type metrics struct {
 	mu           sync.Mutex
 	requests     map[requestKey]uint64   // by method, route, status
@@ -174,7 +175,8 @@ func (m *metrics) write(w io.Writer, pool *pgxpool.Pool) {
 	_, _ = io.WriteString(w, b.String())
 }
 
-// GET /metrics: Prometheus text format.
+// GET /metrics on the management listener (and on the API port with MetricsOnAPIPort):
+// Prometheus text format.
 func (s *Server) metricsPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	s.metrics.write(w, s.pool)

@@ -106,42 +106,66 @@ func requestInfo(proxies trustedProxies) func(http.Handler) http.Handler {
 	}
 }
 
-// accessLog writes one structured line per request once it is answered.
-func (s *Server) accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		s.metrics.start()
-		next.ServeHTTP(sw, r)
+// The listeners a Server answers on (accessLog).
+const (
+	listenerAPI        = "api"
+	listenerManagement = "management"
+)
 
-		info := infoFrom(r.Context())
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
+// accessLog writes one structured line per request once it is answered. On the API
+// listener it counts the request in the metrics and logs at info; on the management
+// listener (scrapes, probes every few seconds) it counts nothing and logs at debug,
+// with listener=management. A 5xx is an error on either.
+func (s *Server) accessLog(listener string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.logRequest(w, r, next, listener)
+		})
+	}
+}
+
+func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, next http.Handler, listener string) {
+	counted := listener == listenerAPI
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	if counted {
+		s.metrics.start()
+	}
+	next.ServeHTTP(sw, r)
+
+	info := infoFrom(r.Context())
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if counted {
 		s.metrics.observe(r.Method, info.route, status, time.Since(start), info.authFailure)
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("route", info.route),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", status),
-			slog.Int64("bytes", sw.bytes),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("request_id", info.id),
-			slog.String("remote_ip", clientIP(r)),
-		}
-		if info.peer != info.client { // forwarded by a trusted proxy
-			attrs = append(attrs, slog.String("proxy_ip", info.peer.String()))
-		}
-		if info.userID != "" {
-			attrs = append(attrs, slog.String("user_id", info.userID))
-		}
-		level := slog.LevelInfo
-		if status >= 500 && status != statusClientClosedRequest {
-			level = slog.LevelError
-		}
-		s.logger.LogAttrs(r.Context(), level, "request", attrs...)
-	})
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("route", info.route),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Int64("bytes", sw.bytes),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("request_id", info.id),
+		slog.String("remote_ip", clientIP(r)),
+	}
+	if info.peer != info.client { // forwarded by a trusted proxy
+		attrs = append(attrs, slog.String("proxy_ip", info.peer.String()))
+	}
+	if info.userID != "" {
+		attrs = append(attrs, slog.String("user_id", info.userID))
+	}
+	level := slog.LevelInfo
+	if !counted {
+		attrs = append(attrs, slog.String("listener", listener))
+		level = slog.LevelDebug
+	}
+	if status >= 500 && status != statusClientClosedRequest {
+		level = slog.LevelError
+	}
+	s.logger.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // recoverer turns a panic into a logged stack and a 500 problem (when

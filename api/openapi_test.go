@@ -13,30 +13,41 @@ import (
 	"github.com/rowguard/rowguard/api/apitest"
 )
 
-// Every registered route is documented, and every documented operation is
-// registered.
+// Every registered route is documented under the listener that serves it, and every
+// documented operation is registered there: the API handler serves the API port's
+// operations (and /metrics too with MetricsOnAPIPort), the management handler the
+// management listener's.
 func TestRoutesMatchOpenAPI(t *testing.T) {
-	f := newFixture(t)
 	spec, err := apitest.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var registered []string
-	for _, r := range f.srv.Routes() {
-		registered = append(registered, r.Method+" "+r.Path)
+	ops := func(routes []api.Route) []string {
+		var out []string
+		for _, r := range routes {
+			out = append(out, r.Method+" "+r.Path)
+		}
+		sort.Strings(out)
+		return out
 	}
-	sort.Strings(registered)
-	documented := spec.Operations()
-	for _, op := range registered {
-		if !slices.Contains(documented, op) {
-			t.Errorf("route %s is registered but missing from openapi.json", op)
+	compare := func(what string, registered, documented []string) {
+		for _, op := range registered {
+			if !slices.Contains(documented, op) {
+				t.Errorf("%s: route %s is registered but not documented there in openapi.json", what, op)
+			}
+		}
+		for _, op := range documented {
+			if !slices.Contains(registered, op) {
+				t.Errorf("%s: operation %s is documented there in openapi.json but not registered", what, op)
+			}
 		}
 	}
-	for _, op := range documented {
-		if !slices.Contains(registered, op) {
-			t.Errorf("operation %s is in openapi.json but not registered", op)
-		}
-	}
+	f := newFixture(t)
+	compare("API port", ops(f.srv.Routes()), spec.OperationsOn(apitest.ListenerAPI))
+	compare("management listener", ops(f.srv.ManagementRoutes()), spec.OperationsOn(apitest.ListenerManagement))
+	onAPI := newFixture(t, func(o *api.Options) { o.MetricsOnAPIPort = true })
+	compare("API port with MetricsOnAPIPort", ops(onAPI.srv.Routes()), append(spec.OperationsOn(apitest.ListenerAPI), "GET /metrics"))
+	compare("management listener with MetricsOnAPIPort", ops(onAPI.srv.ManagementRoutes()), spec.OperationsOn(apitest.ListenerManagement))
 }
 
 type openapiDoc struct {
@@ -66,7 +77,7 @@ func loadDoc(t *testing.T) openapiDoc {
 func TestOpenAPISecurityMatchesRoutes(t *testing.T) {
 	f := newFixture(t)
 	d := loadDoc(t)
-	for _, r := range f.srv.Routes() {
+	for _, r := range append(f.srv.Routes(), f.srv.ManagementRoutes()...) {
 		var op operation
 		if err := json.Unmarshal(d.Paths[r.Path][strings.ToLower(r.Method)], &op); err != nil {
 			t.Fatalf("%s %s: %v", r.Method, r.Path, err)

@@ -72,6 +72,10 @@ type Options struct {
 	// line show, the rightmost forwarded address that is not itself a trusted proxy.
 	// Empty: the client address is the TCP peer and forwarded headers are ignored.
 	TrustedProxies []netip.Prefix
+	// MetricsOnAPIPort serves GET /metrics on this handler too, for deployments with
+	// one port only (ROWGUARD_MANAGEMENT_ADDR=api). False: only the management
+	// handler (Management) serves it, and it is an unknown path (404) here.
+	MetricsOnAPIPort bool
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -104,14 +108,30 @@ type Server struct {
 	// derived from the token signing key, never sent to the database.
 	signInCodeKey []byte
 
-	router  *mux.Router
-	handler http.Handler
-	routes  []registeredRoute
+	// api serves the API port; mgmt the management listener (Management).
+	api, mgmt            *routeTable
+	handler, mgmtHandler http.Handler
+}
+
+// routeTable is one listener's router and the routes registered on it.
+type routeTable struct {
+	router *mux.Router
+	routes []registeredRoute
 }
 
 type registeredRoute struct {
 	Route
 	pathRE *regexp.Regexp
+}
+
+// newRouteTable is a router whose unknown paths answer 404 and wrong methods 405
+// (with Allow) as problems, and which tells the access log the route template.
+func (s *Server) newRouteTable() *routeTable {
+	rt := &routeTable{router: mux.NewRouter()}
+	rt.router.NotFoundHandler = http.HandlerFunc(s.notFound)
+	rt.router.MethodNotAllowedHandler = http.HandlerFunc(rt.methodNotAllowed)
+	rt.router.Use(recordRoute)
+	return rt
 }
 
 // NewServer builds the API handler. It panics if opts.Tokens is nil.
@@ -157,7 +177,6 @@ func NewServer(opts Options) *Server {
 		hashSlots:  make(chan struct{}, opts.HashConcurrency),
 		billing:    opts.Billing.withDefaults(),
 		inviteTTL:  opts.InvitationTTL,
-		router:     mux.NewRouter(),
 		signInOpts: opts.SignIn,
 		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
 		sessions:   opts.Sessions,
@@ -167,21 +186,25 @@ func NewServer(opts Options) *Server {
 		acquireTimeout: opts.AcquireTimeout,
 		signInCodeKey:  codeKey,
 	}
-	s.routeAll()
-	s.router.NotFoundHandler = http.HandlerFunc(s.notFound)
-	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
-	s.router.Use(recordRoute)
+	s.api, s.mgmt = s.newRouteTable(), s.newRouteTable()
+	s.routeAll(opts.MetricsOnAPIPort)
+	s.routeManagement()
 
 	// Outermost first. These wrap the router itself, so 404 and 405
 	// answers get a request id, a log line and the same headers.
-	var h http.Handler = s.router
-	h = timeout(opts.RequestTimeout)(h)
-	h = limitBody(opts.MaxBodyBytes)(h)
-	h = s.recoverer(h)
-	h = secureHeaders(h)
-	h = s.accessLog(h)
-	h = requestInfo(newTrustedProxies(opts.TrustedProxies))(h)
-	s.handler = h
+	chain := func(rt *routeTable, log func(http.Handler) http.Handler, proxies trustedProxies) http.Handler {
+		var h http.Handler = rt.router
+		h = timeout(opts.RequestTimeout)(h)
+		h = limitBody(opts.MaxBodyBytes)(h)
+		h = s.recoverer(h)
+		h = secureHeaders(h)
+		h = log(h)
+		return requestInfo(proxies)(h)
+	}
+	s.handler = chain(s.api, s.accessLog(listenerAPI), newTrustedProxies(opts.TrustedProxies))
+	// The management listener is reached by operators' tools directly, never through
+	// the public proxies: X-Forwarded-For means nothing there.
+	s.mgmtHandler = chain(s.mgmt, s.accessLog(listenerManagement), nil)
 	return s
 }
 
@@ -190,16 +213,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
-// Routes lists every registered endpoint, in registration order.
-func (s *Server) Routes() []Route {
-	out := make([]Route, len(s.routes))
-	for i, r := range s.routes {
+// Management is the handler of the management listener (ROWGUARD_MANAGEMENT_ADDR):
+// GET /metrics, /healthz and /readyz, for operators' tools only. Its metrics are
+// this Server's: they count the requests of the API handler (ServeHTTP), not the
+// management handler's own (scrapes and probes), which are logged at debug level
+// only (failures: as on the API port). Any other path is a 404 problem.
+func (s *Server) Management() http.Handler { return s.mgmtHandler }
+
+// Routes lists every endpoint of the API handler, in registration order.
+func (s *Server) Routes() []Route { return s.api.list() }
+
+// ManagementRoutes lists every endpoint of the Management handler.
+func (s *Server) ManagementRoutes() []Route { return s.mgmt.list() }
+
+func (rt *routeTable) list() []Route {
+	out := make([]Route, len(rt.routes))
+	for i, r := range rt.routes {
 		out[i] = r.Route
 	}
 	return out
 }
 
-func (s *Server) routeAll() {
+// routeManagement registers the management listener's routes: nothing there needs a
+// token or touches tenant data (openapi.json documents them under that listener's
+// server).
+func (s *Server) routeManagement() {
+	const public = false
+	s.mgmt.add(http.MethodGet, "/metrics", http.HandlerFunc(s.metricsPage), public)
+	s.mgmt.add(http.MethodGet, "/healthz", http.HandlerFunc(s.healthz), public)
+	s.mgmt.add(http.MethodGet, "/readyz", http.HandlerFunc(s.readyz), public)
+}
+
+func (s *Server) routeAll(metricsOnAPIPort bool) {
 	const public, private = false, true
 
 	s.handle(http.MethodGet, "/healthz", s.healthz, public)
@@ -235,29 +280,35 @@ func (s *Server) routeAll() {
 	s.routeSignIn()
 	s.routeSessions()
 	s.routeAudit()
-	s.handle(http.MethodGet, "/metrics", s.metricsPage, public)
+	if metricsOnAPIPort {
+		s.handle(http.MethodGet, "/metrics", s.metricsPage, public)
+	}
 	s.routeFinance()
 }
 
 // idVar matches the path variables that hold ids ({org_id}, {project_id}, {session_id}, ...).
 var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
 
-// handle registers h for method and a path template. Id variables only
-// match canonical UUIDs, so any other value is a 404 before any handler
-// runs.
+// handle registers h on the API handler for method and a path template.
 func (s *Server) handle(method, path string, h http.HandlerFunc, auth bool) {
 	if auth {
 		h = s.authenticate(h)
 	}
+	s.api.add(method, path, h, auth)
+}
+
+// add registers h for method and a path template. Id variables only match
+// canonical UUIDs, so any other value is a 404 before any handler runs.
+func (rt *routeTable) add(method, path string, h http.Handler, auth bool) {
 	pattern := idVar.ReplaceAllString(path, `{$1:`+uuidPattern+`}`)
 	// Path before Methods: gorilla/mux v1.8.1 forgets a method mismatch when a later
 	// route with the same method fails on its path, and answers 404 instead of 405.
-	route := s.router.Path(pattern).Methods(method).Handler(h).Name(path)
+	route := rt.router.Path(pattern).Methods(method).Handler(h).Name(path)
 	re, err := route.GetPathRegexp()
 	if err != nil {
 		panic("api: route " + path + ": " + err.Error())
 	}
-	s.routes = append(s.routes, registeredRoute{
+	rt.routes = append(rt.routes, registeredRoute{
 		Route:  Route{Method: method, Path: path, Auth: auth},
 		pathRE: regexp.MustCompile(re),
 	})
@@ -269,11 +320,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 
 // methodNotAllowed answers a known path asked with the wrong method, and
 // lists the right ones in Allow.
-func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+func (rt *routeTable) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, rt := range s.routes {
-		if rt.pathRE.MatchString(r.URL.Path) {
-			allow = append(allow, rt.Method)
+	for _, route := range rt.routes {
+		if route.pathRE.MatchString(r.URL.Path) {
+			allow = append(allow, route.Method)
 		}
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))

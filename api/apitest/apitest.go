@@ -91,6 +91,40 @@ func (s *Spec) Operations() []string {
 	return out
 }
 
+// The listeners an operation may be served on (OperationsOn).
+const (
+	// ListenerAPI is the API port: the server "/" (this server).
+	ListenerAPI = "api"
+	// ListenerManagement is the management listener (ROWGUARD_MANAGEMENT_ADDR): the
+	// server whose URL holds the variable management_addr.
+	ListenerManagement = "management"
+)
+
+// OperationsOn lists, sorted, the documented operations served on listener: those
+// whose path item's servers (else the document's) include that listener's server.
+func (s *Spec) OperationsOn(listener string) []string {
+	var out []string
+	paths, _ := s.doc["paths"].(map[string]any)
+	for _, op := range s.Operations() {
+		_, path, _ := strings.Cut(op, " ")
+		item, _ := paths[path].(map[string]any)
+		servers, ok := item["servers"].([]any)
+		if !ok {
+			servers, _ = s.doc["servers"].([]any)
+		}
+		for _, sv := range servers {
+			sv, _ := sv.(map[string]any)
+			vars, _ := sv["variables"].(map[string]any)
+			_, mgmt := vars["management_addr"]
+			if (listener == ListenerAPI && sv["url"] == "/") || (listener == ListenerManagement && mgmt) {
+				out = append(out, op)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // ResponseSpec is the documented response for a status: the response
 // object's location and its content media types.
 type ResponseSpec struct {

@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,19 @@ func TestOperations(t *testing.T) {
 		if !found {
 			t.Errorf("%s not in %v", want, ops)
 		}
+	}
+}
+
+// The document says which listener serves what: /metrics only the management
+// listener, /healthz and /readyz both, everything else the API port only.
+func TestOperationsOn(t *testing.T) {
+	s := spec(t)
+	mgmt := s.OperationsOn(ListenerManagement)
+	if strings.Join(mgmt, ", ") != "GET /healthz, GET /metrics, GET /readyz" {
+		t.Errorf("management listener: %v", mgmt)
+	}
+	onAPI := s.OperationsOn(ListenerAPI)
+	if len(onAPI) != len(s.Operations())-1 || slices.Contains(onAPI, "GET /metrics") || !slices.Contains(onAPI, "GET /healthz") {
+		t.Errorf("API port: %d of %d operations, %v", len(onAPI), len(s.Operations()), onAPI)
 	}
 }

@@ -178,6 +178,13 @@
     return [el("h3", { text: "Responses" }), el("table", {}, el("tr", {}, el("th", { text: "status" }), el("th", { text: "body" })), rows)];
   }
 
+  // Where a path is served when it is not (only) this server: its own servers.
+  function servedOn(item) {
+    if (!item.servers) return null;
+    return el("p", { class: "note" }, "Served on: ",
+      item.servers.flatMap((s, i) => [i ? "; " : "", el("code", { text: s.url }), s.description ? " " : "", ...inline(s.description || "")]));
+  }
+
   function operation(path, method, op, item) {
     const id = op.operationId || method + path;
     const secured = op.security ? op.security.length > 0 : (doc.security || []).length > 0;
@@ -189,6 +196,7 @@
         el("span", { class: "lock", text: secured ? "bearer token" : "public" })),
       el("div", { class: "body" },
         md(op.description),
+        servedOn(item),
         params(op, item),
         op.requestBody ? [el("h3", { text: "Request body" }), content(deref(op.requestBody).content)] : null,
         responses(op)));

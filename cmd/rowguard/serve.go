@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -81,27 +82,44 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	opts.Pool, opts.Tokens, opts.Logger = pool, tokens, logger
 	handler := api.NewServer(opts)
 
+	// Both listeners are bound before either serves: a management address that is
+	// taken fails the start, and nothing was served.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("ROWGUARD_ADDR: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		// The handler bounds each request's work by RequestTimeout; these bound slow
-		// clients reading or writing around it.
-		ReadTimeout:    cfg.RequestTimeout + 10*time.Second,
-		WriteTimeout:   cfg.RequestTimeout + 10*time.Second,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	defer ln.Close() // a no-op once its server has closed it
+	servers := []*http.Server{newHTTPServer(handler, cfg.RequestTimeout, logger)}
+	listeners := []net.Listener{ln}
+	managementAddr := cfg.ManagementAddr // off, api, or the address bound below
+	if addr, ok := cfg.ManagementListener(); ok {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("ROWGUARD_MANAGEMENT_ADDR: the management listener (metrics, health): %w "+
+				"(choose a free host:port, or off)", err)
+		}
+		defer mln.Close()
+		servers = append(servers, newHTTPServer(handler.Management(), cfg.RequestTimeout, logger))
+		listeners = append(listeners, mln)
+		managementAddr = mln.Addr().String()
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	serveErr := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { serveErr <- srv.Serve(listeners[i]) }()
+	}
 
 	base := baseURL(ln.Addr().(*net.TCPAddr), cfg.Addr)
-	logger.Info("serving", "addr", ln.Addr().String(), "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", tokens.KeyID(), "trusted_keys", tokens.PublicKeys().Len())
+	logger.Info("serving", "addr", ln.Addr().String(), "management_addr", managementAddr, "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", tokens.KeyID(), "trusted_keys", tokens.PublicKeys().Len())
 	fmt.Fprintf(stdout, "\nrowguard %s listening on %s   (API docs: %s/docs)\n", rowguard.Version, base, base)
+	switch {
+	case len(listeners) > 1:
+		mbase := baseURL(listeners[1].Addr().(*net.TCPAddr), cfg.ManagementAddr)
+		fmt.Fprintf(stdout, "management listener on %s   (metrics: %s/metrics; not on the API port)\n", mbase, mbase)
+	case cfg.MetricsOnAPI():
+		fmt.Fprintf(stdout, "no management listener (ROWGUARD_MANAGEMENT_ADDR=api): metrics at %s/metrics\n", base)
+	default:
+		fmt.Fprintln(stdout, "no management listener (ROWGUARD_MANAGEMENT_ADDR=off): no metrics")
+	}
 	if cfg.DevMode() {
 		fmt.Fprintf(stdout, "development DATABASE_URL=%s\n", dbURL)
 	}
@@ -112,23 +130,52 @@ Press Ctrl-C to stop.
 
 `, base)
 
+	pending := len(servers) // Serve calls yet to return
+	var failed error
 	select {
-	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
+	case failed = <-serveErr: // one listener failed: stop the other too
+		pending--
 	case <-ctx.Done():
 	}
 	stop() // a second Ctrl-C now ends the process at once
 	logger.Info("shutting down", "grace", shutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("graceful shutdown incomplete", "err", err)
-		srv.Close()
+	// Both listeners close at once, then both drain their requests in flight.
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Go(func() {
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				logger.Warn("graceful shutdown incomplete", "err", err)
+				srv.Close()
+			}
+		})
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http server: %w", err)
+	wg.Wait()
+	for ; pending > 0; pending-- {
+		if err := <-serveErr; failed == nil && !errors.Is(err, http.ErrServerClosed) {
+			failed = err
+		}
+	}
+	if failed != nil {
+		return fmt.Errorf("http server: %w", failed)
 	}
 	return nil
+}
+
+// newHTTPServer serves h with the bounds every listener needs.
+func newHTTPServer(h http.Handler, requestTimeout time.Duration, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// The handler bounds each request's work by RequestTimeout; these bound slow
+		// clients reading or writing around it.
+		ReadTimeout:    requestTimeout + 10*time.Second,
+		WriteTimeout:   requestTimeout + 10*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // newAuthority signs with the configured key and trusts the older keys of its ring.
@@ -175,9 +222,10 @@ func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
 			SignInPerAddress:         api.RateLimit(cfg.RateLimitSignInAddress),
 			EmailPerAccount:          api.RateLimit(cfg.RateLimitEmailAccount),
 		},
-		TrustedProxies: cfg.TrustedProxies,
-		InvitationTTL:  cfg.InvitationTTL,
-		Billing:        billingOptions(cfg),
+		TrustedProxies:   cfg.TrustedProxies,
+		InvitationTTL:    cfg.InvitationTTL,
+		Billing:          billingOptions(cfg),
+		MetricsOnAPIPort: cfg.MetricsOnAPI(),
 		SignIn: api.SignInOptions{
 			EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL,
 			OIDC: cfg.OIDCProviders, PublicURL: cfg.PublicURL, OIDCLeeway: cfg.TokenLeeway,

@@ -82,4 +82,14 @@ func TestServeWiresTheConfiguration(t *testing.T) {
 	if fmt.Sprint(opts.TrustedProxies) != "[10.0.0.0/8 ::1/128]" {
 		t.Errorf("trusted proxies %v", opts.TrustedProxies)
 	}
+	if opts.MetricsOnAPIPort {
+		t.Error("metrics on the API port by default; they belong on the management listener")
+	}
+	t.Setenv("ROWGUARD_MANAGEMENT_ADDR", "api")
+	if cfg, err = config.LoadServe(); err != nil {
+		t.Fatal(err)
+	}
+	if opts, err = serverOptions(cfg); err != nil || !opts.MetricsOnAPIPort {
+		t.Errorf("ROWGUARD_MANAGEMENT_ADDR=api: metrics on the API port %v, %v", opts.MetricsOnAPIPort, err)
+	}
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,39 +13,21 @@ import (
 	"github.com/rowguard/rowguard/internal/testdb"
 )
 
-// SIGTERM stops accepting connections, lets the request in flight finish with its
-// answer, and exits 0.
+// SIGTERM stops accepting connections on both listeners (the API's and the management
+// listener), lets the request in flight finish with its answer, and exits 0.
 func TestServeDrainsOnSIGTERM(t *testing.T) {
 	db := testdb.New(t)
 	clearEnv(t)
 	setSigningKey(t)
 	t.Setenv("DATABASE_URL", db.AppURL)
-	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port (ROWGUARD_ADDR wants a real one)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("ROWGUARD_ADDR", l.Addr().String())
-	l.Close()
+	t.Setenv("ROWGUARD_ADDR", freeAddr(t))
+	t.Setenv("ROWGUARD_MANAGEMENT_ADDR", freeAddr(t))
 	t.Setenv("ROWGUARD_LOG_LEVEL", "warn")
 
-	var stdout, stderr syncBuffer // read while serve still writes
-	exited := make(chan int, 1)
-	go func() { exited <- run([]string{"serve"}, &stdout, &stderr) }()
-	listening := regexp.MustCompile(`listening on (http://\S+)`)
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; {
-		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-			break
-		}
-		select {
-		case code := <-exited:
-			t.Fatalf("serve exited %d before listening:\n%s%s", code, stdout.String(), stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not listen:\n%s%s", stdout.String(), stderr.String())
-		}
+	srv := startServe(t)
+	base, stderr, exited := srv.base, srv.stderr, srv.exited
+	if status, _ := get(srv.management + "/metrics"); status != http.StatusOK {
+		t.Fatalf("management listener %q: /metrics %d", srv.management, status)
 	}
 
 	post := func(method, path, tok, body string) (int, string) {
@@ -104,6 +84,9 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if s, _ := post("GET", "/healthz", "", ""); s != 0 {
 		t.Errorf("a new request after SIGTERM was answered %d; the listener should be closed", s)
+	}
+	if status, _ := get(srv.management + "/metrics"); status != 0 {
+		t.Errorf("the management listener answered %d after SIGTERM; it should be closed", status)
 	}
 	select {
 	case a := <-inFlight:

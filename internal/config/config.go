@@ -39,6 +39,7 @@ var Variables = []Variable{
 	{"DATABASE_URL", "(unset: development mode)", "PostgreSQL URL the server logs in with: a role that is NOSUPERUSER, NOBYPASSRLS, owns nothing and is a member of rowguard_api. Unset: `rowguard serve` starts a private cluster in ROWGUARD_DATA_DIR, migrates it and uses the login role rowguard_app."},
 	{"MIGRATION_DATABASE_URL", "DATABASE_URL", "PostgreSQL URL `rowguard migrate` uses: the owner of the rowguard objects or a superuser (the first run creates the roles, so it needs CREATEROLE)."},
 	{"ROWGUARD_ADDR", "127.0.0.1:8080", "host:port the HTTP server listens on."},
+	{"ROWGUARD_MANAGEMENT_ADDR", "127.0.0.1:9464", "host:port of the management listener, for operators' tools only: GET /metrics (Prometheus), /healthz and /readyz (these two stay on ROWGUARD_ADDR too). /metrics is then not served on ROWGUARD_ADDR (404). `off`: no management listener, /metrics is served nowhere. `api`: no management listener, /metrics is served on ROWGUARD_ADDR (one port only; keep it from the public at your proxy). Must differ from ROWGUARD_ADDR."},
 	{"ROWGUARD_DATA_DIR", ".rowguard", "Development mode only: holds the private PostgreSQL cluster (postgres/) and the generated signing key (" + DevKeyFile + ")."},
 	{"ROWGUARD_JWT_PRIVATE_KEY", "(generated in development mode)", "Ed25519 private key signing access tokens, PEM PKCS#8 (`openssl genpkey -algorithm ed25519`); `\\n` escapes are accepted. Several PEM blocks make a key ring: the last one signs, all of them verify (and are published at /.well-known/jwks.json), so a key rotates without signing anyone out: append the new key, remove the old one an access-token lifetime later. The signing key also keys the email sign-in code hashes (HKDF): a new one voids the codes sent in the last 10 minutes. Required when DATABASE_URL is set, unless ROWGUARD_JWT_PRIVATE_KEY_FILE is."},
 	{"ROWGUARD_JWT_PRIVATE_KEY_FILE", "", "Path of a file holding that key (or key ring) instead (e.g. a mounted secret). Not both."},
@@ -88,6 +89,7 @@ var Variables = []Variable{
 type ServeConfig struct {
 	DatabaseURL       string        `envconfig:"DATABASE_URL"`
 	Addr              string        `envconfig:"ROWGUARD_ADDR" default:"127.0.0.1:8080"`
+	ManagementAddr    string        `envconfig:"ROWGUARD_MANAGEMENT_ADDR" default:"127.0.0.1:9464"` // host:port, ManagementOff or ManagementOnAPI
 	DataDir           string        `envconfig:"ROWGUARD_DATA_DIR" default:".rowguard"`
 	JWTPrivateKeyPEM  string        `envconfig:"ROWGUARD_JWT_PRIVATE_KEY"`
 	JWTPrivateKeyFile string        `envconfig:"ROWGUARD_JWT_PRIVATE_KEY_FILE"`
@@ -154,6 +156,26 @@ type ServeConfig struct {
 	JWTKeySource string `ignored:"true"`
 }
 
+// The keywords of ROWGUARD_MANAGEMENT_ADDR that are not an address.
+const (
+	// ManagementOff: no management listener; /metrics is served nowhere.
+	ManagementOff = "off"
+	// ManagementOnAPI: no management listener; /metrics is served on ROWGUARD_ADDR.
+	ManagementOnAPI = "api"
+)
+
+// ManagementListener returns the address of the management listener, and false when
+// there is none (ROWGUARD_MANAGEMENT_ADDR is off or api).
+func (c *ServeConfig) ManagementListener() (addr string, ok bool) {
+	if c.ManagementAddr == ManagementOff || c.ManagementAddr == ManagementOnAPI {
+		return "", false
+	}
+	return c.ManagementAddr, true
+}
+
+// MetricsOnAPI reports whether /metrics is served on ROWGUARD_ADDR (ROWGUARD_MANAGEMENT_ADDR=api).
+func (c *ServeConfig) MetricsOnAPI() bool { return c.ManagementAddr == ManagementOnAPI }
+
 // DevMode reports whether no DATABASE_URL is set: the server then runs on a private
 // development cluster in DataDir.
 func (c *ServeConfig) DevMode() bool { return c.DatabaseURL == "" }
@@ -212,12 +234,18 @@ func (c *ServeConfig) validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
 	}
-	if host, port, err := net.SplitHostPort(c.Addr); err != nil {
-		bad("ROWGUARD_ADDR", "must be host:port, e.g. 127.0.0.1:8080 or :8080 (got %q)", c.Addr)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		bad("ROWGUARD_ADDR", "port must be a number from 1 to 65535 (got %q)", port)
-	} else if strings.ContainsAny(host, " /") {
-		bad("ROWGUARD_ADDR", "invalid host %q", host)
+	apiHost, apiPort, apiOK := checkAddr(bad, "ROWGUARD_ADDR", c.Addr, "127.0.0.1:8080 or :8080", "")
+	switch keyword := strings.ToLower(strings.TrimSpace(c.ManagementAddr)); keyword {
+	case ManagementOff, ManagementOnAPI:
+		c.ManagementAddr = keyword
+	default:
+		const how = "; or off (no management listener, no metrics) or api (metrics on ROWGUARD_ADDR)"
+		host, port, ok := checkAddr(bad, "ROWGUARD_MANAGEMENT_ADDR", c.ManagementAddr, "127.0.0.1:9464 or 0.0.0.0:9464", how)
+		// Two listeners on one port fail at bind; say why now, with the other variables.
+		if ok && apiOK && port == apiPort && (host == apiHost || anyHost(host) || anyHost(apiHost)) {
+			bad("ROWGUARD_MANAGEMENT_ADDR", "must not share the port of ROWGUARD_ADDR (%s; got %q): pick another port, "+
+				"or set api to serve /metrics on the API port", c.Addr, c.ManagementAddr)
+		}
 	}
 	if c.DevMode() && strings.TrimSpace(c.DataDir) == "" {
 		bad("ROWGUARD_DATA_DIR", "must not be empty")
@@ -321,6 +349,35 @@ func (c *ServeConfig) validate() error {
 		bad("ROWGUARD_CHECKOUT_RETURN_URL", "must be an absolute http(s) URL when ROWGUARD_PAYMENT_API_KEY is set (got %q)", c.CheckoutReturnURL)
 	}
 	return errors.Join(errs...)
+}
+
+// checkAddr validates a listener's host:port (a numeric port; an empty host means every
+// interface), reporting a bad one under name. It returns the host and port when valid.
+func checkAddr(bad func(name, format string, args ...any), name, addr, example, more string) (string, int, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		bad(name, "must be host:port, e.g. %s%s (got %q)", example, more, addr)
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		bad(name, "port must be a number from 1 to 65535 (got %q)", port)
+		return "", 0, false
+	}
+	if strings.ContainsAny(host, " /") {
+		bad(name, "invalid host %q", host)
+		return "", 0, false
+	}
+	return host, n, true
+}
+
+// anyHost reports whether a listener's host means every interface.
+func anyHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
 }
 
 func isHTTPURL(s string) bool {

@@ -43,6 +43,9 @@ func TestServeDefaultsInDevMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if addr, ok := c.ManagementListener(); !ok || addr != "127.0.0.1:9464" || c.MetricsOnAPI() {
+		t.Fatalf("management listener %q, %v (metrics on the API port: %v): want 127.0.0.1:9464, loopback", addr, ok, c.MetricsOnAPI())
+	}
 	if !c.DevMode() || c.Addr != "127.0.0.1:8080" || c.AccessTokenTTL != 15*time.Minute || c.TokenLeeway != 30*time.Second ||
 		c.MaxBodyBytes != 1<<20 || c.RequestTimeout != 10*time.Second || c.LogLevel != slog.LevelInfo ||
 		c.JWTIssuer != "rowguard" || c.JWTAudience != "rowguard-api" || c.InvitationTTL != 7*24*time.Hour {
@@ -138,6 +141,14 @@ func TestServeValidation(t *testing.T) {
 		{"ROWGUARD_ADDR", "8080", `ROWGUARD_ADDR: must be host:port, e.g. 127.0.0.1:8080 or :8080 (got "8080")`},
 		{"ROWGUARD_ADDR", "localhost:http", `ROWGUARD_ADDR: port must be a number from 1 to 65535 (got "http")`},
 		{"ROWGUARD_ADDR", ":70000", `ROWGUARD_ADDR: port must be a number from 1 to 65535 (got "70000")`},
+		{"ROWGUARD_MANAGEMENT_ADDR", "9464", `ROWGUARD_MANAGEMENT_ADDR: must be host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464; or off (no management listener, no metrics) or api (metrics on ROWGUARD_ADDR) (got "9464")`},
+		{"ROWGUARD_MANAGEMENT_ADDR", "disabled", `ROWGUARD_MANAGEMENT_ADDR: must be host:port, e.g. 127.0.0.1:9464 or 0.0.0.0:9464; or off`},
+		{"ROWGUARD_MANAGEMENT_ADDR", "localhost:metrics", `ROWGUARD_MANAGEMENT_ADDR: port must be a number from 1 to 65535 (got "metrics")`},
+		{"ROWGUARD_MANAGEMENT_ADDR", "127.0.0.1:0", `ROWGUARD_MANAGEMENT_ADDR: port must be a number from 1 to 65535 (got "0")`},
+		{"ROWGUARD_MANAGEMENT_ADDR", "a b:9464", `ROWGUARD_MANAGEMENT_ADDR: invalid host "a b"`},
+		{"ROWGUARD_MANAGEMENT_ADDR", "127.0.0.1:8080", `ROWGUARD_MANAGEMENT_ADDR: must not share the port of ROWGUARD_ADDR (127.0.0.1:8080; got "127.0.0.1:8080"): pick another port, or set api to serve /metrics on the API port`},
+		{"ROWGUARD_MANAGEMENT_ADDR", ":8080", `ROWGUARD_MANAGEMENT_ADDR: must not share the port of ROWGUARD_ADDR`},
+		{"ROWGUARD_MANAGEMENT_ADDR", "[::]:8080", `ROWGUARD_MANAGEMENT_ADDR: must not share the port of ROWGUARD_ADDR`},
 		{"ROWGUARD_LOG_LEVEL", "loud", `ROWGUARD_LOG_LEVEL: must be debug, info, warn or error (got "loud")`},
 		{"ROWGUARD_LOG_LEVEL", "info+2", "ROWGUARD_LOG_LEVEL: must be debug, info, warn or error (got INFO+2)"},
 		{"ROWGUARD_JWT_KEY_ID", "a b", "ROWGUARD_JWT_KEY_ID: must not contain spaces or quotes"},
@@ -264,7 +275,7 @@ func TestVariablesDocumentEveryField(t *testing.T) {
 		"ROWGUARD_JWT_AUDIENCE", "ROWGUARD_ACCESS_TOKEN_TTL", "ROWGUARD_TOKEN_LEEWAY", "ROWGUARD_MAX_BODY_BYTES",
 		"ROWGUARD_REQUEST_TIMEOUT", "ROWGUARD_LOG_LEVEL", "ROWGUARD_PAYMENT_API_URL", "ROWGUARD_PAYMENT_API_KEY",
 		"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "ROWGUARD_CHECKOUT_RETURN_URL", "ROWGUARD_INVITATION_TTL",
-		"ROWGUARD_POOL_ACQUIRE_TIMEOUT", "ROWGUARD_TRUSTED_PROXIES"} {
+		"ROWGUARD_POOL_ACQUIRE_TIMEOUT", "ROWGUARD_TRUSTED_PROXIES", "ROWGUARD_MANAGEMENT_ADDR"} {
 		if !documented[name] {
 			t.Errorf("%s is not in Variables", name)
 		}
@@ -329,6 +340,40 @@ func TestTrustedProxies(t *testing.T) {
 		}
 		if got := fmt.Sprint(c.TrustedProxies); got != tc.want {
 			t.Errorf("%q: %s, want %s", tc.value, got, tc.want)
+		}
+	}
+}
+
+// ROWGUARD_MANAGEMENT_ADDR: an address of its own (even on the API's port number, on
+// another host), or one of the keywords, in any case.
+func TestManagementAddr(t *testing.T) {
+	for _, tc := range []struct {
+		api, value string
+		listener   string // "" : none
+		onAPI      bool
+	}{
+		{"", "", "127.0.0.1:9464", false},
+		{"", "0.0.0.0:9464", "0.0.0.0:9464", false},
+		{"", ":9100", ":9100", false},
+		{"", "[::1]:9464", "[::1]:9464", false},
+		{"127.0.0.1:8080", "127.0.0.2:8080", "127.0.0.2:8080", false},
+		{"", "off", "", false},
+		{"", " OFF ", "", false},
+		{"", "api", "", true},
+		{"", "Api", "", true},
+		{":8080", "api", "", true},
+	} {
+		clearEnv(t)
+		t.Setenv("ROWGUARD_DATA_DIR", t.TempDir())
+		t.Setenv("ROWGUARD_ADDR", tc.api)
+		t.Setenv("ROWGUARD_MANAGEMENT_ADDR", tc.value)
+		c, err := LoadServe()
+		if err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		addr, ok := c.ManagementListener()
+		if addr != tc.listener || ok != (tc.listener != "") || c.MetricsOnAPI() != tc.onAPI {
+			t.Errorf("%q: listener %q %v, metrics on the API port %v; want %q, %v", tc.value, addr, ok, c.MetricsOnAPI(), tc.listener, tc.onAPI)
 		}
 	}
 }

@@ -44,7 +44,11 @@ const (
 
 // env is one running server on its own fresh database.
 type env struct {
-	URL    string
+	URL string
+	// ManagementURL is the server's management listener (Server.Management): send a
+	// request there with the option e.onManagement().
+	ManagementURL string
+
 	server *api.Server
 	pool   *pgxpool.Pool // the server's own pool, as rowguard_app
 	admin  *pgxpool.Pool // superuser: fixtures and after-the-fact checks only
@@ -53,8 +57,9 @@ type env struct {
 	client *http.Client
 	logs   *logCapture
 
-	seq    atomic.Int64
-	routes []routeRE
+	seq        atomic.Int64
+	routes     []routeRE // of the API port
+	mgmtRoutes []routeRE // of the management listener
 	// sweepIDs maps path variables ({org_id}) to real ids for the bad-input sweep.
 	sweepIDs map[string]string
 }
@@ -134,9 +139,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	srv := api.NewServer(o)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
+	hm := httptest.NewServer(srv.Management())
+	t.Cleanup(hm.Close)
 
 	e := &env{
-		URL:    hs.URL,
+		URL:           hs.URL,
+		ManagementURL: hm.URL,
+
 		server: srv,
 		pool:   pool,
 		admin:  db.AdminPool(t),
@@ -148,10 +157,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		},
 		logs: logs,
 	}
-	for _, r := range srv.Routes() {
-		pat := regexp.MustCompile(`\\\{[a-z_]+\\\}`).ReplaceAllString(regexp.QuoteMeta(r.Path), `[^/]+`)
-		e.routes = append(e.routes, routeRE{Route: r, re: regexp.MustCompile("^" + pat + "$")})
-	}
+	e.routes, e.mgmtRoutes = routeREs(srv.Routes()), routeREs(srv.ManagementRoutes())
 	t.Cleanup(func() {
 		e.client.CloseIdleConnections()
 		// The server logs every 5xx and every unexpected database error at
@@ -170,10 +176,33 @@ type routeRE struct {
 	re *regexp.Regexp
 }
 
-// routeOf returns the route template serving method and path ("" when no
-// route has that path) and whether the method is registered for it.
-func (e *env) routeOf(method, path string) (tmpl string, methodOK bool) {
-	for _, r := range e.routes {
+func routeREs(routes []api.Route) []routeRE {
+	var out []routeRE
+	for _, r := range routes {
+		pat := regexp.MustCompile(`\\\{[a-z_]+\\\}`).ReplaceAllString(regexp.QuoteMeta(r.Path), `[^/]+`)
+		out = append(out, routeRE{Route: r, re: regexp.MustCompile("^" + pat + "$")})
+	}
+	return out
+}
+
+// onManagement sends the request to the management listener instead of the API port.
+func (e *env) onManagement() reqOption {
+	u, err := url.Parse(e.ManagementURL)
+	if err != nil {
+		panic(err)
+	}
+	return func(r *http.Request) { r.URL.Host, r.Host = u.Host, u.Host }
+}
+
+// routeOf returns the route template serving method and path on the API port, or on
+// the management listener when management is set ("" when no route has that path),
+// and whether the method is registered for it.
+func (e *env) routeOf(method, path string, management bool) (tmpl string, methodOK bool) {
+	routes := e.routes
+	if management {
+		routes = e.mgmtRoutes
+	}
+	for _, r := range routes {
 		if r.re.MatchString(path) {
 			if r.Method == method {
 				return r.Path, true
@@ -254,6 +283,7 @@ func (h *attrHandler) WithAttrs(as []slog.Attr) slog.Handler {
 type response struct {
 	Method, Path string
 	Route        string // the route template, "" for unrouted paths
+	Management   bool   // answered by the management listener
 	Status       int
 	Header       http.Header
 	Body         []byte
@@ -363,7 +393,8 @@ func (e *env) send(req *http.Request) (*response, error) {
 		return nil, err
 	}
 	r := &response{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Header: resp.Header, Body: body}
-	r.Route, _ = e.routeOf(req.Method, req.URL.Path)
+	r.Management = "http://"+req.URL.Host == e.ManagementURL
+	r.Route, _ = e.routeOf(req.Method, req.URL.Path, r.Management)
 	return r, nil
 }
 
@@ -379,7 +410,7 @@ func (e *env) check(t testing.TB, r *response) {
 	if r.Header.Get(api.RequestIDHeader) == "" {
 		t.Errorf("%s: no %s header", r, api.RequestIDHeader)
 	}
-	tmpl, methodOK := e.routeOf(r.Method, r.Path)
+	tmpl, methodOK := e.routeOf(r.Method, r.Path, r.Management)
 	if methodOK {
 		ops := documentedStatuses(t)
 		key := r.Method + " " + tmpl

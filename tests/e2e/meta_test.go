@@ -11,7 +11,8 @@ import (
 )
 
 // Every route the router serves is documented in openapi.json, every
-// documented operation is served, and every protected one documents its 401.
+// documented operation is served, and every protected one documents its 401; the
+// same for the management listener, whose operations the document places there.
 func TestEveryRouteIsDocumented(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -34,14 +35,25 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		}
 	}
 	slices.Sort(routed)
-	if documented := spec.Operations(); !slices.Equal(routed, documented) {
+	if documented := spec.OperationsOn(apitest.ListenerAPI); !slices.Equal(routed, documented) {
 		t.Errorf("router and openapi.json disagree:\nrouted:     %v\ndocumented: %v", routed, documented)
+	}
+	var managed []string
+	for _, r := range e.server.ManagementRoutes() {
+		managed = append(managed, r.Method+" "+r.Path)
+		if r.Auth {
+			t.Errorf("management route %s requires a token", r.Method+" "+r.Path)
+		}
+	}
+	slices.Sort(managed)
+	if documented := spec.OperationsOn(apitest.ListenerManagement); !slices.Equal(managed, documented) {
+		t.Errorf("management router and openapi.json disagree:\nrouted:     %v\ndocumented: %v", managed, documented)
 	}
 	// Exactly these answer without a token.
 	slices.Sort(public)
 	wantPublic := []string{
 		"GET /.well-known/jwks.json", "POST /v1/auth/refresh",
-		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /healthz", "GET /metrics", "GET /openapi.json",
+		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /healthz", "GET /openapi.json",
 		"GET /readyz", "POST /v1/auth/login", "POST /v1/auth/register",
 		"POST /v1/billing/webhook", // authenticated by the provider's HMAC signature, not a token
 	}
@@ -110,6 +122,9 @@ func TestReadyzWithoutDatabase(t *testing.T) {
 		t.Errorf("%s: no Retry-After", r)
 	}
 	e.do(t, "GET", "/healthz", "", nil).want(t, http.StatusOK)
+	// The same on the management listener.
+	wantProblem(t, e.do(t, "GET", "/readyz", "", nil, e.onManagement()), api.ProblemUnavailable)
+	e.do(t, "GET", "/healthz", "", nil, e.onManagement()).want(t, http.StatusOK)
 	// Sign-in, too, says 503 rather than 500 or 401.
 	r = e.do(t, "POST", "/v1/auth/login", "", map[string]any{"email": "a@example.com", "password": "whatever1"})
 	wantProblem(t, r, api.ProblemUnavailable)
