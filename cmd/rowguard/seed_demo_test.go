@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -335,5 +337,34 @@ func TestSeedDemoCommandLine(t *testing.T) {
 	b, _, _ := demoPassword("", false)
 	if len(a) < 20 || a == b || a == demoDevPassword || !strings.Contains(origin, "generated") {
 		t.Errorf("DATABASE_URL without --password: %q and %q (%s)", a, b, origin)
+	}
+}
+
+// README's table of the demo accounts names exactly the accounts of demoOrgs.
+func TestREADMEListsTheDemoAccounts(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### Try it with data")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !ok {
+		t.Fatal("README.md has no ### Try it with data section")
+	}
+	var inREADME, inPlan []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([^`]+@[^`]+)` \\|").FindAllStringSubmatch(section, -1) {
+		inREADME = append(inREADME, m[1])
+	}
+	for _, o := range demoOrgs {
+		inPlan = append(inPlan, o.owner)
+		for _, m := range o.members {
+			inPlan = append(inPlan, m.email)
+		}
+	}
+	if !slices.Equal(inREADME, inPlan) {
+		t.Errorf("README's demo accounts %v, seed-demo's %v", inREADME, inPlan)
+	}
+	if !strings.Contains(section, "`"+demoDevPassword+"`") {
+		t.Errorf("README does not give the development password %q", demoDevPassword)
 	}
 }
