@@ -1,10 +1,11 @@
 // Command rowguard is the one binary of rowguard: the HTTP API server, the migration
-// tool and the version reporter. It only wires packages together.
+// tool, the demo seeder and the version reporter. It only wires packages together.
 //
 //	rowguard serve                 run the API (DATABASE_URL unset: a private dev database)
 //	rowguard migrate [--to N]      apply sql/migrations, then the sql/api and policies packages
 //	rowguard policies [--format F] print every exposed table's RLS and policies (exit 1 on a violation)
 //	rowguard admin grant|revoke|disable|enable EMAIL   platform admin flag; disable (revokes every session) or enable an account
+//	rowguard seed-demo [--password P]   fill serve's database with a demo (two organizations), through the API
 //	rowguard version               print the version
 package main
 
@@ -40,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = policiesCmd(rest, stdout, stderr)
 	case "admin":
 		err = adminCmd(rest, stdout, stderr)
+	case "seed-demo":
+		err = seedDemoCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "rowguard %s\n", rowguard.Version)
 	case "help", "-h", "-help", "--help":
@@ -87,6 +90,17 @@ Commands:
                     its access tokens fail on their next request, its refresh
                     tokens are refused) or enable it again (no session revives:
                     the user signs in again). Audited; same URL as migrate.
+  seed-demo [--password P]
+                    fill the database serve uses (connects like serve, starting
+                    the development cluster when DATABASE_URL is unset) with a
+                    demo: organizations acme-demo and globex-demo, users in
+                    every role (owner@acme.demo, analyst@acme.demo, ...),
+                    projects, a pending invitation, a year of finance records
+                    in EUR and USD, exchange rates, services and bookings. All
+                    of it through the API, as those users. Prints the accounts
+                    and requests to try. The password is P, else
+                    "`+demoDevPassword+`" on the development database, else a
+                    random one (printed). Does nothing when the demo is there.
   version           print the version
 
 Environment:

@@ -16,7 +16,6 @@ import (
 	"github.com/rowguard/rowguard"
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/config"
-	"github.com/rowguard/rowguard/internal/database"
 	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/payment"
 	"github.com/rowguard/rowguard/internal/token"
@@ -40,47 +39,17 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	dbURL := cfg.DatabaseURL
-	if cfg.DevMode() {
-		fmt.Fprintf(stdout, "DATABASE_URL is unset: development mode, database in %s\n", cfg.DataDir)
-		url, cluster, err := database.DevDatabase(ctx, cfg.DataDir, stdout)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cluster.Started() {
-				fmt.Fprintln(stdout, "stopping the development database")
-			}
-			if err := cluster.Stop(); err != nil {
-				logger.Error("stop the development database", "err", err)
-			}
-		}()
-		dbURL = url
-	}
-
-	pool, err := database.Open(ctx, dbURL)
+	b, err := openBackend(ctx, cfg, logger, stdout)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := database.CheckServingRole(ctx, pool); err != nil {
-		return err
-	}
+	defer b.close()
 	senderCtx, stopSender := context.WithCancel(ctx)
-	waitSender := startMailSender(senderCtx, cfg, pool, logger)
-	defer waitSender() // deferred after pool.Close: runs before it
+	waitSender := startMailSender(senderCtx, cfg, b.pool, logger)
+	defer waitSender() // deferred after b.close (the pool): runs before it
 	defer stopSender()
 
-	tokens, err := newAuthority(cfg)
-	if err != nil {
-		return err
-	}
-	opts, err := serverOptions(cfg)
-	if err != nil {
-		return err
-	}
-	opts.Pool, opts.Tokens, opts.Logger = pool, tokens, logger
-	handler := api.NewServer(opts)
+	handler := api.NewServer(b.opts)
 
 	// Both listeners are bound before either serves: a management address that is
 	// taken fails the start, and nothing was served.
@@ -109,7 +78,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 
 	base := baseURL(ln.Addr().(*net.TCPAddr), cfg.Addr)
-	logger.Info("serving", "addr", ln.Addr().String(), "management_addr", managementAddr, "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", tokens.KeyID(), "trusted_keys", tokens.PublicKeys().Len())
+	logger.Info("serving", "addr", ln.Addr().String(), "management_addr", managementAddr, "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", b.opts.Tokens.KeyID(), "trusted_keys", b.opts.Tokens.PublicKeys().Len())
 	fmt.Fprintf(stdout, "\nrowguard %s listening on %s   (API docs: %s/docs)\n", rowguard.Version, base, base)
 	switch {
 	case len(listeners) > 1:
@@ -121,7 +90,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "no management listener (ROWGUARD_MANAGEMENT_ADDR=off): no metrics")
 	}
 	if cfg.DevMode() {
-		fmt.Fprintf(stdout, "development DATABASE_URL=%s\n", dbURL)
+		fmt.Fprintf(stdout, "development DATABASE_URL=%s\n", b.dbURL)
 	}
 	fmt.Fprintf(stdout, `Try:
   curl -s %s/v1/auth/register -H 'content-type: application/json' \

@@ -1,6 +1,7 @@
 // Package testapi runs the API in process over real HTTP on loopback, for the tests
-// and harnesses that drive it from outside (tests/pgbouncer, tests/load/faults): the
-// server, a keep-alive client, one-call JSON requests and tenant sign-up.
+// and harnesses that drive it from outside (tests/pgbouncer, tests/load/faults, and
+// `rowguard seed-demo`, which seeds through it): the server, a keep-alive client,
+// one-call JSON requests and tenant sign-up.
 package testapi
 
 import (
