@@ -100,7 +100,7 @@ func TestPlatformAdminManagesTenants(t *testing.T) {
 		}
 		routes++
 		path := strings.NewReplacer("{org_id}", a.Org.ID, "{project_id}", a.Project.ID).Replace(rt.Path)
-		path = otherPathVar.ReplaceAllString(path, uuid.NewString())
+		path = fillOtherPathVars(path)
 		var body any
 		if rt.Method == http.MethodPost || rt.Method == http.MethodPatch {
 			body = map[string]any{"name": "While suspended"}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
 
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/api/apitest"
@@ -276,15 +275,10 @@ func (o sweepOp) cases(e *env, concrete string, maxBody int) []sweepCase {
 var sweepPathValues = map[string]string{"{from_currency}": "EUR", "{to_currency}": "USD", "{date}": "2030-01-01"}
 
 func (e *env) fillPath(p string) string {
-	return regexp.MustCompile(`\{[a-z_]+\}`).ReplaceAllStringFunc(p, func(v string) string {
-		if id, ok := e.sweepIDs[v]; ok {
-			return id
-		}
-		if value, ok := sweepPathValues[v]; ok {
-			return value
-		}
-		return uuid.NewString()
-	})
+	for v, id := range e.sweepIDs {
+		p = strings.ReplaceAll(p, v, id)
+	}
+	return fillOtherPathVars(p)
 }
 
 func TestBadInputSweep(t *testing.T) {

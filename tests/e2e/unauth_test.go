@@ -106,7 +106,7 @@ func TestUnauthenticated(t *testing.T) {
 		path := strings.NewReplacer("{org_id}", tn.Org.ID, "{project_id}", tn.Project.ID,
 			"{user_id}", tn.Member.ID, "{invitation_id}", tn.Org.ID,
 			"{session_id}", tn.Member.SessionID).Replace(rt.Path)
-		path = otherPathVar.ReplaceAllString(path, uuid.NewString())
+		path = fillOtherPathVars(path)
 		// A valid body, so that a well-signed token of a dead session gets as far as
 		// auth.begin_request (401) instead of stopping at validation (422).
 		var body any
@@ -161,8 +161,19 @@ func TestUnauthenticated(t *testing.T) {
 	e.do(t, "GET", "/v1/auth/me", e.signed(t, valid), nil).want(t, http.StatusOK)
 }
 
-// otherPathVar is any path variable but {org_id} and {project_id}: a random id.
+// otherPathVar is any path variable but {org_id} and {project_id}.
 var otherPathVar = regexp.MustCompile(`\{[a-z_]+\}`)
+
+// fillOtherPathVars gives the path variables left a well-formed value: the valid one of
+// a path value (sweepPathValues: a currency, a date), else a random id.
+func fillOtherPathVars(path string) string {
+	return otherPathVar.ReplaceAllStringFunc(path, func(v string) string {
+		if value, ok := sweepPathValues[v]; ok {
+			return value
+		}
+		return uuid.NewString()
+	})
+}
 
 // signed is a token for claims signed with the server's own key.
 func (e *env) signed(t testing.TB, claims map[string]any) string {
