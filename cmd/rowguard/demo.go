@@ -7,7 +7,8 @@ import (
 
 // The demo that `rowguard seed-demo` creates: two organizations, who is who in them, and
 // what they hold. Everything is fixed but the dates, which follow the day of the run: a
-// year of ledger records up to that day, bookings around it.
+// year of ledger records up to that day, bookings around it. Every address is under
+// .example (RFC 2606): with SMTP configured, the invitation the demo queues goes nowhere.
 
 // demoDevPassword is the password of every demo account when the database is the
 // development cluster and no --password is given (documented in README).
@@ -85,19 +86,19 @@ type demoOrg struct {
 // the demo is there.
 var demoOrgs = []demoOrg{
 	{
-		name: "Acme", slug: "acme-demo", owner: "owner@acme.demo",
+		name: "Acme", slug: "acme-demo", owner: "owner@acme.example",
 		members: []demoAccount{
-			{email: "admin@acme.demo", orgRole: "ADMIN"},
-			{email: "lead@acme.demo", orgRole: "MEMBER", grants: []demoGrant{{project: "Consulting", role: "OWNER"}}},
-			{email: "bookkeeper@acme.demo", orgRole: "MEMBER", grants: []demoGrant{{project: "Storefront", role: "ADMIN"}}},
-			{email: "analyst@acme.demo", orgRole: "MEMBER", grants: []demoGrant{{project: "Storefront", role: "ANALYST"}}},
-			{email: "viewer@acme.demo", orgRole: "MEMBER", grants: []demoGrant{{project: "Storefront", role: "VIEWER"}}},
-			{email: "invited@acme.demo", orgRole: "MEMBER", grants: []demoGrant{{project: "Consulting", role: "VIEWER"}}, pending: true},
+			{email: "admin@acme.example", orgRole: "ADMIN"},
+			{email: "lead@acme.example", orgRole: "MEMBER", grants: []demoGrant{{project: "Consulting", role: "OWNER"}}},
+			{email: "bookkeeper@acme.example", orgRole: "MEMBER", grants: []demoGrant{{project: "Storefront", role: "ADMIN"}}},
+			{email: "analyst@acme.example", orgRole: "MEMBER", grants: []demoGrant{{project: "Storefront", role: "ANALYST"}}},
+			{email: "viewer@acme.example", orgRole: "MEMBER", grants: []demoGrant{{project: "Storefront", role: "VIEWER"}}},
+			{email: "invited@acme.example", orgRole: "MEMBER", grants: []demoGrant{{project: "Consulting", role: "VIEWER"}}, pending: true},
 		},
 		projects: []demoProject{
 			{
 				name: "Storefront", description: "The online shop: sales in EUR, some in USD",
-				bookkeeper: "bookkeeper@acme.demo",
+				bookkeeper: "bookkeeper@acme.example",
 				categories: []demoCategory{{"income", "Sales"}, {"income", "Gift cards"}, {"expense", "Rent"}, {"expense", "Software"}, {"expense", "Marketing"}, {"expense", "Shipping"}},
 				lines: []demoLine{
 					{kind: "income", category: "Sales", currency: "EUR", cents: 1240000, day: 3, source: "online", tags: []string{"shop"}, description: "Web shop payouts, first half"},
@@ -112,7 +113,7 @@ var demoOrgs = []demoOrg{
 			},
 			{
 				name: "Consulting", description: "Client work, billed in EUR",
-				bookkeeper: "lead@acme.demo",
+				bookkeeper: "lead@acme.example",
 				categories: []demoCategory{{"income", "Fees"}, {"expense", "Travel"}, {"expense", "Contractors"}},
 				lines: []demoLine{
 					{kind: "income", category: "Fees", currency: "EUR", cents: 960000, day: 8, source: "bank_transfer", tags: []string{"retainer"}, description: "Monthly retainer"},
@@ -128,24 +129,24 @@ var demoOrgs = []demoOrg{
 			{name: "Legacy audit", description: "No longer offered", minutes: 90, price: "300.00", currency: "EUR", capacity: 1, inactive: true},
 		},
 		bookings: []demoBooking{
-			{service: "Consultation", days: -21, hour: 9, customer: "Pat Doe", customerEmail: "pat@customer.demo", bookedBy: "analyst@acme.demo", status: "completed"},
-			{service: "Team workshop", days: -14, hour: 13, customer: "Lee Roy", customerEmail: "lee@customer.demo", bookedBy: "admin@acme.demo", status: "completed"},
-			{service: "Consultation", days: -7, hour: 10, customer: "Sam Poe", customerEmail: "sam@customer.demo", bookedBy: "viewer@acme.demo", status: "no_show"},
-			{service: "Consultation", days: 1, hour: 11, customer: "Kim Lau", customerEmail: "kim@customer.demo", bookedBy: "viewer@acme.demo", status: "cancelled", reason: "customer rescheduled"},
-			{service: "Consultation", days: 3, hour: 9, customer: "Kim Lau", customerEmail: "kim@customer.demo", bookedBy: "bookkeeper@acme.demo", status: "confirmed"},
-			{service: "Team workshop", days: 10, hour: 13, customer: "Ada Ng", customerEmail: "ada@customer.demo", bookedBy: "analyst@acme.demo", status: "pending"},
+			{service: "Consultation", days: -21, hour: 9, customer: "Pat Doe", customerEmail: "pat@customer.example", bookedBy: "analyst@acme.example", status: "completed"},
+			{service: "Team workshop", days: -14, hour: 13, customer: "Lee Roy", customerEmail: "lee@customer.example", bookedBy: "admin@acme.example", status: "completed"},
+			{service: "Consultation", days: -7, hour: 10, customer: "Sam Poe", customerEmail: "sam@customer.example", bookedBy: "viewer@acme.example", status: "no_show"},
+			{service: "Consultation", days: 1, hour: 11, customer: "Kim Lau", customerEmail: "kim@customer.example", bookedBy: "viewer@acme.example", status: "cancelled", reason: "customer rescheduled"},
+			{service: "Consultation", days: 3, hour: 9, customer: "Kim Lau", customerEmail: "kim@customer.example", bookedBy: "bookkeeper@acme.example", status: "confirmed"},
+			{service: "Team workshop", days: 10, hour: 13, customer: "Ada Ng", customerEmail: "ada@customer.example", bookedBy: "analyst@acme.example", status: "pending"},
 		},
-		manager: "admin@acme.demo",
+		manager: "admin@acme.example",
 	},
 	{
-		name: "Globex", slug: "globex-demo", owner: "owner@globex.demo",
+		name: "Globex", slug: "globex-demo", owner: "owner@globex.example",
 		members: []demoAccount{
-			{email: "analyst@globex.demo", orgRole: "MEMBER", grants: []demoGrant{{project: "Research", role: "ANALYST", finance: "NONE"}}},
+			{email: "analyst@globex.example", orgRole: "MEMBER", grants: []demoGrant{{project: "Research", role: "ANALYST", finance: "NONE"}}},
 		},
 		projects: []demoProject{
 			{
 				name: "Research", description: "Grant-funded lab, in USD",
-				bookkeeper: "owner@globex.demo",
+				bookkeeper: "owner@globex.example",
 				categories: []demoCategory{{"income", "Grants"}, {"expense", "Salaries"}, {"expense", "Equipment"}},
 				lines: []demoLine{
 					{kind: "income", category: "Grants", currency: "USD", cents: 9000000, day: 15, quarterly: true, source: "bank_transfer", tags: []string{"grant"}, description: "Quarterly grant tranche"},
@@ -158,10 +159,10 @@ var demoOrgs = []demoOrg{
 			{name: "Lab tour", description: "Guided visit of the lab", minutes: 90, price: "25.00", currency: "USD", capacity: 20},
 		},
 		bookings: []demoBooking{
-			{service: "Lab tour", days: -5, hour: 15, customer: "Max Moe", customerEmail: "max@visitor.demo", bookedBy: "owner@globex.demo", status: "completed"},
-			{service: "Lab tour", days: 6, hour: 15, customer: "Eve Ray", customerEmail: "eve@visitor.demo", bookedBy: "analyst@globex.demo", status: "pending"},
+			{service: "Lab tour", days: -5, hour: 15, customer: "Max Moe", customerEmail: "max@visitor.example", bookedBy: "owner@globex.example", status: "completed"},
+			{service: "Lab tour", days: 6, hour: 15, customer: "Eve Ray", customerEmail: "eve@visitor.example", bookedBy: "analyst@globex.example", status: "pending"},
 		},
-		manager: "owner@globex.demo",
+		manager: "owner@globex.example",
 	},
 }
 

@@ -94,7 +94,7 @@ Commands:
                     fill the database serve uses (connects like serve, starting
                     the development cluster when DATABASE_URL is unset) with a
                     demo: organizations acme-demo and globex-demo, users in
-                    every role (owner@acme.demo, analyst@acme.demo, ...),
+                    every role (owner@acme.example, analyst@acme.example, ...),
                     projects, a pending invitation, a year of finance records
                     in EUR and USD, exchange rates, services and bookings. All
                     of it through the API, as those users. Prints the accounts

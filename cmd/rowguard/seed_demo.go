@@ -480,7 +480,7 @@ func printDemo(w io.Writer, orgs []*seededOrg, password, origin, base string) {
 	tw.Flush()
 
 	a, b := orgs[0], orgs[1]
-	const who = "analyst@acme.demo"
+	const who = "analyst@acme.example"
 	login, _ := json.Marshal(map[string]string{"email": who, "password": password})
 	orgA := "$API/v1/orgs/" + a.id
 	fmt.Fprintf(w, `

@@ -42,10 +42,10 @@ func TestSeedDemo(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Password of every account: " + password + "   (--password)",
-		"analyst@acme.demo     acme-demo     MEMBER            Storefront: ANALYST (finance READ, analytics MANAGE)",
-		"invited@acme.demo     acme-demo     MEMBER (invited)  Consulting: VIEWER (finance READ, analytics READ); invitation pending",
-		"analyst@globex.demo   globex-demo   MEMBER            Research: ANALYST (finance NONE, analytics MANAGE)",
-		`-d '{"email":"analyst@acme.demo","password":"` + password + `"}'`,
+		"analyst@acme.example     acme-demo     MEMBER            Storefront: ANALYST (finance READ, analytics MANAGE)",
+		"invited@acme.example     acme-demo     MEMBER (invited)  Consulting: VIEWER (finance READ, analytics READ); invitation pending",
+		"analyst@globex.example   globex-demo   MEMBER            Research: ANALYST (finance NONE, analytics MANAGE)",
+		`-d '{"email":"analyst@acme.example","password":"` + password + `"}'`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
@@ -65,8 +65,8 @@ func TestSeedDemo(t *testing.T) {
 		h.want("POST", "/v1/auth/login", "", map[string]any{"email": email, "password": password}, http.StatusOK, &res)
 		return res.AccessToken
 	}
-	owner, analyst, viewer := login("owner@acme.demo"), login("analyst@acme.demo"), login("viewer@acme.demo")
-	globexOwner, globexAnalyst := login("owner@globex.demo"), login("analyst@globex.demo")
+	owner, analyst, viewer := login("owner@acme.example"), login("analyst@acme.example"), login("viewer@acme.example")
+	globexOwner, globexAnalyst := login("owner@globex.example"), login("analyst@globex.example")
 
 	type item struct {
 		ID, Name, Slug, Status, Email string
@@ -74,12 +74,12 @@ func TestSeedDemo(t *testing.T) {
 	var orgs struct{ Items []item }
 	h.want("GET", "/v1/orgs", owner, nil, http.StatusOK, &orgs)
 	if len(orgs.Items) != 1 || orgs.Items[0].Slug != "acme-demo" {
-		t.Fatalf("owner@acme.demo's organizations: %+v", orgs.Items)
+		t.Fatalf("owner@acme.example's organizations: %+v", orgs.Items)
 	}
 	acme := "/v1/orgs/" + orgs.Items[0].ID
 	h.want("GET", "/v1/orgs", globexOwner, nil, http.StatusOK, &orgs)
 	if len(orgs.Items) != 1 || orgs.Items[0].Slug != "globex-demo" {
-		t.Fatalf("owner@globex.demo's organizations: %+v", orgs.Items)
+		t.Fatalf("owner@globex.example's organizations: %+v", orgs.Items)
 	}
 	globex := "/v1/orgs/" + orgs.Items[0].ID
 
@@ -95,7 +95,7 @@ func TestSeedDemo(t *testing.T) {
 	}
 	h.want("GET", acme+"/projects", analyst, nil, http.StatusOK, &projects)
 	if len(projects.Items) != 1 || projects.Items[0].ID != ids["Storefront"] {
-		t.Errorf("analyst@acme.demo's projects: %+v, want Storefront only", projects.Items)
+		t.Errorf("analyst@acme.example's projects: %+v, want Storefront only", projects.Items)
 	}
 	h.want("GET", acme+"/projects/"+ids["Consulting"], analyst, nil, http.StatusNotFound, nil)
 	storefront := acme + "/projects/" + ids["Storefront"]
@@ -195,7 +195,7 @@ func TestSeedDemo(t *testing.T) {
 	h.want("GET", storefront+"/records?limit=1", viewer, nil, http.StatusOK, nil)
 	h.want("GET", globex+"/projects", globexAnalyst, nil, http.StatusOK, &projects)
 	if len(projects.Items) != 1 {
-		t.Fatalf("analyst@globex.demo's projects: %+v", projects.Items)
+		t.Fatalf("analyst@globex.example's projects: %+v", projects.Items)
 	}
 	research := globex + "/projects/" + projects.Items[0].ID
 	h.want("GET", research+"/analytics/summary", globexAnalyst, nil, http.StatusOK, nil)
@@ -220,7 +220,7 @@ func TestSeedDemo(t *testing.T) {
 	}
 	var invitations struct{ Items []item }
 	h.want("GET", acme+"/invitations?status=pending", owner, nil, http.StatusOK, &invitations)
-	if len(invitations.Items) != 1 || invitations.Items[0].Email != "invited@acme.demo" {
+	if len(invitations.Items) != 1 || invitations.Items[0].Email != "invited@acme.example" {
 		t.Errorf("pending invitations: %+v", invitations.Items)
 	}
 
@@ -229,7 +229,7 @@ func TestSeedDemo(t *testing.T) {
 	admin := db.AdminPool(t)
 	before := rowCounts(t, admin)
 	code, out, stderr = runArgs(t, "seed-demo")
-	if code != 0 || !strings.Contains(out, "the demo is already there (owner@acme.demo exists): nothing was changed") {
+	if code != 0 || !strings.Contains(out, "the demo is already there (owner@acme.example exists): nothing was changed") {
 		t.Fatalf("second run: exit %d\n%s%s", code, out, stderr)
 	}
 	if after := rowCounts(t, admin); !maps.Equal(before, after) {
