@@ -21,7 +21,7 @@ import (
 
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/config"
-	"github.com/rowguard/rowguard/internal/testapi"
+	"github.com/rowguard/rowguard/internal/inprocess"
 )
 
 const seedDemoSynopsis = "seed-demo [--password P]   (connects like serve: rowguard help)"
@@ -67,7 +67,7 @@ func seedDemoCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer b.close()
-	srv, err := testapi.Start(b.opts, 2)
+	srv, err := inprocess.Start(b.opts, 2)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ type seededOrg struct {
 // seeder drives the in-process API.
 type seeder struct {
 	ctx      context.Context
-	srv      *testapi.Server
+	srv      *inprocess.Server
 	password string
 	today    time.Time
 	users    map[string]*demoUser // by email

@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rowguard/rowguard/api"
-	"github.com/rowguard/rowguard/internal/testapi"
+	"github.com/rowguard/rowguard/internal/inprocess"
 	"github.com/rowguard/rowguard/internal/testdb"
 )
 
@@ -52,7 +52,7 @@ func TestSeedDemo(t *testing.T) {
 		}
 	}
 
-	srv, err := testapi.Start(api.Options{Pool: db.AppPool(t), Logger: slog.New(slog.DiscardHandler)}, 2)
+	srv, err := inprocess.Start(api.Options{Pool: db.AppPool(t), Logger: slog.New(slog.DiscardHandler)}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestSeedDemoNamesTheFailedStep(t *testing.T) {
 	t.Setenv("DATABASE_URL", db.AppURL)
 	t.Setenv("ROWGUARD_PASSWORD_MEMORY_KIB", "8192")
 	t.Setenv("ROWGUARD_PASSWORD_ITERATIONS", "1")
-	srv, err := testapi.Start(api.Options{Pool: db.AppPool(t), Logger: slog.New(slog.DiscardHandler)}, 1)
+	srv, err := inprocess.Start(api.Options{Pool: db.AppPool(t), Logger: slog.New(slog.DiscardHandler)}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestSeedDemoNamesTheFailedStep(t *testing.T) {
 // demoHTTP asserts answers of the in-process API.
 type demoHTTP struct {
 	t   *testing.T
-	srv *testapi.Server
+	srv *inprocess.Server
 }
 
 func (h *demoHTTP) want(method, path, tok string, body any, status int, out any) {

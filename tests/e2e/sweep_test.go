@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/api/apitest"
 )

@@ -22,8 +22,8 @@ import (
 
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/inprocess"
 	"github.com/rowguard/rowguard/internal/pgcluster"
-	"github.com/rowguard/rowguard/internal/testapi"
 	"github.com/rowguard/rowguard/internal/testdb"
 )
 
@@ -87,7 +87,7 @@ func TestTransactionPoolingKeepsTenantsApart(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	errs := &errorLog{}
-	srv, err := testapi.Start(api.Options{Pool: pool, Logger: slog.New(errs)}, clients)
+	srv, err := inprocess.Start(api.Options{Pool: pool, Logger: slog.New(errs)}, clients)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestTransactionPoolingKeepsTenantsApart(t *testing.T) {
 	}
 
 	// Seed: each tenant signs up (its own organization) and creates two projects.
-	ts := make([]testapi.Tenant, tenants)
+	ts := make([]inprocess.Tenant, tenants)
 	for i := range ts {
 		if ts[i], err = srv.SignUp(ctx, fmt.Sprintf("pgb-%d@example.com", i), fmt.Sprintf("PgB Tenant %d", i)); err != nil {
 			t.Fatal(err)

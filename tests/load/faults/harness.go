@@ -15,7 +15,7 @@ import (
 
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/database"
-	"github.com/rowguard/rowguard/internal/testapi"
+	"github.com/rowguard/rowguard/internal/inprocess"
 )
 
 // options of one fault run.
@@ -77,7 +77,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, err
 	}
 	defer pool.Close()
-	srv, err := testapi.Start(api.Options{
+	srv, err := inprocess.Start(api.Options{
 		Pool: pool, RequestTimeout: o.requestTimeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, o.clients)
 	if err != nil {
@@ -88,7 +88,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		return srv.Call(ctx, method, path, tok, "", body)
 	}
 
-	ts := make([]testapi.Tenant, o.tenants)
+	ts := make([]inprocess.Tenant, o.tenants)
 	for i := range ts {
 		if ts[i], err = srv.SignUp(ctx, fmt.Sprintf("fault-%d@example.com", i), fmt.Sprintf("Fault %d", i)); err != nil {
 			return nil, err

@@ -1,8 +1,8 @@
-// Package testapi runs the API in process over real HTTP on loopback, for the tests
+// Package inprocess runs the API in process over real HTTP on loopback, for the tests
 // and harnesses that drive it from outside (tests/pgbouncer, tests/load/faults, and
 // `rowguard seed-demo`, which seeds through it): the server, a keep-alive client,
 // one-call JSON requests and tenant sign-up.
-package testapi
+package inprocess
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"time"
 
 	"github.com/rowguard/rowguard/api"
@@ -32,7 +32,7 @@ func CheapPasswords() *password.Hasher {
 // Server is an in-process API.
 type Server struct {
 	URL    string
-	http   *httptest.Server
+	http   *http.Server
 	client *http.Client
 }
 
@@ -52,18 +52,25 @@ func Start(opts api.Options, clients int) (*Server, error) {
 	if opts.Passwords == nil {
 		opts.Passwords = CheapPasswords()
 	}
-	hs := httptest.NewServer(api.NewServer(opts))
+	// A plain listener and server, not net/http/httptest: `rowguard seed-demo` ships
+	// this package, and httptest would add its test flags to the binary.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: api.NewServer(opts), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }() // returns http.ErrServerClosed on Close
 	return &Server{
-		URL:    hs.URL,
+		URL:    "http://" + ln.Addr().String(),
 		http:   hs,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: time.Minute},
 	}, nil
 }
 
-// Close stops the server.
+// Close stops the server and every connection it holds.
 func (s *Server) Close() {
 	s.client.CloseIdleConnections()
-	s.http.Close()
+	_ = s.http.Close()
 }
 
 // Call sends one request (body, if not nil, as JSON; tok and requestID when not
