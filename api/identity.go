@@ -6,8 +6,11 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rowguard/rowguard/internal/token"
 )
 
 // Sign-up and sign-in run before any session exists, so they do not go
@@ -20,7 +23,28 @@ type registerResponse struct {
 	Organization json.RawMessage `json:"organization"`
 }
 
+// SignUpCodeTTL is how long a sign-up's emailed code is valid (auth.request_sign_up).
+const SignUpCodeTTL = 30 * time.Minute
+
+// signUpAccepted is the one answer of POST /v1/auth/register, for a new address and a
+// taken one alike.
+var signUpAccepted = struct {
+	Detail    string `json:"detail"`
+	ExpiresIn int64  `json:"expires_in"`
+}{
+	Detail: "If this address can be signed up, a code is on its way to it: send the address and the code to " +
+		"POST /v1/auth/register/verify. Either way, the mailbox hears what happened.",
+	ExpiresIn: int64(SignUpCodeTTL / time.Second),
+}
+
 // POST /v1/auth/register
+//
+// A sign-up proves the mailbox before any account exists: the password's argon2id hash
+// and the code's keyed hash wait in auth.pending_sign_ups and the code goes by email
+// (auth.request_sign_up). An address that has an account gets a "someone tried to sign
+// up" email instead. Both answer 202 with the same body after the same work (the limits
+// counted, one argon2id hash, one statement that writes one email), so neither the
+// answer nor its timing tells whether an account exists.
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	var (
 		email, pw string
@@ -34,21 +58,66 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// Counted before the argon2id hash, the expensive part a flood would buy.
+	if err := s.limitedRow(r.Context(), s.signUpBuckets(r, email), `select`).Scan(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	hash, err := s.hashPassword(r.Context(), pw)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	code, err := newSignInCode()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.pool.Exec(r.Context(), `select auth.request_sign_up($1, $2, $3, $4, $5)`,
+		email, signInCodeHash(s.signUpCodeKey, email, code), code, hash, orgName); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, signUpAccepted)
+}
+
+// POST /v1/auth/register/verify
+//
+// The emailed code comes back: the account is created with its address verified and
+// the password chosen at sign-up, and signed in (201, like login, plus the organization
+// it asked for). A wrong, expired, used or unknown code gets 401; a wrong one counts
+// (auth.verify_sign_up returns rather than raises, so the count commits) and the 5th
+// voids the sign-up.
+func (s *Server) verifySignUp(w http.ResponseWriter, r *http.Request) {
+	var email, code string
+	if err := decodeBody(r,
+		str("email", true, &email, checkEmail),
+		str("code", true, &code, checkSignInCode),
+	); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	refused := newError(ProblemInvalidCredentials, "The email or code is incorrect, expired or already used.")
 	refresh, refreshHash, err := newRefreshToken()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	body, err := s.queryJSON(r.Context(), `select api.register($1, $2, $3, $4, $5, $6, $7::interval, $8::interval)`,
-		email, hash, orgName, nullIfEmpty(userAgent(r)), nullIfEmpty(clientIP(r)),
-		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout))
+	var body []byte
+	err = s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r), s.emailAccount(email)},
+		`select api.complete_sign_up($1, $2, $3, $4, $5, $6::interval, $7::interval)`,
+		email, signInCodeHash(s.signUpCodeKey, email, code), nullIfEmpty(userAgent(r)), nullIfEmpty(clientIP(r)),
+		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout)).Scan(&body)
 	if err != nil {
-		s.fail(w, r, err)
+		e := s.mapError(r, err)
+		if e.kind == ProblemForbidden { // an account made meanwhile, and disabled
+			e = newError(ProblemAccountDisabled, "This account is disabled.")
+		}
+		s.failWith(w, r, err, e)
+		return
+	}
+	if body == nil {
+		s.fail(w, r, refused)
 		return
 	}
 	res, tokens, err := s.tokensFor(body, refresh)
@@ -59,8 +128,35 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if len(res.Organization) == 0 {
 		res.Organization = json.RawMessage("null")
 	}
+	if info := infoFrom(r.Context()); info != nil {
+		var u struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(tokens.User, &u)
+		info.userID = u.ID
+	}
 	writeJSON(w, http.StatusCreated, registerResponse{sessionTokens: tokens, Organization: res.Organization})
 }
+
+// signUpCodeKeyInfo is the HKDF info label of the sign-up code key: another key than
+// the sign-in codes', so a hash made for one table never matches in the other.
+const signUpCodeKeyInfo = "rowguard sign-up code v1"
+
+// SignUpCodeHash is what auth.request_sign_up stores, and auth.verify_sign_up compares,
+// for a sign-up code sent to email, with the key the API derives from tokens' signing
+// key. For operator commands that hold the server's own key and start a sign-up
+// through the SQL function itself (rowguard seed-demo, test harnesses); the API
+// computes it the same way.
+func SignUpCodeHash(tokens *token.Authority, email, code string) ([]byte, error) {
+	key, err := tokens.DeriveKey(signUpCodeKeyInfo)
+	if err != nil {
+		return nil, err
+	}
+	return signInCodeHash(key, email, code), nil
+}
+
+// NewSignUpCode is a fresh random code, as POST /v1/auth/register mails.
+func NewSignUpCode() (string, error) { return newSignInCode() }
 
 // POST /v1/auth/login
 //

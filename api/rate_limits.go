@@ -38,6 +38,11 @@ type RateLimitOptions struct {
 	// EmailPerAccount: POST /v1/auth/otp/request, /otp/verify and /password/forgot,
 	// per email address asked for (codes guessed, mails sent to one person).
 	EmailPerAccount RateLimit
+	// SignUpPerAddress: POST /v1/auth/register, per client address.
+	SignUpPerAddress RateLimit
+	// SignUpPerAccount: POST /v1/auth/register, per email address signed up (codes and
+	// "someone tried to sign up" emails sent to one person).
+	SignUpPerAccount RateLimit
 }
 
 // DefaultRateLimits: generous for people, tight for scripts guessing passwords.
@@ -49,6 +54,8 @@ var DefaultRateLimits = RateLimitOptions{
 	PasswordChangePerAccount: RateLimit{10, 15 * time.Minute},
 	SignInPerAddress:         RateLimit{50, 15 * time.Minute},
 	EmailPerAccount:          RateLimit{10, 15 * time.Minute},
+	SignUpPerAddress:         RateLimit{20, time.Hour},
+	SignUpPerAccount:         RateLimit{5, time.Hour},
 }
 
 func (o *RateLimitOptions) setDefaults() {
@@ -63,6 +70,8 @@ func (o *RateLimitOptions) setDefaults() {
 		{&o.PasswordChangePerAccount, DefaultRateLimits.PasswordChangePerAccount},
 		{&o.SignInPerAddress, DefaultRateLimits.SignInPerAddress},
 		{&o.EmailPerAccount, DefaultRateLimits.EmailPerAccount},
+		{&o.SignUpPerAddress, DefaultRateLimits.SignUpPerAddress},
+		{&o.SignUpPerAccount, DefaultRateLimits.SignUpPerAccount},
 	} {
 		if l.got.Max <= 0 || l.got.Window <= 0 {
 			*l.got = l.def
@@ -103,6 +112,14 @@ func (s *Server) signInAddress(r *http.Request) rateBucket {
 // emailAccount is the per-address bucket of codes and reset emails asked for or tried.
 func (s *Server) emailAccount(email string) rateBucket {
 	return rateBucket{"email:account:" + bucketKey(email), s.limits.EmailPerAccount}
+}
+
+// signUpBuckets are the hits of one sign-up: its client address and the address signed up.
+func (s *Server) signUpBuckets(r *http.Request, email string) []rateBucket {
+	return []rateBucket{
+		{"signup:address:" + clientAddress(r), s.limits.SignUpPerAddress},
+		{"signup:account:" + bucketKey(email), s.limits.SignUpPerAccount},
+	}
 }
 
 // limitedRow counts one hit in each bucket, then runs query: one pgx batch, so one round

@@ -107,6 +107,8 @@ type Server struct {
 	// signInCodeKey keys the stored hashes of email sign-in codes (signInCodeHash):
 	// derived from the token signing key, never sent to the database.
 	signInCodeKey []byte
+	// signUpCodeKey keys the stored hashes of sign-up codes (SignUpCodeHash).
+	signUpCodeKey []byte
 
 	// api serves the API port; mgmt the management listener (Management).
 	api, mgmt            *routeTable
@@ -168,6 +170,10 @@ func NewServer(opts Options) *Server {
 	if err != nil { // an Authority always holds an Ed25519 signing key
 		panic("api: the sign-in code key: " + err.Error())
 	}
+	signUpKey, err := opts.Tokens.DeriveKey(signUpCodeKeyInfo)
+	if err != nil {
+		panic("api: the sign-up code key: " + err.Error())
+	}
 	s := &Server{
 		pool:       opts.Pool,
 		tokens:     opts.Tokens,
@@ -185,6 +191,7 @@ func NewServer(opts Options) *Server {
 
 		acquireTimeout: opts.AcquireTimeout,
 		signInCodeKey:  codeKey,
+		signUpCodeKey:  signUpKey,
 	}
 	s.api, s.mgmt = s.newRouteTable(), s.newRouteTable()
 	s.routeAll(opts.MetricsOnAPIPort)
@@ -255,6 +262,7 @@ func (s *Server) routeAll(metricsOnAPIPort bool) {
 	s.handle(http.MethodGet, "/docs/docs.css", s.docsAsset("docs.css", "text/css; charset=utf-8"), public)
 
 	s.handle(http.MethodPost, "/v1/auth/register", s.register, public)
+	s.handle(http.MethodPost, "/v1/auth/register/verify", s.verifySignUp, public)
 	s.handle(http.MethodPost, "/v1/auth/login", s.login, public)
 	s.handle(http.MethodGet, "/v1/auth/me", s.me, private)
 

@@ -4,8 +4,9 @@
 -- ----- auth.users ---------------------------------------------------------------------
 -- password_hash is not readable by the API role at all: login reads it through
 -- auth.credentials_for. status is not writable: nobody re-enables themselves.
+-- No INSERT: an account is born only when its mailbox answered (auth.verify_sign_up,
+-- auth.verify_sign_in_code, auth.oidc_sign_in: users_insert_kernel in sign_in.sql).
 grant select (id, email, status, created_at, updated_at),
-      insert (id, email, password_hash),
       update (email, password_hash)
    on auth.users to rowguard_api;
 
@@ -16,11 +17,6 @@ create policy users_select on auth.users for select to rowguard_api
                        and m.org_id = (select app.current_org_id())));
 comment on policy users_select on auth.users is
   'A user sees themselves, and the members of the organization the request acts in (whose memberships they can see: memberships_select).';
-
-create policy users_insert on auth.users for insert to rowguard_api
-  with check (id = (select app.current_user_id()) and status = 'active');
-comment on policy users_insert on auth.users is
-  'Sign-up: api.register sets app.user_id to the new id first, so only that one active user can be created.';
 
 create policy users_update on auth.users for update to rowguard_api
   using (id = (select app.current_user_id()))
@@ -38,7 +34,7 @@ comment on policy users_select_kernel on auth.users is
 
 -- ----- the API functions of this domain -------------------------------------------------
 grant execute on function
-  api.register(text, text, text, text, text, bytea, interval, interval),
+  api.complete_sign_up(text, bytea, text, text, bytea, interval, interval),
   api.create_session(uuid, text, text, bytea, interval, interval),
   api.me()
 to rowguard_api;

@@ -11,7 +11,34 @@ grant insert (email, password_hash, email_verified_at), update (password_hash, e
 create policy users_insert_kernel on auth.users for insert to rowguard_kernel
   with check (status = 'active');
 comment on policy users_insert_kernel on auth.users is
-  'auth.verify_sign_in_code (sign-up by email code, when configured) creates an active account for the address it just proved.';
+  'The only way an account is born: auth.verify_sign_up (a password sign-up whose emailed code came back), auth.verify_sign_in_code (sign-up by email code, when configured) and auth.oidc_sign_in create an active account for the address they just proved.';
+
+-- ----- auth.pending_sign_ups ----------------------------------------------------------
+grant select, insert, update (recipient, code_hash, password_hash, organization_name, attempts, expires_at, created_at), delete
+   on auth.pending_sign_ups to rowguard_kernel;
+
+create policy pending_sign_ups_select_kernel on auth.pending_sign_ups for select to rowguard_kernel
+  using (true);
+comment on policy pending_sign_ups_select_kernel on auth.pending_sign_ups is
+  'auth.verify_sign_up reads the address''s pending sign-up.';
+create policy pending_sign_ups_insert_kernel on auth.pending_sign_ups for insert to rowguard_kernel
+  with check (attempts = 0);
+comment on policy pending_sign_ups_insert_kernel on auth.pending_sign_ups is
+  'auth.request_sign_up stores a fresh sign-up.';
+create policy pending_sign_ups_update_kernel on auth.pending_sign_ups for update to rowguard_kernel
+  using (true) with check (true);
+comment on policy pending_sign_ups_update_kernel on auth.pending_sign_ups is
+  'A new request replaces the sign-up (resetting attempts); a wrong guess counts.';
+create policy pending_sign_ups_delete_kernel on auth.pending_sign_ups for delete to rowguard_kernel
+  using (true);
+comment on policy pending_sign_ups_delete_kernel on auth.pending_sign_ups is
+  'A sign-up is deleted once verified, expired or guessed wrong too often.';
+
+-- The API passes the HMAC of each code and the argon2id hash of the password.
+grant execute on function
+  auth.request_sign_up(text, bytea, text, text, text),
+  auth.verify_sign_up(text, bytea)
+to rowguard_api;
 
 -- Updates: users_update_kernel_outside_request (identity.sql).
 

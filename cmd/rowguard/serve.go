@@ -190,6 +190,8 @@ func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
 			PasswordChangePerAccount: api.RateLimit(cfg.RateLimitPasswordAccount),
 			SignInPerAddress:         api.RateLimit(cfg.RateLimitSignInAddress),
 			EmailPerAccount:          api.RateLimit(cfg.RateLimitEmailAccount),
+			SignUpPerAddress:         api.RateLimit(cfg.RateLimitSignUpAddress),
+			SignUpPerAccount:         api.RateLimit(cfg.RateLimitSignUpAccount),
 		},
 		TrustedProxies:   cfg.TrustedProxies,
 		InvitationTTL:    cfg.InvitationTTL,

@@ -58,6 +58,8 @@ var Variables = []Variable{
 	{"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT", "10/15m", "Password-change attempts per signed-in user."},
 	{"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS", "50/15m", "Email-code, password-reset and OpenID Connect requests per client address."},
 	{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT", "10/15m", "Sign-in codes requested or tried, and reset emails requested, per email address."},
+	{"ROWGUARD_RATE_LIMIT_SIGN_UP_ADDRESS", "20/1h", "Sign-ups (POST /v1/auth/register) per client address."},
+	{"ROWGUARD_RATE_LIMIT_SIGN_UP_ACCOUNT", "5/1h", "Sign-ups per email address signed up (each sends that address an email)."},
 	{"ROWGUARD_PASSWORD_MEMORY_KIB", "19456", "Argon2id memory cost of new password hashes, in KiB (8192 to 1048576). Each concurrent login holds this much memory; see README for the latency it costs."},
 	{"ROWGUARD_PASSWORD_ITERATIONS", "2", "Argon2id time cost (passes), 1 to 16."},
 	{"ROWGUARD_PASSWORD_PARALLELISM", "1", "Argon2id lanes per hash, 1 to 16."},
@@ -142,6 +144,8 @@ type ServeConfig struct {
 	RateLimitPasswordAccount RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT" default:"10/15m"`
 	RateLimitSignInAddress   RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS" default:"50/15m"`
 	RateLimitEmailAccount    RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT" default:"10/15m"`
+	RateLimitSignUpAddress   RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_UP_ADDRESS" default:"20/1h"`
+	RateLimitSignUpAccount   RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_UP_ACCOUNT" default:"5/1h"`
 
 	PasswordMemoryKiB   uint32 `envconfig:"ROWGUARD_PASSWORD_MEMORY_KIB" default:"19456"`
 	PasswordIterations  uint32 `envconfig:"ROWGUARD_PASSWORD_ITERATIONS" default:"2"`
@@ -292,6 +296,8 @@ func (c *ServeConfig) validate() error {
 		{"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT", c.RateLimitPasswordAccount},
 		{"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS", c.RateLimitSignInAddress},
 		{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT", c.RateLimitEmailAccount},
+		{"ROWGUARD_RATE_LIMIT_SIGN_UP_ADDRESS", c.RateLimitSignUpAddress},
+		{"ROWGUARD_RATE_LIMIT_SIGN_UP_ACCOUNT", c.RateLimitSignUpAccount},
 	} {
 		if l.l.Max < 1 || l.l.Max > 1_000_000 || l.l.Window < time.Second || l.l.Window > 24*time.Hour {
 			bad(l.name, "must be <max>/<window> with max 1 to 1000000 and window 1s to 24h, e.g. 10/15m (got %s)", l.l)

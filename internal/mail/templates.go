@@ -30,6 +30,26 @@ var templates = map[string]emailTemplate{
 It expires in {{.expires_in_minutes}} minutes and works once. If you did not ask to
 sign in, ignore this email: nobody can sign in without the code.
 `),
+	// payload: {"code": "123456", "expires_in_minutes": 30}
+	"sign_up_code": newTemplate(
+		`Your sign-up code: {{.code}}`,
+		`Someone (hopefully you) asked to create a rowguard account with this email address.
+Finish signing up with this code (POST /v1/auth/register/verify):
+
+    {{.code}}
+
+It expires in {{.expires_in_minutes}} minutes and works once. If you did not sign up,
+ignore this email: no account exists until the code is used.
+`),
+	// payload: {} (the address already has an account)
+	"sign_up_exists": newTemplate(
+		`Someone tried to sign up with your email address`,
+		`Someone (perhaps you) tried to create a rowguard account with this email address,
+which already has one. Nothing was created and your account is unchanged.
+
+If it was you: sign in instead, or ask for a password reset or an emailed sign-in code.
+If it was not you, you need do nothing.
+`),
 	// payload: {"token": "...", "organization": "Acme", "role": "MEMBER", "expires_at": "2031-…"}
 	"invitation": newTemplate(
 		`You are invited to {{.organization}} on rowguard`,

@@ -1,32 +1,31 @@
--- Sign-up, sign-in and "who am I". register and create_session run before any session
--- exists: they set app.user_id to the user they create or that the API has just
--- authenticated (argon2id, in Go), so the inserts below pass the ordinary policies.
+-- Sign-up, sign-in and "who am I". complete_sign_up and create_session run before any
+-- session exists: they set app.user_id to the user the kernel just created from a proven
+-- mailbox, or that the API has just authenticated (argon2id, in Go), so the inserts below
+-- pass the ordinary policies.
 
-create function api.register(
-  p_email text, p_password_hash text, p_organization_name text, p_user_agent text, p_ip text,
+-- A password sign-up is only pending until its emailed code comes back
+-- (auth.request_sign_up, called by the API directly); then the account is born here.
+create function api.complete_sign_up(
+  p_email text, p_code_hash bytea, p_user_agent text, p_ip text,
   p_refresh_token_hash bytea, p_session_lifetime interval, p_session_idle_timeout interval
 ) returns json
 language plpgsql volatile as $$
 declare
-  v_user_id    uuid := app.uuid_v7();
-  v_session    record;
-  v_org        json;
+  v_proof   record;
+  v_session record;
+  v_org     json;
 begin
-  perform set_config('app.user_id', v_user_id::text, true);
-  begin
-    insert into auth.users (id, email, password_hash)
-    values (v_user_id, btrim(p_email), p_password_hash);
-  exception when unique_violation then
-    raise exception 'an account with this email already exists'
-      using errcode = 'RG409', column = 'email';
-  end;
-
-  select * into v_session from auth.open_session(v_user_id, p_user_agent, p_ip::inet,
+  select * into v_proof from auth.verify_sign_up(p_email, p_code_hash);
+  if v_proof.user_id is null then
+    return null; -- wrong, expired, used or unknown: the caller answers 401 (and the count commits)
+  end if;
+  perform set_config('app.user_id', v_proof.user_id::text, true);
+  select * into v_session from auth.open_session(v_proof.user_id, p_user_agent, p_ip::inet,
     p_refresh_token_hash, p_session_lifetime, p_session_idle_timeout);
 
-  if p_organization_name is not null then
+  if v_proof.organization_name is not null then
     begin
-      v_org := api.create_organization(p_organization_name, null);
+      v_org := api.create_organization(v_proof.organization_name, null);
     exception when check_violation or not_null_violation or sqlstate 'RG409' then
       -- The client named no slug; whatever the organization refused is its name.
       raise exception 'organization_name cannot be used as an organization name'
@@ -35,14 +34,14 @@ begin
   end if;
 
   return json_build_object(
-    'user', api.user_json(v_user_id),
+    'user', api.user_json(v_proof.user_id),
     'organization', v_org,
     'session_id', v_session.session_id,
     'session_expires_at', v_session.expires_at);
 end
 $$;
-comment on function api.register(text, text, text, text, text, bytea, interval, interval) is
-  'POST /v1/auth/register: a new active user, a session (auth.open_session), and optionally an organization the user OWNs.';
+comment on function api.complete_sign_up(text, bytea, text, text, bytea, interval, interval) is
+  'POST /v1/auth/register/verify: the account of a pending sign-up whose code the API hashed (auth.verify_sign_up), a session (auth.open_session), and the organization it asked for, which the user OWNs. NULL for a wrong, expired, used or unknown code.';
 
 -- Every way in (password login, and the ways later added) ends here, after the API has
 -- authenticated the user: api.create_session → auth.open_session, the one place a
