@@ -30,6 +30,8 @@ insert into auth.refresh_tokens (token_hash, session_id)
   select sha256('fixture'), id from auth.sessions where user_id = 'aa000000-0000-4000-8000-00000000000a' limit 1;
 insert into auth.rate_limits (bucket, window_ends_at, hits) values ('login:address:192.0.2.1', now() + interval '15 minutes', 3);
 insert into auth.email_sign_in_codes (email, code_hash, expires_at) values ('nina@x.test', sha256('1'), now() + interval '10 minutes');
+insert into auth.pending_sign_ups (email, recipient, code_hash, password_hash, expires_at)
+  values ('newcomer@x.test', 'newcomer@x.test', sha256('p'), '$argon2id$fixture', now() + interval '30 minutes');
 insert into auth.password_reset_tokens (token_hash, user_id, expires_at) values (sha256('r'), 'aa000000-0000-4000-8000-00000000000a', now() + interval '30 minutes');
 insert into auth.oidc_login_states (state_hash, provider, nonce_hash, code_verifier, expires_at)
   values (sha256('s'), 'google', sha256('n'), repeat('v', 43), now() + interval '10 minutes');
@@ -219,6 +221,10 @@ insert into expectation (tbl, cmd, variant, probe, allowed) values
   ('auth.email_sign_in_codes', 'insert', 'a new row', $$insert into auth.email_sign_in_codes (email, code_hash, expires_at) values ('probe@x.test', sha256('2'), now() + interval '10 minutes')$$, '{}'),
   ('auth.email_sign_in_codes', 'update', 'the fixture row', $$update auth.email_sign_in_codes set created_at = created_at$$, '{}'),
   ('auth.email_sign_in_codes', 'delete', 'the fixture row', $$delete from auth.email_sign_in_codes$$, '{}'),
+  ('auth.pending_sign_ups', 'select', 'the fixture row', $$select from auth.pending_sign_ups$$, '{}'),
+  ('auth.pending_sign_ups', 'insert', 'a new row', $$insert into auth.pending_sign_ups (email, recipient, code_hash, password_hash, expires_at) values ('probe@x.test', 'probe@x.test', sha256('2'), '$argon2id$probe', now() + interval '30 minutes')$$, '{}'),
+  ('auth.pending_sign_ups', 'update', 'the fixture row', $$update auth.pending_sign_ups set created_at = created_at$$, '{}'),
+  ('auth.pending_sign_ups', 'delete', 'the fixture row', $$delete from auth.pending_sign_ups$$, '{}'),
   ('auth.password_reset_tokens', 'select', 'the fixture row', $$select from auth.password_reset_tokens$$, '{}'),
   ('auth.password_reset_tokens', 'insert', 'a new row', $$insert into auth.password_reset_tokens (token_hash, user_id, expires_at) values (sha256('r2'), 'aa000000-0000-4000-8000-00000000000a', now() + interval '30 minutes')$$, '{}'),
   ('auth.password_reset_tokens', 'update', 'the fixture row', $$update auth.password_reset_tokens set created_at = created_at$$, '{}'),
