@@ -61,6 +61,13 @@ begin
   if p_password_hash is null or p_password_hash not like '$argon2id$%' then
     raise exception 'a sign-up carries the argon2id hash of its password' using errcode = '22023';
   end if;
+  -- The organization is created only at verification: refuse now, for every address
+  -- alike, a name app.organizations would refuse then (organizations_name_check).
+  if p_organization_name is not null
+     and pg_catalog.length(pg_catalog.btrim(p_organization_name)) not between 1 and 200 then
+    raise exception 'organization_name cannot be used as an organization name'
+      using errcode = 'RG422', column = 'organization_name';
+  end if;
   delete from auth.pending_sign_ups where expires_at < pg_catalog.now();
 
   select u.email, u.status into v_recipient, v_status

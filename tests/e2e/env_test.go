@@ -62,6 +62,9 @@ type env struct {
 	mgmtRoutes []routeRE // of the management listener
 	// sweepIDs maps path variables ({org_id}) to real ids for the bad-input sweep.
 	sweepIDs map[string]string
+	// mailbox reads the sign-up code mailed to an address, when the env delivers its
+	// mail (newMailEnv); nil: readSignUpCode reads the outbox.
+	mailbox func(t testing.TB, email string) string
 }
 
 type envConfig struct {
@@ -131,6 +134,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		RateLimits: api.RateLimitOptions{
 			SignInPerAddress: api.RateLimit{Max: 100000, Window: time.Hour},
 			EmailPerAccount:  api.RateLimit{Max: 100000, Window: time.Hour},
+			SignUpPerAddress: api.RateLimit{Max: 100000, Window: time.Hour},
+			SignUpPerAccount: api.RateLimit{Max: 100000, Window: time.Hour},
 		},
 	}
 	if cfg.options != nil {

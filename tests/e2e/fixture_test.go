@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -114,25 +115,81 @@ func (e *env) newEmail(tag string) string {
 	return fmt.Sprintf("%s-%d@example.com", local, e.seq.Add(1))
 }
 
-// register signs a user up over HTTP (naming an organization when orgName is
-// not empty) and returns the user and the organization.
+// register signs a user up over HTTP, as a person would: POST /v1/auth/register (202),
+// the code from the email the server sent (readSignUpCode), POST /v1/auth/register/verify
+// (201, signed in). It names an organization when orgName is not empty, and returns the
+// user and the organization.
 func (e *env) register(t testing.TB, tag, orgName string) (user, *org) {
 	t.Helper()
-	body := map[string]any{"email": e.newEmail(tag), "password": fixturePassword}
+	email := e.newEmail(tag)
+	e.startSignUp(t, email, fixturePassword, orgName)
+	res := e.verifySignUp(t, email, e.readSignUpCode(t, email)).want(t, http.StatusCreated)
+	var out authResponse
+	res.decode(t, &out)
+	return e.userOf(t, out, fixturePassword), out.Organization
+}
+
+// startSignUp is POST /v1/auth/register, which must answer 202.
+func (e *env) startSignUp(t testing.TB, email, password, orgName string) *response {
+	t.Helper()
+	body := map[string]any{"email": email, "password": password}
 	if orgName != "" {
 		body["organization_name"] = orgName
 	}
-	r := e.do(t, http.MethodPost, "/v1/auth/register", "", body).want(t, http.StatusCreated)
-	var res authResponse
-	r.decode(t, &res)
+	return e.do(t, http.MethodPost, "/v1/auth/register", "", body).want(t, http.StatusAccepted)
+}
+
+// verifySignUp is POST /v1/auth/register/verify.
+func (e *env) verifySignUp(t testing.TB, email, code string) *response {
+	t.Helper()
+	return e.do(t, http.MethodPost, "/v1/auth/register/verify", "", map[string]any{"email": email, "code": code})
+}
+
+// readSignUpCode is the code of the last sign-up email sent to email: from the mailbox
+// when the env delivers its mail (mailEnv), else read from the outbox as the superuser,
+// where the undelivered email waits.
+func (e *env) readSignUpCode(t testing.TB, email string) string {
+	t.Helper()
+	if e.mailbox != nil {
+		return e.mailbox(t, email)
+	}
+	var code string
+	err := e.admin.QueryRow(context.Background(), `select payload->>'code' from auth.email_outbox
+	  where lower(recipient) = lower($1) and template = 'sign_up_code' order by created_at desc, id desc limit 1`, email).Scan(&code)
+	if err != nil {
+		t.Fatalf("no sign-up code was queued for %s: %v", email, err)
+	}
+	return code
+}
+
+// userOf is the user a sign-in answer signed in.
+func (e *env) userOf(t testing.TB, res authResponse, password string) user {
+	t.Helper()
 	claims, err := e.tokens.Verify(res.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return user{
-		ID: res.User.ID, Email: res.User.Email, Password: fixturePassword,
+		ID: res.User.ID, Email: res.User.Email, Password: password,
 		Token: res.AccessToken, SessionID: claims.SessionID, RefreshToken: res.RefreshToken,
-	}, res.Organization
+	}
+}
+
+// squat makes an account the way sign-up made them before its code was required: a
+// password, an address nobody proved, and a session signed in with that password. It is
+// what an attacker who registered someone else's address back then holds.
+func (e *env) squat(t testing.TB, tag string) user {
+	t.Helper()
+	email := e.newEmail(tag)
+	hash, err := testHasher.Hash(fixturePassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.exec(t, `insert into auth.users (email, password_hash) values ($1, $2)`, email, hash)
+	var res authResponse
+	e.do(t, http.MethodPost, "/v1/auth/login", "", map[string]any{"email": email, "password": fixturePassword}).
+		want(t, http.StatusOK).decode(t, &res)
+	return e.userOf(t, res, fixturePassword)
 }
 
 // addMember makes u a member of orgID with role. There is no invite endpoint

@@ -82,7 +82,7 @@ func TestInvitationGrantsExactlyWhatItSays(t *testing.T) {
 
 	// The invitee signs up with that email, unverified: the list by verified email is empty.
 	invitee, _ := e.register(t, "invitee-account", "")
-	e.exec(t, `update auth.users set email = $2 where id = $1`, invitee.ID, email)
+	e.exec(t, `update auth.users set email = $2, email_verified_at = null where id = $1`, invitee.ID, email)
 	var mine page[invitation]
 	e.do(t, "GET", "/v1/invitations", invitee.Token, nil).want(t, http.StatusOK).decode(t, &mine)
 	if len(mine.Items) != 0 {

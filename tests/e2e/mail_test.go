@@ -41,7 +41,9 @@ func newMailEnv(t *testing.T, opts ...envOption) *mailEnv {
 		sender.Run(ctx)
 	}()
 	t.Cleanup(func() { cancel(); <-done }) // before the pool closes (cleanups run last-in first-out)
-	return &mailEnv{env: e, smtp: smtp, read: map[string]bool{}}
+	m := &mailEnv{env: e, smtp: smtp, read: map[string]bool{}}
+	e.mailbox = m.signInCode // the sign-up email carries its code the same way
+	return m
 }
 
 // nextMail waits for the next message to to that this test has not read yet.

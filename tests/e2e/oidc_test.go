@@ -126,7 +126,7 @@ func TestOIDCSignInCreatesThenFindsTheUser(t *testing.T) {
 func TestOIDCLinksByVerifiedEmail(t *testing.T) {
 	o := newOIDCEnv(t)
 
-	squatted, _ := o.register(t, "oidc-squatted", "")
+	squatted := o.squat(t, "oidc-squatted")
 	cb, _ := o.start(t, map[string]any{"sub": "owner-1", "email": upper(squatted.Email)})
 	res := o.signedIn(t, o.callback(t, cb), squatted.Email)
 	if res.User.ID != squatted.ID {
@@ -135,8 +135,7 @@ func TestOIDCLinksByVerifiedEmail(t *testing.T) {
 	wantUnauthorized(t, o.do(t, http.MethodGet, "/v1/auth/me", squatted.Token, nil))
 	wantProblem(t, o.postLogin(t, squatted.Email, squatted.Password), api.ProblemInvalidCredentials)
 
-	verified, _ := o.register(t, "oidc-verified", "")
-	o.exec(t, `update auth.users set email_verified_at = now() where id = $1`, verified.ID)
+	verified, _ := o.register(t, "oidc-verified", "") // a sign-up proves the address
 	cb, _ = o.start(t, map[string]any{"sub": "owner-2", "email": verified.Email})
 	if res := o.signedIn(t, o.callback(t, cb), verified.Email); res.User.ID != verified.ID {
 		t.Fatalf("linked to %s, want %s", res.User.ID, verified.ID)

@@ -50,7 +50,7 @@ func TestPasswordResetRevokesEverySession(t *testing.T) {
 	m := newMailEnv(t, withOptions(func(o *api.Options) {
 		o.SignIn.PasswordResetURL = "https://app.rowguard.test/reset"
 	}))
-	u, _ := m.register(t, "reset-user", "")
+	u := m.squat(t, "reset-user") // its address unproven: the reset is its first proof
 	var second authResponse
 	m.postLogin(t, u.Email, u.Password).want(t, http.StatusOK).decode(t, &second)
 	other, _ := m.register(t, "reset-bystander", "")
