@@ -104,7 +104,12 @@ func (s *Server) verifySignUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
-	err = s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r), s.emailAccount(email)},
+	// Guesses are bounded in SQL too: 5 per pending sign-up, and sign-ups are limited.
+	buckets := []rateBucket{
+		{"signupverify:address:" + clientAddress(r), s.limits.SignInPerAddress},
+		{"signupverify:account:" + bucketKey(email), s.limits.EmailPerAccount},
+	}
+	err = s.limitedRow(r.Context(), buckets,
 		`select api.complete_sign_up($1, $2, $3, $4, $5, $6::interval, $7::interval)`,
 		email, signInCodeHash(s.signUpCodeKey, email, code), nullIfEmpty(userAgent(r)), nullIfEmpty(clientIP(r)),
 		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout)).Scan(&body)
