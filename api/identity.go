@@ -103,16 +103,27 @@ func (s *Server) verifySignUp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var body []byte
 	// Guesses are bounded in SQL too: 5 per pending sign-up, and sign-ups are limited.
 	buckets := []rateBucket{
 		{"signupverify:address:" + clientAddress(r), s.limits.SignInPerAddress},
 		{"signupverify:account:" + bucketKey(email), s.limits.EmailPerAccount},
 	}
-	err = s.limitedRow(r.Context(), buckets,
-		`select api.complete_sign_up($1, $2, $3, $4, $5, $6::interval, $7::interval)`,
+	if s.pool == nil {
+		s.fail(w, r, errNoPool)
+		return
+	}
+	// One batch, one round trip, one transaction: the request id (the audit trail traces
+	// the founding of an organization to it), the buckets' hits, the sign-up.
+	batch := &pgx.Batch{}
+	batch.Queue(`select set_config('app.request_id', $1, true)`, RequestIDFrom(r.Context()))
+	for _, b := range buckets {
+		queueRateLimit(batch, b.name, b.limit)
+	}
+	batch.Queue(`select api.complete_sign_up($1, $2, $3, $4, $5, $6::interval, $7::interval)`,
 		email, signInCodeHash(s.signUpCodeKey, email, code), nullIfEmpty(userAgent(r)), nullIfEmpty(clientIP(r)),
-		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout)).Scan(&body)
+		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout))
+	var body []byte
+	err = limitedResults{s.pool.SendBatch(r.Context(), batch), 1 + len(buckets)}.Scan(&body)
 	if err != nil {
 		e := s.mapError(r, err)
 		if e.kind == ProblemForbidden { // an account made meanwhile, and disabled

@@ -171,11 +171,11 @@ func TestServeManagementListener(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
+		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("register: %d", resp.StatusCode)
 		}
 	}
-	const registered = `rowguard_http_requests_total{method="POST",route="/v1/auth/register",status="201"}`
+	const registered = `rowguard_http_requests_total{method="POST",route="/v1/auth/register",status="202"}`
 	const unmatched = `rowguard_http_requests_total{method="GET",route="unmatched",status="404"}`
 
 	t.Run("address", func(t *testing.T) {

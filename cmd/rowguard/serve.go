@@ -95,9 +95,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, `Try:
   curl -s %s/v1/auth/register -H 'content-type: application/json' \
     -d '{"email":"ada@example.com","password":"correct horse battery staple","organization_name":"Analytical Engines"}'
+  then send the emailed code (without SMTP: in this log) to %s/v1/auth/register/verify {"email":…,"code":…}
 Press Ctrl-C to stop.
 
-`, base)
+`, base, base)
 
 	pending := len(servers) // Serve calls yet to return
 	var failed error

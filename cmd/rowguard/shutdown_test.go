@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/testdb"
 )
 
@@ -44,13 +45,27 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	status, body := post("POST", "/v1/auth/register", "", `{"email":"drain@example.com","password":"correct horse battery","organization_name":"Drain"}`)
+	// An account (a sign-up's emailed code is not what this test is about: the account
+	// is written as the superuser), signed in over HTTP, founding an organization.
+	hash, err := password.Default().Hash("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AdminPool(t).Exec(context.Background(),
+		`insert into auth.users (email, password_hash, email_verified_at) values ('drain@example.com', $1, now())`, hash); err != nil {
+		t.Fatal(err)
+	}
+	status, body := post("POST", "/v1/auth/login", "", `{"email":"drain@example.com","password":"correct horse battery"}`)
 	var reg struct {
 		Organization struct{ ID string }
 		AccessToken  string `json:"access_token"`
 	}
-	if status != http.StatusCreated || json.Unmarshal([]byte(body), &reg) != nil {
-		t.Fatalf("register: %d %s", status, body)
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &reg) != nil {
+		t.Fatalf("login: %d %s", status, body)
+	}
+	status, body = post("POST", "/v1/orgs", reg.AccessToken, `{"name":"Drain"}`)
+	if status != http.StatusCreated || json.Unmarshal([]byte(body), &reg.Organization) != nil {
+		t.Fatalf("create organization: %d %s", status, body)
 	}
 	status, body = post("POST", "/v1/orgs/"+reg.Organization.ID+"/projects", reg.AccessToken, `{"name":"In flight"}`)
 	var p struct{ ID string }

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/token"
@@ -34,6 +36,7 @@ type Server struct {
 	URL    string
 	http   *http.Server
 	client *http.Client
+	opts   api.Options // what the API was built with: its pool, signing key and hasher
 }
 
 // Start serves api.NewServer(opts) on loopback. opts.Pool is required; Tokens and
@@ -64,6 +67,7 @@ func Start(opts api.Options, clients int) (*Server, error) {
 		URL:    "http://" + ln.Addr().String(),
 		http:   hs,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: time.Minute},
+		opts:   opts,
 	}, nil
 }
 
@@ -106,15 +110,57 @@ func (s *Server) Call(ctx context.Context, method, path, tok, requestID string, 
 	return resp.StatusCode, data, resp.Header, err
 }
 
+// StartSignUp starts email's sign-up as POST /v1/auth/register would, past its rate
+// limits: the password hashed with the API's hasher, a fresh code whose keyed hash
+// (made with the API's own signing key) and email are queued by auth.request_sign_up,
+// on the API's own pool and role. It returns the code, which a person would read in
+// that email: the caller proves it at POST /v1/auth/register/verify, over HTTP.
+//
+// This process is the API (same key, same database, same role), so it knows the code
+// it made; no other client can. For harnesses and `rowguard seed-demo`, whose
+// addresses are not real mailboxes.
+func (s *Server) StartSignUp(ctx context.Context, email, password string, orgName *string) (code string, err error) {
+	if s.opts.Pool == nil {
+		return "", fmt.Errorf("start sign-up %s: the API has no database pool", email)
+	}
+	hash, err := s.opts.Passwords.Hash(password)
+	if err != nil {
+		return "", err
+	}
+	if code, err = api.NewSignUpCode(); err != nil {
+		return "", err
+	}
+	codeHash, err := api.SignUpCodeHash(s.opts.Tokens, email, code)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.opts.Pool.Exec(ctx, `select auth.request_sign_up($1, $2, $3, $4, $5)`,
+		email, codeHash, code, hash, orgName); err != nil {
+		return "", fmt.Errorf("start sign-up %s: %w", email, err)
+	}
+	return code, nil
+}
+
+// QueryRow runs one query on the API's own pool, as the API's role: what the API may
+// ask the database itself, nothing more.
+func (s *Server) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return s.opts.Pool.QueryRow(ctx, sql, args...)
+}
+
 // Tenant is a user who signed up founding an organization (its OWNER).
 type Tenant struct {
 	UserID, OrgID, Token string
 }
 
-// SignUp registers email, founding an organization named orgName.
+// SignUp signs email up founding an organization named orgName: StartSignUp, then the
+// code to POST /v1/auth/register/verify.
 func (s *Server) SignUp(ctx context.Context, email, orgName string) (Tenant, error) {
-	status, body, _, err := s.Call(ctx, "POST", "/v1/auth/register", "", "", map[string]any{
-		"email": email, "password": "correct horse battery", "organization_name": orgName})
+	code, err := s.StartSignUp(ctx, email, "correct horse battery", &orgName)
+	if err != nil {
+		return Tenant{}, err
+	}
+	status, body, _, err := s.Call(ctx, "POST", "/v1/auth/register/verify", "", "", map[string]any{
+		"email": email, "code": code})
 	var res struct {
 		User         struct{ ID string }
 		Organization struct{ ID string }

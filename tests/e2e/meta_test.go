@@ -54,7 +54,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	wantPublic := []string{
 		"GET /.well-known/jwks.json", "POST /v1/auth/refresh",
 		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /healthz", "GET /openapi.json",
-		"GET /readyz", "POST /v1/auth/login", "POST /v1/auth/register",
+		"GET /readyz", "POST /v1/auth/login", "POST /v1/auth/register", "POST /v1/auth/register/verify",
 		"POST /v1/billing/webhook", // authenticated by the provider's HMAC signature, not a token
 	}
 	wantPublic = append(wantPublic, passwordlessRoutes...) // sign_in_code_test.go
