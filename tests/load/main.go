@@ -5,6 +5,7 @@
 //	go run ./tests/load                    # self-contained: private Postgres, in-process API
 //	go run ./tests/load -concurrency 64 -duration 20s
 //	go run ./tests/load -json > load.json  # machine-readable report
+//	go run ./tests/load -signup-timing 60  # does register take as long for a taken address as a new one?
 //
 // # What it does
 //
@@ -19,7 +20,8 @@
 // database for the direct phase.
 //
 // Seed, through the HTTP API: -orgs organizations, each registered by its
-// own user (POST /v1/auth/register, which returns the access token), with
+// own user (POST /v1/auth/register, then /v1/auth/register/verify with the code
+// read from the outbox, which returns the access token), with
 // -projects projects each (POST /v1/orgs/{org_id}/projects).
 //
 // Phase "api": -concurrency clients for -duration (after -warmup, not
@@ -157,6 +159,8 @@ type config struct {
 	finance        bool
 	financeSizes   []int
 	financeSamples int
+	// -signup-timing N: time N pairs of sign-ups (existing address, new one) and stop.
+	signupTiming int
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -195,6 +199,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.finance, "finance", false, "run the finance scenarios (records list/create, trends; ledger sizes at the database) instead of the projects phases")
 	sizes := fs.String("finance-sizes", "10000,100000,1000000", "-finance: ledger sizes (rows in one project) at which the database timings are taken")
 	fs.IntVar(&c.financeSamples, "finance-samples", 200, "-finance: timed requests per statement and size")
+	fs.IntVar(&c.signupTiming, "signup-timing", 0, "time this many pairs (at least 30) of POST /v1/auth/register for an address that has an account and a new one, print the ratio of the medians, and stop (no phases)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./tests/load [flags]\n\n"+
 			"Benchmarks GET /v1/orgs/{org_id}/projects through the API against the same SQL sent directly,\n"+
@@ -215,6 +220,9 @@ func parseFlags(args []string) (*config, error) {
 			errs = append(errs, fmt.Errorf("-finance-sizes: %q is not a positive row count", f))
 		}
 		c.financeSizes = append(c.financeSizes, n)
+	}
+	if c.signupTiming != 0 && c.signupTiming < 30 {
+		errs = append(errs, errors.New("-signup-timing needs at least 30 pairs"))
 	}
 	if c.orgs < 2 {
 		errs = append(errs, errors.New("-orgs must be at least 2 (tenants must mix)"))
@@ -300,6 +308,14 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 			return 2
 		}
 		progress("pprof on http://%s/debug/pprof/", addr)
+	}
+
+	if cfg.signupTiming > 0 {
+		if err := signUpTiming(ctx, env, cfg.signupTiming, stdout, progress); err != nil {
+			fmt.Fprintln(stderr, "load: -signup-timing:", err)
+			return 2
+		}
+		return 0
 	}
 
 	progress("seeding %d orgs × %d projects through %s", cfg.orgs, cfg.projects, env.baseURL)

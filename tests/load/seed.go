@@ -34,7 +34,12 @@ func seed(ctx context.Context, cfg *config, e *env) ([]*tenant, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	tenants := make([]*tenant, cfg.orgs)
 
-	err := parallel(ctx, cfg.seedWorkers, cfg.orgs, func(ctx context.Context, i int) error {
+	mb, err := openMailbox(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer mb.close()
+	err = parallel(ctx, cfg.seedWorkers, cfg.orgs, func(ctx context.Context, i int) error {
 		var res struct {
 			Organization struct {
 				ID string `json:"id"`
@@ -46,7 +51,7 @@ func seed(ctx context.Context, cfg *config, e *env) ([]*tenant, error) {
 			"password":          "load-test-password-" + strconv.Itoa(i),
 			"organization_name": fmt.Sprintf("Load %s %d", run, i),
 		}
-		if err := postJSON(ctx, e, "/v1/auth/register", "", body, &res, http.StatusCreated); err != nil {
+		if err := signUp(ctx, e, mb, body["email"].(string), body["password"].(string), body["organization_name"].(string), &res); err != nil {
 			return fmt.Errorf("register user %d: %w", i, err)
 		}
 		sub, sid, err := tokenIDs(res.AccessToken)

@@ -189,6 +189,7 @@ func (e *env) serveInProcess(ctx context.Context, cfg *config, appURL string, st
 		RateLimits: api.RateLimitOptions{
 			LoginPerAddress: unlimited, LoginPerAccount: unlimited,
 			RefreshPerAddress: unlimited, RefreshPerAccount: unlimited, PasswordChangePerAccount: unlimited,
+			SignInPerAddress: unlimited, EmailPerAccount: unlimited, SignUpPerAddress: unlimited, SignUpPerAccount: unlimited,
 		},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
