@@ -74,7 +74,10 @@ begin
     from auth.users u where pg_catalog.lower(u.email) = v_key;
   if found then
     -- Taken: no second account and no code. The owner hears of it (a disabled account
-    -- hears nothing); the caller answers exactly as for a new address.
+    -- hears nothing); the caller answers exactly as for a new address. A sign-up still
+    -- pending from before the address got its account is dropped: its code now only
+    -- signs into that account (auth.verify_sign_up), which the owner does by email code.
+    delete from auth.pending_sign_ups p where p.email = v_key;
     if v_status = 'active' then
       perform auth.enqueue_email(v_recipient, 'sign_up_exists', '{}'::jsonb);
     end if;
