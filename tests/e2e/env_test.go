@@ -689,6 +689,7 @@ var snapshotQueries = map[string]string{
 	// Sign-in secrets (the outbox without the columns its sender updates).
 	"auth.email_outbox":          `select id, recipient, template, created_at from auth.email_outbox`,
 	"auth.email_sign_in_codes":   `select * from auth.email_sign_in_codes`,
+	"auth.pending_sign_ups":      `select * from auth.pending_sign_ups`,
 	"auth.password_reset_tokens": `select * from auth.password_reset_tokens`,
 	"auth.oidc_login_states":     `select * from auth.oidc_login_states`,
 	"auth.identities":            `select * from auth.identities`,

@@ -133,7 +133,13 @@ func TestOIDCLinksByVerifiedEmail(t *testing.T) {
 		t.Fatalf("linked to %s, want the existing account %s", res.User.ID, squatted.ID)
 	}
 	wantUnauthorized(t, o.do(t, http.MethodGet, "/v1/auth/me", squatted.Token, nil))
+	if r := o.refresh(t, squatted.RefreshToken); r.Status != http.StatusUnauthorized {
+		t.Errorf("the squatter's refresh token: %s", r)
+	}
 	wantProblem(t, o.postLogin(t, squatted.Email, squatted.Password), api.ProblemInvalidCredentials)
+	if n := o.count(t, `select count(*)::int from auth.sessions where id = $1 and revoked_reason = 'email_proven'`, squatted.SessionID); n != 1 {
+		t.Error("the squatter's session was not revoked as email_proven")
+	}
 
 	verified, _ := o.register(t, "oidc-verified", "") // a sign-up proves the address
 	cb, _ = o.start(t, map[string]any{"sub": "owner-2", "email": verified.Email})
