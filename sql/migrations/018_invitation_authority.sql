@@ -36,8 +36,33 @@ begin
 end
 $$;
 
-grant create on schema app to rowguard_kernel;
+grant create on schema app, auth to rowguard_kernel;
 set local role rowguard_kernel;
+
+-- A sender for one mailbox: `rowguard seed-demo` reads its demo accounts' invitation
+-- emails as their mailbox would (the tokens are in no API answer any more), leaving
+-- everyone else's mail to the server's sender. The API role already claims every email
+-- (auth.claim_emails): this narrower claim grants nothing new.
+create function auth.claim_emails_to(p_recipient text, p_lease interval)
+returns table (id uuid, recipient text, template text, payload jsonb, attempts int)
+language plpgsql volatile security definer set search_path = '' as $$
+begin
+  return query
+    update auth.email_outbox o
+       set attempts = o.attempts + 1,
+           next_attempt_at = pg_catalog.now() + p_lease
+     where o.id in (select d.id
+                      from auth.email_outbox d
+                     where pg_catalog.lower(d.recipient) = pg_catalog.lower(p_recipient)
+                       and d.sent_at is null and d.gave_up_at is null
+                       and d.next_attempt_at <= pg_catalog.now()
+                     order by d.next_attempt_at
+                       for update skip locked)
+    returning o.id, o.recipient, o.template, o.payload, o.attempts;
+end
+$$;
+comment on function auth.claim_emails_to(text, interval) is
+  'Sender only: claim the due emails to one address for p_lease (rows another sender holds are skipped), as auth.claim_emails does for all. rowguard seed-demo reads its demo accounts'' mail with it.';
 
 -- THE rule: may p_actor_id, with their roles right now, issue this invitation? Their org
 -- role is ADMIN or more and at least the invited one, and every project grant (role and
@@ -176,7 +201,7 @@ comment on function app.accept_invitation(bytea) is
 grant execute on function app.invitation_reissued() to rowguard_owner;
 
 set local role rowguard_owner;
-revoke create on schema app from rowguard_kernel;
+revoke create on schema app, auth from rowguard_kernel;
 create trigger invitations_reissue before update on app.invitations
   for each row execute function app.invitation_reissued();
 
@@ -189,6 +214,7 @@ drop trigger invitations_reissue on app.invitations;
 reset role;
 set local role rowguard_kernel;
 drop function app.invitation_reissued();
+drop function auth.claim_emails_to(text, interval);
 drop function app.my_inviter_ids();
 drop function app.invitation_within_my_authority(uuid);
 drop function app.invitation_within_authority(uuid, uuid);
