@@ -211,7 +211,9 @@ reset role;
 
 set local role rowguard_owner;
 drop trigger invitations_reissue on app.invitations;
-reset role;
+-- (policies/ is reinstalled for the migration rolled back to; this one needs 018's function.)
+drop policy if exists project_members_select_kernel_inviter on app.project_members;
+grant create on schema app to rowguard_kernel;
 set local role rowguard_kernel;
 drop function app.invitation_reissued();
 drop function auth.claim_emails_to(text, interval);
@@ -239,6 +241,7 @@ begin
 end
 $$;
 set local role rowguard_owner;
+revoke create on schema app from rowguard_kernel;
 create or replace function app.invitation_closed_is_final() returns trigger
 language plpgsql as $$
 begin
