@@ -71,14 +71,6 @@ create policy invitation_projects_insert on app.invitation_projects for insert t
 comment on policy invitation_projects_insert on app.invitation_projects is
   'Org OWNER/ADMIN attach project grants to an invitation they issued, each at most their own permission in that project.';
 
--- Accepting checks the inviter's authority now (app.invitation_within_authority): the
--- kernel reads the inviter's project memberships, which project_members_select_kernel
--- (the caller's own only) hides.
-create policy project_members_select_kernel_inviter on app.project_members for select to rowguard_kernel
-  using (user_id = any ((select app.my_inviter_ids())::uuid[]));
-comment on policy project_members_select_kernel_inviter on app.project_members is
-  'app.accept_invitation (app.invitation_within_authority) reads the project memberships of whoever sent a pending invitation to the caller''s address, to check they still hold what it grants. No kernel function returns these rows to anyone.';
-
 grant select on app.invitation_projects to rowguard_kernel;
 create policy invitation_projects_select_kernel on app.invitation_projects for select to rowguard_kernel
   using (true);

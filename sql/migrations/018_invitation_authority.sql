@@ -127,7 +127,7 @@ begin
 end
 $$;
 comment on function app.my_inviter_ids() is
-  'The users who sent the pending invitations addressed to the caller''s email: app.accept_invitation checks their authority now (policy project_members_select_kernel_inviter).';
+  'The users who sent the pending invitations addressed to the caller''s email: app.accept_invitation checks their authority now (policy project_members_select_kernel).';
 revoke execute on function app.my_inviter_ids() from public;
 
 -- Re-tokening an invitation (resend) is issuing it again: the caller must hold all it
@@ -211,8 +211,13 @@ reset role;
 
 set local role rowguard_owner;
 drop trigger invitations_reissue on app.invitations;
--- (policies/ is reinstalled for the migration rolled back to; this one needs 018's function.)
-drop policy if exists project_members_select_kernel_inviter on app.project_members;
+-- (policies/ is reinstalled for the migration rolled back to; meanwhile its kernel
+-- policy on project members must not need 018's function.)
+drop policy if exists project_members_select_kernel on app.project_members;
+create policy project_members_select_kernel on app.project_members for select to rowguard_kernel
+  using (user_id = (select app.current_user_id()));
+comment on policy project_members_select_kernel on app.project_members is
+  'app.my_project_permissions reads the caller''s own project memberships, nobody else''s.';
 grant create on schema app to rowguard_kernel;
 set local role rowguard_kernel;
 drop function app.invitation_reissued();
