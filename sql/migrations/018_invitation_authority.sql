@@ -12,6 +12,8 @@
 --    an invitation must hold all it grants, and becomes its inviter) check the caller;
 --    accept checks the inviter now, and refuses the whole invitation when they no
 --    longer hold it (RGL09, invitation-lapsed).
+-- 3. auth.claim_emails_to: the sender's claim for one address, so `rowguard seed-demo`
+--    can read its demo accounts' invitation emails (their tokens are in no answer).
 set local role rowguard_owner;
 
 alter table app.invitations add column token_disclosed_at timestamptz;
