@@ -172,6 +172,8 @@ func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
 // their status (RGnnn → the first kind with status nnn).
 var namedCodes = map[string]ProblemKind{
 	"RGS03": ProblemOrganizationSuspended, // auth.begin_request: an operator suspended the organization
+	"RGV03": ProblemEmailUnverified,       // the caller's address is unproven (invitations)
+	"RGL09": ProblemInvitationLapsed,      // app.accept_invitation: the inviter no longer holds what it grants
 }
 
 // fieldProblem is a 422 naming the column the error is about: the

@@ -99,8 +99,8 @@ func (s *Server) createInvitation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusCreated, `select api.create_invitation($1, $2, $3::jsonb, $4, $5::interval)`,
-		email, role, string(projects), tok, s.inviteTTL)
+	s.call(w, r, http.StatusCreated, `select api.create_invitation($1, $2, $3::jsonb, $4, $5::interval, $6)`,
+		email, role, string(projects), tok, s.inviteTTL, s.discloseInvitationTokens)
 }
 
 // GET /v1/orgs/{org_id}/invitations[?status=]
@@ -133,8 +133,8 @@ func (s *Server) resendInvitation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusOK, `select api.resend_invitation($1::uuid, $2, $3::interval)`,
-		mux.Vars(r)["invitation_id"], tok, s.inviteTTL)
+	s.call(w, r, http.StatusOK, `select api.resend_invitation($1::uuid, $2, $3::interval, $4)`,
+		mux.Vars(r)["invitation_id"], tok, s.inviteTTL, s.discloseInvitationTokens)
 }
 
 // GET /v1/invitations

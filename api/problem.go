@@ -49,6 +49,8 @@ var (
 	ProblemPaymentProviderFailed = ProblemKind{"payment-provider-error", "Payment provider error", http.StatusBadGateway}
 	ProblemRefreshTokenReused    = ProblemKind{"refresh-token-reused", "Refresh token reused", http.StatusUnauthorized}
 	ProblemTooManyRequests       = ProblemKind{"too-many-requests", "Too many requests", http.StatusTooManyRequests}
+	ProblemEmailUnverified       = ProblemKind{"email-unverified", "Email address not verified", http.StatusForbidden}
+	ProblemInvitationLapsed      = ProblemKind{"invitation-lapsed", "Invitation lapsed", http.StatusConflict}
 )
 
 // ProblemKinds lists every problem type, for documentation and tests.
@@ -60,7 +62,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemInternal, ProblemUnavailable, ProblemTimeout, ProblemSignInFailed,
 		ProblemPlanLimitReached, ProblemOrganizationSuspended, ProblemInvalidSignature, ProblemPaymentProviderFailed,
 		ProblemRefreshTokenReused, ProblemTooManyRequests,
-		ProblemPreconditionFailed,
+		ProblemPreconditionFailed, ProblemEmailUnverified, ProblemInvitationLapsed,
 	}
 }
 
@@ -69,7 +71,7 @@ func kindForStatus(status int) (ProblemKind, bool) {
 	for _, k := range ProblemKinds() {
 		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled &&
 			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature && k != ProblemSignInFailed &&
-			k != ProblemRefreshTokenReused {
+			k != ProblemRefreshTokenReused && k != ProblemEmailUnverified && k != ProblemInvitationLapsed {
 			return k, true
 		}
 	}

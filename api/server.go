@@ -60,6 +60,11 @@ type Options struct {
 	Billing BillingOptions
 	// InvitationTTL is how long an invitation's token is valid. Zero: DefaultInvitationTTL.
 	InvitationTTL time.Duration
+	// InvitationTokensInResponses (development only, off by default) puts an
+	// invitation's token in the create and resend answers too. The invitation then
+	// records that its token was disclosed: accepting with it proves nothing about the
+	// invitee's mailbox, so it needs an already verified email.
+	InvitationTokensInResponses bool
 	// SignIn configures the password-less ways in (email codes, password reset,
 	// OpenID Connect).
 	SignIn SignInOptions
@@ -104,6 +109,8 @@ type Server struct {
 	metrics    *metrics
 
 	acquireTimeout time.Duration
+	// discloseInvitationTokens: Options.InvitationTokensInResponses.
+	discloseInvitationTokens bool
 	// signInCodeKey keys the stored hashes of email sign-in codes (signInCodeHash):
 	// derived from the token signing key, never sent to the database.
 	signInCodeKey []byte
@@ -192,6 +199,8 @@ func NewServer(opts Options) *Server {
 		acquireTimeout: opts.AcquireTimeout,
 		signInCodeKey:  codeKey,
 		signUpCodeKey:  signUpKey,
+
+		discloseInvitationTokens: opts.InvitationTokensInResponses,
 	}
 	s.api, s.mgmt = s.newRouteTable(), s.newRouteTable()
 	s.routeAll(opts.MetricsOnAPIPort)

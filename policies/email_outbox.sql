@@ -29,10 +29,12 @@ comment on policy email_outbox_delete_kernel on auth.email_outbox is
 
 -- enqueue_email: called by the api.* and auth.* functions that send mail (in the
 -- caller's transaction). The others: the server's sender (internal/mail), which
--- runs in the API process on the API role's pool.
+-- runs in the API process on the API role's pool (claim_emails_to: rowguard seed-demo
+-- reading its demo accounts' mail).
 grant execute on function
   auth.enqueue_email(text, text, jsonb),
   auth.claim_emails(int, interval),
+  auth.claim_emails_to(text, interval),
   auth.email_sent(uuid),
   auth.email_failed(uuid, text, interval),
   auth.purge_emails(interval)

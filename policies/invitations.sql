@@ -9,13 +9,15 @@ grant update (email_verified_at) on auth.users to rowguard_kernel;
 create policy users_update_kernel on auth.users for update to rowguard_kernel
   using (id = (select app.current_user_id())) with check (id = (select app.current_user_id()));
 comment on policy users_update_kernel on auth.users is
-  'app.accept_invitation: the emailed token proves the caller''s own address (email_verified_at; the column grant allows nothing else).';
+  'app.accept_invitation: a token that went only to the mailbox proves the caller''s own address (auth.prove_email_ownership: email_verified_at, password_hash; the column grants allow nothing else).';
 
 -- token_hash is never readable by the API role: a token is looked up by the kernel only.
+-- token_disclosed_at: set when the development switch shows a token in an answer, cleared
+-- only with a new token (trigger invitations_reissue, which also re-checks authority).
 grant select (org_id, id, email, role, expires_at, invited_by, created_at, updated_at,
-              accepted_at, accepted_by, declined_at, revoked_at),
+              accepted_at, accepted_by, declined_at, revoked_at, token_disclosed_at),
       insert (org_id, email, role, token_hash, expires_at, invited_by),
-      update (token_hash, expires_at, revoked_at)
+      update (token_hash, expires_at, revoked_at, token_disclosed_at)
    on app.invitations to rowguard_api;
 
 create policy invitations_select on app.invitations for select to rowguard_api
@@ -38,7 +40,7 @@ create policy invitations_update on app.invitations for update to rowguard_api
          and role <= (select app.current_org_role()))
   with check (org_id = (select app.current_org_id()));
 comment on policy invitations_update on app.invitations is
-  'Org OWNER/ADMIN revoke or resend (new token, new expiry) invitations of the current organization they could have sent.';
+  'Org OWNER/ADMIN revoke or resend (new token, new expiry) invitations of the current organization they could have sent; a resend must also hold every project grant (trigger invitations_reissue).';
 
 grant select, update (accepted_at, accepted_by, declined_at, revoked_at) on app.invitations to rowguard_kernel;
 create policy invitations_select_kernel on app.invitations for select to rowguard_kernel
@@ -62,9 +64,12 @@ comment on policy invitation_projects_select on app.invitation_projects is
 create policy invitation_projects_insert on app.invitation_projects for insert to rowguard_api
   with check (org_id = (select app.current_org_id())
               and (select app.current_org_role()) >= 'ADMIN'
+              and invitation_id in (select i.id from app.invitations i
+                                     where i.org_id = (select app.current_org_id())
+                                       and i.invited_by = (select app.current_user_id()))
               and app.within_my_project_permission(project_id, role, finance, analytics));
 comment on policy invitation_projects_insert on app.invitation_projects is
-  'Org OWNER/ADMIN attach project grants to an invitation, each at most their own permission in that project.';
+  'Org OWNER/ADMIN attach project grants to an invitation they issued, each at most their own permission in that project.';
 
 grant select on app.invitation_projects to rowguard_kernel;
 create policy invitation_projects_select_kernel on app.invitation_projects for select to rowguard_kernel
@@ -73,10 +78,10 @@ comment on policy invitation_projects_select_kernel on app.invitation_projects i
   'app.accept_invitation reads the grants of the invitation it applies.';
 
 grant execute on function
-  api.create_invitation(text, text, jsonb, text, interval),
+  api.create_invitation(text, text, jsonb, text, interval, boolean),
   api.list_invitations(text, int, uuid),
   api.revoke_invitation(uuid),
-  api.resend_invitation(uuid, text, interval),
+  api.resend_invitation(uuid, text, interval, boolean),
   api.list_my_invitations(int, uuid),
   api.accept_invitation(text),
   api.decline_invitation(text)
@@ -84,11 +89,12 @@ to rowguard_api;
 grant execute on function
   app.accept_invitation(bytea),
   app.decline_invitation(bytea),
-  app.my_invitation_organizations()
+  app.my_invitation_organizations(),
+  app.invitation_within_my_authority(uuid)
 to rowguard_api;
 grant execute on function
   api.token_hash(text),
   api.invitation_json(uuid),
-  api.invitation_sent(uuid, text),
+  api.invitation_sent(uuid, text, boolean),
   api.raise_invitation_unchangeable(uuid)
 to rowguard_api;

@@ -60,10 +60,13 @@ comment on policy project_members_delete on app.project_members is
   'A member leaves a project; project OWNER/ADMIN remove members (only an OWNER removes an OWNER).';
 
 grant select, insert, update (role, finance, analytics) on app.project_members to rowguard_kernel;
+-- One policy, the caller's own rows first: OR evaluates left to right, so on the hot
+-- path (app.my_project_permissions, the caller's rows only) app.my_inviter_ids never runs.
 create policy project_members_select_kernel on app.project_members for select to rowguard_kernel
-  using (user_id = (select app.current_user_id()));
+  using (user_id = (select app.current_user_id())
+         or user_id = any ((select app.my_inviter_ids())::uuid[]));
 comment on policy project_members_select_kernel on app.project_members is
-  'app.my_project_permissions reads the caller''s own project memberships, nobody else''s.';
+  'app.my_project_permissions reads the caller''s own project memberships; app.accept_invitation (app.invitation_within_authority) those of whoever sent a pending invitation to the caller''s address, to check they still hold what it grants. No kernel function returns another user''s rows to anyone.';
 create policy project_members_insert_kernel on app.project_members for insert to rowguard_kernel
   with check (user_id = (select app.current_user_id()));
 comment on policy project_members_insert_kernel on app.project_members is

@@ -73,7 +73,8 @@ func seedDemoCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer srv.Close()
 
-	s := &seeder{ctx: ctx, srv: srv, password: password, today: demoClock().UTC(), users: map[string]*demoUser{}}
+	s := &seeder{ctx: ctx, srv: srv, password: password, today: demoClock().UTC(), users: map[string]*demoUser{},
+		mailbox: &demoMailbox{pool: b.pool}}
 	fmt.Fprintln(stdout, "seeding the demo through the API…")
 	orgs, err := s.seed(stdout)
 	if errors.Is(err, errDemoThere) {
@@ -147,6 +148,7 @@ type seeder struct {
 	password string
 	today    time.Time
 	users    map[string]*demoUser // by email
+	mailbox  *demoMailbox         // the demo accounts' mail (invitation tokens)
 	wrote    bool                 // something was written: a failure now leaves part of the demo
 }
 
@@ -236,6 +238,58 @@ func (s *seeder) register(email string) (*demoUser, error) {
 	return u, nil
 }
 
+// invitationToken reads the invitation email to email from the demo mailbox. Should a
+// `serve` running beside seed-demo have delivered it first (to its log), the owner
+// (token tok) resends the invitation at invitationPath and the new email is read.
+func (s *seeder) invitationToken(invitationPath, tok, email string) (string, error) {
+	step := "read the invitation email to " + email
+	for attempt := 1; ; attempt++ {
+		token, err := s.mailbox.token(s.ctx, email, "invitation")
+		if err == nil {
+			return token, nil
+		}
+		if !errors.Is(err, errMailTaken) || attempt == 3 {
+			return "", &stepError{step, err}
+		}
+		if err := s.call("resend the invitation to "+email, http.MethodPost, invitationPath+"/resend", tok, nil, http.StatusOK, nil); err != nil {
+			return "", err
+		}
+	}
+}
+
+// keepPassword: accepting an invitation with the mailed token proves the address, and
+// for an account unverified until then the first proof wins: the password set before it
+// is wiped. The demo account then chooses it again through the reset email (read from
+// the demo mailbox) and signs in anew (a reset ends the account's sessions).
+func (s *seeder) keepPassword(u *demoUser, email string) error {
+	login := map[string]any{"email": email, "password": s.password}
+	var res struct {
+		AccessToken string `json:"access_token"`
+	}
+	status, data, _, err := s.srv.Call(s.ctx, http.MethodPost, "/v1/auth/login", "", "", login)
+	if err == nil && status == http.StatusOK {
+		return nil // the address was proven before: the password stands
+	}
+	if err := s.call(email+" asks for a password reset", http.MethodPost, "/v1/auth/password/forgot", "",
+		map[string]any{"email": email}, http.StatusAccepted, nil); err != nil {
+		return err
+	}
+	token, err := s.mailbox.token(s.ctx, email, "password_reset")
+	if err != nil {
+		return &stepError{"read the reset email to " + email, err}
+	}
+	if err := s.call(email+" chooses the demo password again", http.MethodPost, "/v1/auth/password/reset", "",
+		map[string]any{"token": token, "new_password": s.password}, http.StatusNoContent, nil); err != nil {
+		return err
+	}
+	status, data, _, err = s.srv.Call(s.ctx, http.MethodPost, "/v1/auth/login", "", "", login)
+	if err := s.answer("log in as "+email, http.MethodPost, "/v1/auth/login", status, data, err, http.StatusOK, &res); err != nil {
+		return err
+	}
+	u.token = res.AccessToken
+	return nil
+}
+
 func (s *seeder) seed(progress io.Writer) ([]*seededOrg, error) {
 	var out []*seededOrg
 	for i := range demoOrgs {
@@ -305,7 +359,7 @@ func (s *seeder) seedOrg(plan *demoOrg) (*seededOrg, error) {
 			grants = append(grants, grant)
 		}
 		var inv struct {
-			Token    string `json:"token"`
+			ID       string `json:"id"`
 			Projects []struct {
 				ProjectID string `json:"project_id"`
 				permissionsJSON
@@ -328,6 +382,11 @@ func (s *seeder) seedOrg(plan *demoOrg) (*seededOrg, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The token is in the invitation email only, as for any invitee.
+		token, err := s.invitationToken(orgPath+"/invitations/"+inv.ID, owner.token, m.email)
+		if err != nil {
+			return nil, err
+		}
 		var accepted struct {
 			Organization struct {
 				Role string `json:"role"`
@@ -338,7 +397,10 @@ func (s *seeder) seedOrg(plan *demoOrg) (*seededOrg, error) {
 			} `json:"projects"`
 		}
 		if err := s.call(m.email+" accepts the invitation to "+plan.slug, http.MethodPost, "/v1/invitations/accept", u.token,
-			map[string]any{"token": inv.Token}, http.StatusOK, &accepted); err != nil {
+			map[string]any{"token": token}, http.StatusOK, &accepted); err != nil {
+			return nil, err
+		}
+		if err := s.keepPassword(u, m.email); err != nil {
 			return nil, err
 		}
 		row := demoAccountRow{m.email, plan.slug, accepted.Organization.Role, nil}

@@ -49,6 +49,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	defer waitSender() // deferred after b.close (the pool): runs before it
 	defer stopSender()
 
+	if cfg.DevInvitationTokensInResponses {
+		logger.Warn("ROWGUARD_DEV_INVITATION_TOKENS_IN_RESPONSES is on: invitation tokens appear in API answers (development only; accepting with such a token needs a verified email)")
+	}
 	handler := api.NewServer(b.opts)
 
 	// Both listeners are bound before either serves: a management address that is
@@ -202,6 +205,8 @@ func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
 			EmailSignUp: cfg.OTPSignUp, PasswordResetURL: cfg.PasswordResetURL,
 			OIDC: cfg.OIDCProviders, PublicURL: cfg.PublicURL, OIDCLeeway: cfg.TokenLeeway,
 		},
+
+		InvitationTokensInResponses: cfg.DevInvitationTokensInResponses,
 	}, nil
 }
 

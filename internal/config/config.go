@@ -72,6 +72,7 @@ var Variables = []Variable{
 	{"ROWGUARD_PAYMENT_WEBHOOK_SECRET", "(unset: the webhook answers 503)", "Signing secret of the provider's webhook (Stripe: whsec_…): POST /v1/billing/webhook accepts only bodies whose Stripe-Signature HMAC it verifies, at most 5 minutes old."},
 	{"ROWGUARD_CHECKOUT_RETURN_URL", "", "Absolute http(s) URL the provider sends the buyer back to, with ?checkout=success or ?checkout=cancel appended. Required with ROWGUARD_PAYMENT_API_KEY."},
 	{"ROWGUARD_INVITATION_TTL", "168h", "How long an invitation (and each resent token) stays valid, 1h to 720h (30 days)."},
+	{"ROWGUARD_DEV_INVITATION_TOKENS_IN_RESPONSES", "false", "Development only: `true` puts an invitation's token in the create and resend answers too (by default it goes by email only). The invitation records the disclosure, and accepting with a disclosed token needs an already verified email: it proves nothing about the mailbox."},
 	{"ROWGUARD_SMTP_HOST", "(unset: emails are logged)", "SMTP server that delivers the email outbox (sign-in codes, password resets). Unset: each email, body included, is written to the log instead (development only: the log then holds sign-in codes)."},
 	{"ROWGUARD_SMTP_PORT", "587", "SMTP port, 1 to 65535."},
 	{"ROWGUARD_SMTP_TLS", "starttls", "`starttls` (upgrade required, port 587), `tls` (implicit TLS, port 465) or `none` (plain text: a relay on the same host only)."},
@@ -106,6 +107,8 @@ type ServeConfig struct {
 	// AcquireTimeout zero: the API's default, a fifth of RequestTimeout.
 	AcquireTimeout time.Duration `envconfig:"ROWGUARD_POOL_ACQUIRE_TIMEOUT"`
 	InvitationTTL  time.Duration `envconfig:"ROWGUARD_INVITATION_TTL" default:"168h"`
+	// DevInvitationTokensInResponses: api.Options.InvitationTokensInResponses (development only).
+	DevInvitationTokensInResponses bool `envconfig:"ROWGUARD_DEV_INVITATION_TOKENS_IN_RESPONSES" default:"false"`
 
 	PaymentAPIURL        string `envconfig:"ROWGUARD_PAYMENT_API_URL" default:"https://api.stripe.com"`
 	PaymentAPIKey        string `envconfig:"ROWGUARD_PAYMENT_API_KEY"`

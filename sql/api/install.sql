@@ -9,6 +9,8 @@
 --   RG409 conflict          RG422 invalid input (COLUMN names the field)
 --   RG402 plan limit reached (COLUMN names the limit kind)
 --   RGS03 the organization is suspended (403, its own problem type)
+--   RGV03 the caller's email is not verified (403, email-unverified)
+--   RGL09 an invitation whose inviter no longer holds what it grants (409, invitation-lapsed)
 --   RG429 too many requests (DETAIL: seconds to wait → Retry-After; auth.enforce_rate_limit)
 --   RG412 a stale If-Match (precondition failed)
 drop schema if exists api cascade;

@@ -1,7 +1,9 @@
 -- Invitations. Who may invite, with which org role and which project grants, is
--- policies/invitations.sql (never above the inviter's own role and permissions); the
--- invitee accepts or declines by token through the kernel (app.accept_invitation,
--- app.decline_invitation). Tokens are random (made by the API), stored only as sha256.
+-- policies/invitations.sql (never above the inviter's own role and permissions), checked
+-- again as a whole at every (re)issue (app.invitation_within_authority, migration 018);
+-- the invitee accepts or declines by token through the kernel (app.accept_invitation,
+-- app.decline_invitation). Tokens are random (made by the API), stored only as sha256,
+-- and leave the database by email only (unless the development switch discloses them).
 
 create function api.token_hash(p_token text) returns bytea
 language sql immutable as $$
@@ -16,6 +18,7 @@ language sql stable as $$
            'id', i.id, 'org_id', i.org_id, 'email', i.email, 'role', i.role,
            'status', app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at),
            'expires_at', i.expires_at, 'invited_by', i.invited_by, 'created_at', i.created_at,
+           'token_disclosed_at', i.token_disclosed_at,
            'accepted_at', i.accepted_at, 'declined_at', i.declined_at, 'revoked_at', i.revoked_at,
            'projects', coalesce((
              select json_agg(json_build_object(
@@ -31,23 +34,33 @@ $$;
 
 -- The one place an invitation (new or resent) with its fresh token leaves the database:
 -- the invitation email is queued in the outbox in the same transaction (sent only if it
--- commits), and the inviter gets the token once too, to share the link another way.
-create function api.invitation_sent(p_invitation_id uuid, p_token text) returns json
+-- commits). The answer carries no token, unless p_disclose (the development switch
+-- ROWGUARD_DEV_INVITATION_TOKENS_IN_RESPONSES): then the invitation records that its
+-- token was shown (token_disclosed_at), so accepting with it proves nothing.
+create function api.invitation_sent(p_invitation_id uuid, p_token text, p_disclose boolean) returns json
 language plpgsql volatile as $$
 declare
-  v_body jsonb := api.invitation_json(p_invitation_id)::jsonb;
+  v_body jsonb;
 begin
+  if p_disclose then
+    update app.invitations i set token_disclosed_at = now()
+     where i.org_id = app.current_org_id() and i.id = p_invitation_id;
+  end if;
+  v_body := api.invitation_json(p_invitation_id)::jsonb;
   perform auth.enqueue_email(v_body->>'email', 'invitation', jsonb_build_object(
     'token', p_token,
     'organization', (select o.name from app.organizations o where o.id = (v_body->>'org_id')::uuid),
     'role', v_body->>'role',
     'expires_at', v_body->>'expires_at'));
-  return (v_body || jsonb_build_object('token', p_token))::json;
+  if p_disclose then
+    v_body := v_body || jsonb_build_object('token', p_token);
+  end if;
+  return v_body::json;
 end
 $$;
 
 create function api.create_invitation(
-  p_email text, p_role text, p_projects jsonb, p_token text, p_ttl interval
+  p_email text, p_role text, p_projects jsonb, p_token text, p_ttl interval, p_disclose boolean
 ) returns json
 language plpgsql volatile as $$
 declare
@@ -81,12 +94,16 @@ begin
   select app.current_org_id(), v_id, g.project_id, g.role::app.project_role,
          g.finance::app.domain_level, g.analytics::app.domain_level
     from jsonb_to_recordset(p_projects) g(project_id uuid, role text, finance text, analytics text);
+  -- The invitation as a whole, against the caller's roles now (the rule accept and resend apply too).
+  if not app.invitation_within_my_authority(v_id) then
+    raise exception 'your roles do not allow issuing this invitation: it grants more than you hold' using errcode = 'RG403';
+  end if;
 
-  return api.invitation_sent(v_id, p_token);
+  return api.invitation_sent(v_id, p_token, p_disclose);
 end
 $$;
-comment on function api.create_invitation(text, text, jsonb, text, interval) is
-  'POST /v1/orgs/{org_id}/invitations: org OWNER/ADMIN invite an email with an org role and project grants (none above their own), valid for p_ttl.';
+comment on function api.create_invitation(text, text, jsonb, text, interval, boolean) is
+  'POST /v1/orgs/{org_id}/invitations: org OWNER/ADMIN invite an email with an org role and project grants (none above their own), valid for p_ttl; the token goes by email (in the answer only if p_disclose).';
 
 create function api.list_invitations(p_status text, p_limit int, p_cursor uuid) returns json
 language plpgsql stable as $$
@@ -148,20 +165,23 @@ $$;
 comment on function api.revoke_invitation(uuid) is
   'DELETE /v1/orgs/{org_id}/invitations/{invitation_id}: org OWNER/ADMIN revoke a pending invitation; its token stops working at once.';
 
-create function api.resend_invitation(p_invitation_id uuid, p_token text, p_ttl interval) returns json
+create function api.resend_invitation(p_invitation_id uuid, p_token text, p_ttl interval, p_disclose boolean) returns json
 language plpgsql volatile as $$
 begin
-  update app.invitations i set token_hash = api.token_hash(p_token), expires_at = now() + p_ttl
+  -- A new token is a new issue: trigger invitations_reissue checks the caller holds all
+  -- the invitation grants now (RG403) and makes them its inviter.
+  update app.invitations i
+     set token_hash = api.token_hash(p_token), expires_at = now() + p_ttl, token_disclosed_at = null
    where i.org_id = app.current_org_id() and i.id = p_invitation_id
      and app.invitation_status(i.expires_at, i.accepted_at, i.declined_at, i.revoked_at) in ('pending', 'expired') and i.revoked_at is null;
   if not found then
     perform api.raise_invitation_unchangeable(p_invitation_id);
   end if;
-  return api.invitation_sent(p_invitation_id, p_token);
+  return api.invitation_sent(p_invitation_id, p_token, p_disclose);
 end
 $$;
-comment on function api.resend_invitation(uuid, text, interval) is
-  'POST /v1/orgs/{org_id}/invitations/{invitation_id}/resend: a new token (the old one stops working) and a new expiry, for a pending or expired invitation.';
+comment on function api.resend_invitation(uuid, text, interval, boolean) is
+  'POST /v1/orgs/{org_id}/invitations/{invitation_id}/resend: a new token (the old one stops working) and a new expiry, for a pending or expired invitation, by someone holding all it grants now (who becomes its inviter).';
 
 create function api.list_my_invitations(p_limit int, p_cursor uuid) returns json
 language plpgsql stable as $$
@@ -169,6 +189,10 @@ declare
   v_items json[];
   v_ids   uuid[];
 begin
+  -- Unverified, the address is only a claim: nothing addressed to it is shown.
+  if app.my_verified_email() is null then
+    raise exception 'verify your email address first: invitations are listed to a proven address only' using errcode = 'RGV03';
+  end if;
   select array_agg((api.invitation_json(i.id)::jsonb
                     || jsonb_build_object('organization', json_build_object('id', o.org_id, 'name', o.name, 'slug', o.slug)))::json
                    order by i.id desc),
@@ -186,7 +210,7 @@ begin
 end
 $$;
 comment on function api.list_my_invitations(int, uuid) is
-  'GET /v1/invitations: the pending invitations addressed to the caller''s verified email, each with the inviting organization.';
+  'GET /v1/invitations: the pending invitations addressed to the caller''s verified email (RGV03 while unverified), each with the inviting organization.';
 
 create function api.accept_invitation(p_token text) returns json
 language plpgsql volatile as $$
