@@ -156,17 +156,19 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 }
 
 // withHashSlot runs f (an argon2id hash) once fewer than the configured
-// number of hashes are running. Each hash holds its memory cost (19 MiB by
-// default) for tens of milliseconds: unbounded, a burst of sign-ins would
-// exhaust memory. A request that cannot get a slot before its deadline is
-// told to retry (503).
+// number of hashes are running, and fewer than half of them for the request's client
+// network (hashSlots). Each hash holds its memory cost (19 MiB by default) for tens of
+// milliseconds: unbounded, a burst of sign-ins would exhaust memory. A request that
+// cannot get a slot before its deadline is told to retry (503).
 func (s *Server) withHashSlot(ctx context.Context, f func() error) error {
-	select {
-	case s.hashSlots <- struct{}{}:
-	case <-ctx.Done():
+	client := "unknown"
+	if info := infoFrom(ctx); info != nil {
+		client = networkKey(networkOf(info.client))
+	}
+	if s.hashSlots.acquire(ctx, client) != nil {
 		return newError(ProblemUnavailable, "Too many sign-ins are in progress. Retry shortly.")
 	}
-	defer func() { <-s.hashSlots }()
+	defer s.hashSlots.release(client)
 	return f()
 }
 

@@ -94,7 +94,7 @@ type Server struct {
 	passwords  *password.Hasher
 	logger     *slog.Logger
 	version    string
-	hashSlots  chan struct{}
+	hashSlots  *hashSlots
 	billing    BillingOptions
 	inviteTTL  time.Duration
 	signInOpts SignInOptions
@@ -174,7 +174,7 @@ func NewServer(opts Options) *Server {
 		passwords:  opts.Passwords,
 		logger:     opts.Logger,
 		version:    opts.Version,
-		hashSlots:  make(chan struct{}, opts.HashConcurrency),
+		hashSlots:  newHashSlots(opts.HashConcurrency),
 		billing:    opts.Billing.withDefaults(),
 		inviteTTL:  opts.InvitationTTL,
 		signInOpts: opts.SignIn,
