@@ -107,6 +107,9 @@ type Server struct {
 	// signInCodeKey keys the stored hashes of email sign-in codes (signInCodeHash):
 	// derived from the token signing key, never sent to the database.
 	signInCodeKey []byte
+	// successors seals the successor a rotated refresh token keeps (refresh_seal.go),
+	// with another key derived from the token signing key.
+	successors successorSealer
 
 	// api serves the API port; mgmt the management listener (Management).
 	api, mgmt            *routeTable
@@ -168,6 +171,14 @@ func NewServer(opts Options) *Server {
 	if err != nil { // an Authority always holds an Ed25519 signing key
 		panic("api: the sign-in code key: " + err.Error())
 	}
+	successorKey, err := opts.Tokens.DeriveKey(refreshSuccessorKeyInfo)
+	if err != nil {
+		panic("api: the refresh successor key: " + err.Error())
+	}
+	successors, err := newSuccessorSealer(successorKey)
+	if err != nil {
+		panic("api: the refresh successor key: " + err.Error())
+	}
 	s := &Server{
 		pool:       opts.Pool,
 		tokens:     opts.Tokens,
@@ -185,6 +196,7 @@ func NewServer(opts Options) *Server {
 
 		acquireTimeout: opts.AcquireTimeout,
 		signInCodeKey:  codeKey,
+		successors:     successors,
 	}
 	s.api, s.mgmt = s.newRouteTable(), s.newRouteTable()
 	s.routeAll(opts.MetricsOnAPIPort)
