@@ -111,9 +111,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The login's limits were counted with its credentials (credentialsWithinLimits).
+	// The login's limits were counted with its credentials (credentialsWithinLimits);
+	// the right password takes its failure back, in the statement that opens the session.
 	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."), nil,
-		`select $1::uuid`, userID)
+		`select $1::uuid from auth.forgive_sign_in_failure($2, $3::inet)`, userID, email, clientNetworkParam(r))
 }
 
 // signIn answers every sign-in (password, email code, OpenID Connect) the same way,
