@@ -187,7 +187,7 @@ func (e *env) serveInProcess(ctx context.Context, cfg *config, appURL string, st
 	srv := api.NewServer(api.Options{
 		Pool: pool, Tokens: tokens, Logger: logger, Version: rowguard.Version, Passwords: hasher,
 		RateLimits: api.RateLimitOptions{
-			LoginPerAddress: unlimited, LoginPerAccount: unlimited,
+			LoginPerAddress: unlimited, LoginPerAccountAddress: unlimited, LoginPerAccount: unlimited,
 			RefreshPerAddress: unlimited, RefreshPerAccount: unlimited, PasswordChangePerAccount: unlimited,
 		},
 	})
