@@ -169,3 +169,57 @@ func clientIP(r *http.Request) string {
 	}
 	return a.String()
 }
+
+// The client's network: what per-address limits count and hash slots are shared by. An
+// IPv4 address is its own network; an IPv6 address counts as its /64, the block one
+// subscriber usually holds whole (so an attacker cannot count as 2^64 clients).
+const ipv6ClientBits = 64
+
+// networkOf is a's network as a prefix (an IPv4 /32, an IPv6 /64); invalid when a is.
+func networkOf(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
+		return netip.Prefix{}
+	}
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(ipv6ClientBits)
+	return p
+}
+
+// clientNetworkPrefix is the request's client network (invalid when unknown).
+func clientNetworkPrefix(r *http.Request) netip.Prefix {
+	var a netip.Addr
+	if info := infoFrom(r.Context()); info != nil {
+		a = info.client
+	} else {
+		a, _ = parsePeer(r.RemoteAddr)
+	}
+	return networkOf(a)
+}
+
+// clientNetwork names the client's network in bucket names: an IPv4 address as itself,
+// an IPv6 /64 as a prefix ("2001:db8:1:2::/64"), "unknown" when the peer did not parse.
+func clientNetwork(r *http.Request) string {
+	return networkKey(clientNetworkPrefix(r))
+}
+
+func networkKey(p netip.Prefix) string {
+	switch {
+	case !p.IsValid():
+		return "unknown"
+	case p.Addr().Is4():
+		return p.Addr().String()
+	default:
+		return p.String()
+	}
+}
+
+// clientNetworkParam is the client network for an inet parameter ("192.0.2.1/32",
+// "2001:db8:1:2::/64"), or nil when unknown.
+func clientNetworkParam(r *http.Request) any {
+	if p := clientNetworkPrefix(r); p.IsValid() {
+		return p.String()
+	}
+	return nil
+}

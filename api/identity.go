@@ -105,8 +105,10 @@ func (s *Server) verifySignUp(w http.ResponseWriter, r *http.Request) {
 	}
 	// Guesses are bounded in SQL too: 5 per pending sign-up, and sign-ups are limited.
 	buckets := []rateBucket{
-		{"signupverify:address:" + clientAddress(r), s.limits.SignInPerAddress},
-		{"signupverify:account:" + bucketKey(email), s.limits.EmailPerAccount},
+		{"signupverify:address:" + clientNetwork(r), s.limits.SignInPerAddress},
+		// Per (email, network), never per email alone: guessing from elsewhere must not
+		// block the owner's own verification.
+		{"signupverify:account-address:" + bucketKey(email) + "|" + clientNetwork(r), s.limits.EmailPerAccountAddress},
 	}
 	if s.pool == nil {
 		s.fail(w, r, errNoPool)
@@ -223,9 +225,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The login's limits were counted with its credentials (credentialsWithinLimits).
+	// The login's limits were counted with its credentials (credentialsWithinLimits);
+	// the right password takes its failure back, in the statement that opens the session.
 	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."), nil,
-		`select $1::uuid`, userID)
+		`select $1::uuid from auth.forgive_sign_in_failure($2, $3::inet)`, userID, email, clientNetworkParam(r))
 }
 
 // signIn answers every sign-in (password, email code, OpenID Connect) the same way,
@@ -268,17 +271,19 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 }
 
 // withHashSlot runs f (an argon2id hash) once fewer than the configured
-// number of hashes are running. Each hash holds its memory cost (19 MiB by
-// default) for tens of milliseconds: unbounded, a burst of sign-ins would
-// exhaust memory. A request that cannot get a slot before its deadline is
-// told to retry (503).
+// number of hashes are running, and fewer than half of them for the request's client
+// network (hashSlots). Each hash holds its memory cost (19 MiB by default) for tens of
+// milliseconds: unbounded, a burst of sign-ins would exhaust memory. A request that
+// cannot get a slot before its deadline is told to retry (503).
 func (s *Server) withHashSlot(ctx context.Context, f func() error) error {
-	select {
-	case s.hashSlots <- struct{}{}:
-	case <-ctx.Done():
+	client := "unknown"
+	if info := infoFrom(ctx); info != nil {
+		client = networkKey(networkOf(info.client))
+	}
+	if s.hashSlots.acquire(ctx, client) != nil {
 		return newError(ProblemUnavailable, "Too many sign-ins are in progress. Retry shortly.")
 	}
-	defer func() { <-s.hashSlots }()
+	defer s.hashSlots.release(client)
 	return f()
 }
 

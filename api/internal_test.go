@@ -239,28 +239,6 @@ func TestRequestTimeoutAnswers504(t *testing.T) {
 	}
 }
 
-func TestHashSlotsBounded(t *testing.T) {
-	var logs bytes.Buffer
-	s := newTestServer(t, &logs)
-	s.hashSlots = make(chan struct{}, 1)
-	s.hashSlots <- struct{}{} // the only slot is busy
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	ran := false
-	err := s.withHashSlot(ctx, func() error { ran = true; return nil })
-	var ae *apiError
-	if ran || !errors.As(err, &ae) || ae.kind != ProblemUnavailable {
-		t.Fatalf("ran=%v err=%v", ran, err)
-	}
-	<-s.hashSlots
-	if err := s.withHashSlot(context.Background(), func() error { ran = true; return nil }); err != nil || !ran {
-		t.Fatalf("free slot: ran=%v err=%v", ran, err)
-	}
-	if len(s.hashSlots) != 0 {
-		t.Fatal("slot not released")
-	}
-}
-
 func TestWriteJSONBytes(t *testing.T) {
 	r := httptest.NewRequest(http.MethodDelete, "/v1/orgs/x", nil)
 	w := httptest.NewRecorder()

@@ -16,7 +16,7 @@ var resetTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // Always 202 with no body. For an active account the token's hash and the email are
 // written in one transaction (auth.request_password_reset).
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
-	s.emailSecret(w, r, func() (string, error) { return randomToken(resetTokenBytes) },
+	s.emailSecret(w, r, "reset", func() (string, error) { return randomToken(resetTokenBytes) },
 		`select auth.request_password_reset($1, $2, $3)`,
 		func(_, tok string) []any { return []any{tok, nullIfEmpty(s.resetLink(tok))} })
 }

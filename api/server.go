@@ -99,7 +99,7 @@ type Server struct {
 	passwords  *password.Hasher
 	logger     *slog.Logger
 	version    string
-	hashSlots  chan struct{}
+	hashSlots  *hashSlots
 	billing    BillingOptions
 	inviteTTL  time.Duration
 	signInOpts SignInOptions
@@ -116,6 +116,9 @@ type Server struct {
 	signInCodeKey []byte
 	// signUpCodeKey keys the stored hashes of sign-up codes (SignUpCodeHash).
 	signUpCodeKey []byte
+	// successors seals the successor a rotated refresh token keeps (refresh_seal.go),
+	// with another key derived from the token signing key.
+	successors successorSealer
 
 	// api serves the API port; mgmt the management listener (Management).
 	api, mgmt            *routeTable
@@ -181,13 +184,21 @@ func NewServer(opts Options) *Server {
 	if err != nil {
 		panic("api: the sign-up code key: " + err.Error())
 	}
+	successorKey, err := opts.Tokens.DeriveKey(refreshSuccessorKeyInfo)
+	if err != nil {
+		panic("api: the refresh successor key: " + err.Error())
+	}
+	successors, err := newSuccessorSealer(successorKey)
+	if err != nil {
+		panic("api: the refresh successor key: " + err.Error())
+	}
 	s := &Server{
 		pool:       opts.Pool,
 		tokens:     opts.Tokens,
 		passwords:  opts.Passwords,
 		logger:     opts.Logger,
 		version:    opts.Version,
-		hashSlots:  make(chan struct{}, opts.HashConcurrency),
+		hashSlots:  newHashSlots(opts.HashConcurrency),
 		billing:    opts.Billing.withDefaults(),
 		inviteTTL:  opts.InvitationTTL,
 		signInOpts: opts.SignIn,
@@ -201,6 +212,7 @@ func NewServer(opts Options) *Server {
 		signUpCodeKey:  signUpKey,
 
 		discloseInvitationTokens: opts.InvitationTokensInResponses,
+		successors:               successors,
 	}
 	s.api, s.mgmt = s.newRouteTable(), s.newRouteTable()
 	s.routeAll(opts.MetricsOnAPIPort)

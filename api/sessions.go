@@ -25,13 +25,19 @@ func (s *Server) routeSessions() {
 	s.handle(http.MethodGet, "/.well-known/jwks.json", s.jwks, public)
 }
 
-// refreshOutcome is api.refresh_session's answer: a session result when rotated.
+// refreshOutcome is api.refresh_session's answer: a session result when rotated or
+// replayed, and for a replay the successor already issued, sealed.
 type refreshOutcome struct {
-	Outcome string `json:"outcome"`
+	Outcome         string `json:"outcome"`
+	SuccessorSealed []byte `json:"successor_sealed"` // base64 in the JSON
 	sessionResult
 }
 
 // POST /v1/auth/refresh — needs no access token: the refresh token is the credential.
+//
+// A session has one live refresh token. A rotated token presented again within the
+// grace window gets the successor already issued (the same refresh token, a new access
+// token), never a second live branch; after the window it revokes the session.
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	var presented string
 	if err := decodeBody(r, str("refresh_token", true, &presented, nil)); err != nil {
@@ -52,11 +58,17 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	presentedHash := refreshTokenHash(presented)
+	sealed, err := s.successors.seal(next, presentedHash)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	l := s.limits.RefreshPerAccount
 	batch := &pgx.Batch{}
-	queueRateLimit(batch, "refresh:address:"+clientAddress(r), s.limits.RefreshPerAddress)
-	batch.Queue(`select api.refresh_session($1, $2, $3::interval, $4, $5::interval)`,
-		refreshTokenHash(presented), nextHash, pgInterval(s.sessions.RefreshReuseGrace), l.Max, pgInterval(l.Window))
+	queueRateLimit(batch, "refresh:address:"+clientNetwork(r), s.limits.RefreshPerAddress)
+	batch.Queue(`select api.refresh_session($1, $2, $3, $4::interval, $5, $6::interval)`,
+		presentedHash, nextHash, sealed, pgInterval(s.sessions.RefreshReuseGrace), l.Max, pgInterval(l.Window))
 	body, err := readBatchJSON(s.pool.SendBatch(r.Context(), batch), 1)
 	if err != nil {
 		s.fail(w, r, err)
@@ -69,6 +81,13 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	switch out.Outcome {
 	case "rotated":
+	case "replayed":
+		// The successor the first presentation got: both holders share one chain.
+		if next, err = s.successors.open(out.SuccessorSealed, presentedHash); err != nil {
+			s.log(r).Warn("refresh token replayed: its successor cannot be opened", "session_id", out.SessionID, "error", err.Error())
+			s.fail(w, r, invalid)
+			return
+		}
 	case "reused":
 		s.log(r).Warn("refresh token reused: session revoked", "session_id", out.SessionID)
 		s.fail(w, r, newError(ProblemRefreshTokenReused,

@@ -20,9 +20,10 @@ func (s *Server) routeSignIn() {
 	s.signInRoute(http.MethodGet, "/v1/auth/oidc/{provider}/callback", s.callbackOIDC)
 }
 
-// signInRoute registers one public sign-in endpoint. Each counts the client address
-// (signInAddress) and, where its body names an email, that address (emailAccount) in
-// the same round trip as its own work (limitedRow); reset counts before it hashes.
+// signInRoute registers one public sign-in endpoint. Each counts the client network
+// (signInAddress) and, where its body names an email, that email from that network
+// (emailAccountAddress, or a wrong code as a sign-in failure) in the same round trip
+// as its own work (limitedRow); reset counts before it hashes.
 func (s *Server) signInRoute(method, path string, h http.HandlerFunc) {
 	s.handle(method, path, h, false)
 }
@@ -54,12 +55,13 @@ type SignInOptions struct {
 	OIDCLeeway time.Duration
 }
 
-// emailSecret answers the "email me a secret" endpoints (a sign-in code, a reset
-// token): it reads {email}, makes a secret with newSecret, and runs query($1 email,
+// emailSecret answers the "email me a secret" endpoints (kind "otp": a sign-in code,
+// "reset": a reset token): it reads {email}, makes a secret with newSecret, and runs query($1 email,
 // $2… args(email, secret)), a kernel function that stores a hash of the secret (its
 // own, or the one args computed) and queues the email in one transaction — or, for an address that may not have one,
-// does nothing. The answer is 202 with no body either way.
-func (s *Server) emailSecret(w http.ResponseWriter, r *http.Request, newSecret func() (string, error),
+// does nothing; while the address has a live secret, the kernel function keeps it and
+// sends nothing. The answer is 202 with no body either way.
+func (s *Server) emailSecret(w http.ResponseWriter, r *http.Request, kind string, newSecret func() (string, error),
 	query string, args func(email, secret string) []any) {
 	var email string
 	if err := decodeBody(r, str("email", true, &email, checkEmail)); err != nil {
@@ -71,7 +73,7 @@ func (s *Server) emailSecret(w http.ResponseWriter, r *http.Request, newSecret f
 		s.fail(w, r, err)
 		return
 	}
-	buckets := []rateBucket{s.signInAddress(r), s.emailAccount(email)}
+	buckets := []rateBucket{s.signInAddress(r), s.emailAccountAddress(r, kind, email)}
 	if err := s.limitedRow(r.Context(), buckets, query, append([]any{email}, args(email, secret)...)...).Scan(); err != nil {
 		s.fail(w, r, err)
 		return

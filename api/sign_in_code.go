@@ -12,7 +12,8 @@ import (
 )
 
 // SignInCodeDigits is the length of an email sign-in code. Six digits with at most
-// five guesses per code (auth.verify_sign_in_code) and a new code voiding the old one.
+// twenty guesses per code (auth.verify_sign_in_code), and wrong codes counted as
+// sign-in failures (auth.hit_sign_in_failure).
 const SignInCodeDigits = 6
 
 var signInCodeRE = regexp.MustCompile(fmt.Sprintf(`^[0-9]{%d}$`, SignInCodeDigits))
@@ -49,7 +50,7 @@ func signInCodeHash(key []byte, email, code string) []byte {
 // goes) are written in one transaction (auth.request_sign_in_code); the outbox sender
 // delivers the email and then empties its payload.
 func (s *Server) requestSignInCode(w http.ResponseWriter, r *http.Request) {
-	s.emailSecret(w, r, newSignInCode, `select auth.request_sign_in_code($1, $2, $3, $4)`,
+	s.emailSecret(w, r, "otp", newSignInCode, `select auth.request_sign_in_code($1, $2, $3, $4)`,
 		func(email, code string) []any {
 			return []any{signInCodeHash(s.signInCodeKey, email, code), code, s.signInOpts.EmailSignUp}
 		})
@@ -70,10 +71,12 @@ func (s *Server) verifySignInCode(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	// Five guesses per code are enforced in SQL; the buckets bound the codes guessed at.
+	// Twenty guesses per code are enforced in SQL; a wrong code counts as a sign-in
+	// failure of the address, like a wrong password (auth.verify_sign_in_code_from).
 	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or code is incorrect, expired or already used."),
-		[]rateBucket{s.signInAddress(r), s.emailAccount(email)}, `select auth.verify_sign_in_code($1, $2, $3)`,
-		email, signInCodeHash(s.signInCodeKey, email, code), s.signInOpts.EmailSignUp)
+		[]rateBucket{s.signInAddress(r)},
+		`select auth.verify_sign_in_code_from($1, $2, $3, $4::inet, $5, $6::interval, $7, $8::interval)`,
+		append([]any{email, signInCodeHash(s.signInCodeKey, email, code), s.signInOpts.EmailSignUp}, s.failureLimitArgs(r)...)...)
 }
 
 func checkSignInCode(code string) string {

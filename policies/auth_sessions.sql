@@ -32,7 +32,7 @@ comment on policy sessions_delete_kernel on auth.sessions is
   'auth.open_session forgets sessions that ended over 30 days ago; a live or recently ended session can never be deleted.';
 
 -- ----- auth.refresh_tokens ----------------------------------------------------------------
-grant select, insert, update (rotated_at) on auth.refresh_tokens to rowguard_kernel;
+grant select, insert, update (rotated_at, successor_hash, successor_sealed) on auth.refresh_tokens to rowguard_kernel;
 
 create policy refresh_tokens_select_kernel on auth.refresh_tokens for select to rowguard_kernel
   using (true);
@@ -47,7 +47,7 @@ comment on policy refresh_tokens_insert_kernel on auth.refresh_tokens is
 create policy refresh_tokens_update_kernel on auth.refresh_tokens for update to rowguard_kernel
   using (true) with check (true);
 comment on policy refresh_tokens_update_kernel on auth.refresh_tokens is
-  'auth.rotate_refresh_token marks a token rotated (the column grant allows nothing else).';
+  'auth.rotate_refresh_token marks a token rotated, naming its successor (sealed), and drops older sealed successors (the column grant allows nothing else).';
 
 -- ----- auth.rate_limits -------------------------------------------------------------------
 grant select, insert, update, delete on auth.rate_limits to rowguard_kernel;
@@ -60,7 +60,7 @@ create policy rate_limits_insert_kernel on auth.rate_limits for insert to rowgua
 comment on policy rate_limits_insert_kernel on auth.rate_limits is 'auth.hit_rate_limit opens a bucket.';
 create policy rate_limits_update_kernel on auth.rate_limits for update to rowguard_kernel
   using (true) with check (true);
-comment on policy rate_limits_update_kernel on auth.rate_limits is 'auth.hit_rate_limit counts a hit or starts a new window.';
+comment on policy rate_limits_update_kernel on auth.rate_limits is 'auth.hit_rate_limit counts a hit or starts a new window; auth.forgive_sign_in_failure takes back the hit of a sign-in that succeeded.';
 create policy rate_limits_delete_kernel on auth.rate_limits for delete to rowguard_kernel
   using (window_ends_at < now());
 comment on policy rate_limits_delete_kernel on auth.rate_limits is 'auth.hit_rate_limit forgets buckets whose window has ended, never a live one.';
@@ -72,19 +72,21 @@ grant execute on function app.current_session_id() to rowguard_api, rowguard_ker
 -- role) call. Each answers about the caller or about the row its secret names.
 grant execute on function
   auth.open_session(uuid, text, inet, bytea, interval, interval),
-  auth.rotate_refresh_token(bytea, bytea, interval),
+  auth.rotate_refresh_token(bytea, bytea, bytea, interval),
   auth.revoke_my_session(uuid, text),
   auth.revoke_my_sessions(uuid, text),
   auth.my_sessions(),
   auth.my_password_hash(),
   auth.hit_rate_limit(text, int, interval),
-  auth.enforce_rate_limit(text, int, interval)
+  auth.enforce_rate_limit(text, int, interval),
+  auth.hit_sign_in_failure(text, inet, int, interval, int, interval),
+  auth.forgive_sign_in_failure(text, inet)
 to rowguard_api;
 -- auth.enforce_rate_limit calls auth.hit_rate_limit as rowguard_kernel.
 grant execute on function auth.hit_rate_limit(text, int, interval) to rowguard_kernel;
 
 grant execute on function
-  api.refresh_session(bytea, bytea, interval, int, interval),
+  api.refresh_session(bytea, bytea, bytea, interval, int, interval),
   api.logout(),
   api.logout_all(),
   api.list_sessions(),

@@ -57,7 +57,7 @@ comment on policy email_sign_in_codes_insert_kernel on auth.email_sign_in_codes 
 create policy email_sign_in_codes_update_kernel on auth.email_sign_in_codes for update to rowguard_kernel
   using (true) with check (true);
 comment on policy email_sign_in_codes_update_kernel on auth.email_sign_in_codes is
-  'A new request replaces the code (resetting attempts); a wrong guess counts.';
+  'A wrong guess counts (a new request never replaces a live code).';
 create policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes for delete to rowguard_kernel
   using (true);
 comment on policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes is
@@ -66,7 +66,8 @@ comment on policy email_sign_in_codes_delete_kernel on auth.email_sign_in_codes 
 -- The API passes each code's HMAC (migration 015), keyed by a secret this database never sees.
 grant execute on function
   auth.request_sign_in_code(text, bytea, text, boolean),
-  auth.verify_sign_in_code(text, bytea, boolean)
+  auth.verify_sign_in_code(text, bytea, boolean),
+  auth.verify_sign_in_code_from(text, bytea, boolean, inet, int, interval, int, interval)
 to rowguard_api;
 
 -- ----- auth.password_reset_tokens -----------------------------------------------------
@@ -83,7 +84,7 @@ comment on policy password_reset_tokens_insert_kernel on auth.password_reset_tok
 create policy password_reset_tokens_delete_kernel on auth.password_reset_tokens for delete to rowguard_kernel
   using (true);
 comment on policy password_reset_tokens_delete_kernel on auth.password_reset_tokens is
-  'A token is deleted when used, replaced by a newer one, or long expired.';
+  'A token is deleted when used or expired (a new request never replaces a live one).';
 
 -- A reset signs the user out everywhere: the kernel may set revoked_at (and, through
 -- the existing sessions_update_kernel policy, nothing but the granted columns).

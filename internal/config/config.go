@@ -51,15 +51,16 @@ var Variables = []Variable{
 	{"ROWGUARD_SESSION_LIFETIME", "720h", "Absolute lifetime of a session (no refresh extends it), 1h to 8760h."},
 	{"ROWGUARD_SESSION_IDLE_TIMEOUT", "168h", "A session unused for this long ends (checked in SQL on every request and refresh), 5m to ROWGUARD_SESSION_LIFETIME."},
 	{"ROWGUARD_REFRESH_REUSE_GRACE", "10s", "How long a rotated refresh token may still be presented (several tabs refreshing at once) before it counts as reused and revokes its session, 0s to 5m."},
-	{"ROWGUARD_RATE_LIMIT_LOGIN_ADDRESS", "50/15m", "Login attempts per client address: <max>/<window>. Over it: 429 with Retry-After. Counted in PostgreSQL, so shared by every replica."},
-	{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", "10/15m", "Login attempts per email (known or not)."},
+	{"ROWGUARD_RATE_LIMIT_LOGIN_ADDRESS", "50/15m", "Login attempts per client address (an IPv6 address counts as its /64): <max>/<window>. Over it: 429 with Retry-After. Counted in PostgreSQL, so shared by every replica."},
+	{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS", "10/15m", "Failed sign-ins (wrong password or email code) per email and client address."},
+	{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", "30/15m", "Failed sign-ins per email from client addresses its account never signed in from (an address it signed in from is never held by this limit)."},
 	{"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS", "300/15m", "Refreshes per client address."},
 	{"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT", "60/15m", "Refreshes per user."},
 	{"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT", "10/15m", "Password-change attempts per signed-in user."},
 	{"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS", "50/15m", "Email-code, password-reset and OpenID Connect requests per client address."},
-	{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT", "10/15m", "Sign-in codes requested or tried, and reset emails requested, per email address."},
 	{"ROWGUARD_RATE_LIMIT_SIGN_UP_ADDRESS", "20/1h", "Sign-ups (POST /v1/auth/register) per client address."},
 	{"ROWGUARD_RATE_LIMIT_SIGN_UP_ACCOUNT", "5/1h", "Sign-ups per email address signed up (each sends that address an email)."},
+	{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT_ADDRESS", "5/15m", "Sign-in codes and reset emails asked for, per email and client address (while one is live, asking again sends nothing)."},
 	{"ROWGUARD_PASSWORD_MEMORY_KIB", "19456", "Argon2id memory cost of new password hashes, in KiB (8192 to 1048576). Each concurrent login holds this much memory; see README for the latency it costs."},
 	{"ROWGUARD_PASSWORD_ITERATIONS", "2", "Argon2id time cost (passes), 1 to 16."},
 	{"ROWGUARD_PASSWORD_PARALLELISM", "1", "Argon2id lanes per hash, 1 to 16."},
@@ -140,15 +141,16 @@ type ServeConfig struct {
 	SessionIdleTimeout time.Duration `envconfig:"ROWGUARD_SESSION_IDLE_TIMEOUT" default:"168h"`
 	RefreshReuseGrace  time.Duration `envconfig:"ROWGUARD_REFRESH_REUSE_GRACE" default:"10s"`
 
-	RateLimitLoginAddress    RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_LOGIN_ADDRESS" default:"50/15m"`
-	RateLimitLoginAccount    RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT" default:"10/15m"`
-	RateLimitRefreshAddress  RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS" default:"300/15m"`
-	RateLimitRefreshAccount  RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT" default:"60/15m"`
-	RateLimitPasswordAccount RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT" default:"10/15m"`
-	RateLimitSignInAddress   RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS" default:"50/15m"`
-	RateLimitEmailAccount    RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT" default:"10/15m"`
-	RateLimitSignUpAddress   RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_UP_ADDRESS" default:"20/1h"`
-	RateLimitSignUpAccount   RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_UP_ACCOUNT" default:"5/1h"`
+	RateLimitSignUpAddress       RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_UP_ADDRESS" default:"20/1h"`
+	RateLimitSignUpAccount       RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_UP_ACCOUNT" default:"5/1h"`
+	RateLimitLoginAddress        RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_LOGIN_ADDRESS" default:"50/15m"`
+	RateLimitLoginAccountAddress RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS" default:"10/15m"`
+	RateLimitLoginAccount        RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT" default:"30/15m"`
+	RateLimitRefreshAddress      RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS" default:"300/15m"`
+	RateLimitRefreshAccount      RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT" default:"60/15m"`
+	RateLimitPasswordAccount     RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT" default:"10/15m"`
+	RateLimitSignInAddress       RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS" default:"50/15m"`
+	RateLimitEmailAccountAddress RateLimit `envconfig:"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT_ADDRESS" default:"5/15m"`
 
 	PasswordMemoryKiB   uint32 `envconfig:"ROWGUARD_PASSWORD_MEMORY_KIB" default:"19456"`
 	PasswordIterations  uint32 `envconfig:"ROWGUARD_PASSWORD_ITERATIONS" default:"2"`
@@ -293,14 +295,15 @@ func (c *ServeConfig) validate() error {
 		l    RateLimit
 	}{
 		{"ROWGUARD_RATE_LIMIT_LOGIN_ADDRESS", c.RateLimitLoginAddress},
+		{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT_ADDRESS", c.RateLimitLoginAccountAddress},
 		{"ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", c.RateLimitLoginAccount},
 		{"ROWGUARD_RATE_LIMIT_REFRESH_ADDRESS", c.RateLimitRefreshAddress},
 		{"ROWGUARD_RATE_LIMIT_REFRESH_ACCOUNT", c.RateLimitRefreshAccount},
 		{"ROWGUARD_RATE_LIMIT_PASSWORD_ACCOUNT", c.RateLimitPasswordAccount},
 		{"ROWGUARD_RATE_LIMIT_SIGN_IN_ADDRESS", c.RateLimitSignInAddress},
-		{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT", c.RateLimitEmailAccount},
 		{"ROWGUARD_RATE_LIMIT_SIGN_UP_ADDRESS", c.RateLimitSignUpAddress},
 		{"ROWGUARD_RATE_LIMIT_SIGN_UP_ACCOUNT", c.RateLimitSignUpAccount},
+		{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT_ADDRESS", c.RateLimitEmailAccountAddress},
 	} {
 		if l.l.Max < 1 || l.l.Max > 1_000_000 || l.l.Window < time.Second || l.l.Window > 24*time.Hour {
 			bad(l.name, "must be <max>/<window> with max 1 to 1000000 and window 1s to 24h, e.g. 10/15m (got %s)", l.l)

@@ -5,30 +5,33 @@
 -- Revocation is instant because auth.begin_request, the first statement of every
 -- request, reads the session row: a revoked session fails the very next request.
 
--- POST /v1/auth/refresh. Returns {"outcome": "rotated", user, session_id,
--- session_expires_at} or {"outcome": "reused" | "invalid"}: a reuse must commit the
--- session's revocation, so it is an answer, not an exception. The per-account limit is
--- checked after the token named its user; over it, RG429 rolls the rotation back.
+-- POST /v1/auth/refresh. Returns {"outcome": "rotated" | "replayed", user, session_id,
+-- session_expires_at[, successor_sealed]} or {"outcome": "reused" | "invalid"}: a reuse
+-- must commit the session's revocation, so it is an answer, not an exception. A replay
+-- within the grace window carries the successor already issued (sealed by the API,
+-- base64), never a new token. The per-account limit is checked after the token named
+-- its user; over it, RG429 rolls the rotation back.
 create function api.refresh_session(
-  p_token_hash bytea, p_new_token_hash bytea, p_reuse_grace interval,
+  p_token_hash bytea, p_new_token_hash bytea, p_new_token_sealed bytea, p_reuse_grace interval,
   p_account_max int, p_account_window interval
 ) returns json
 language plpgsql volatile as $$
 declare
   r record;
 begin
-  select * into r from auth.rotate_refresh_token(p_token_hash, p_new_token_hash, p_reuse_grace);
-  if r.outcome <> 'rotated' then
+  select * into r from auth.rotate_refresh_token(p_token_hash, p_new_token_hash, p_new_token_sealed, p_reuse_grace);
+  if r.outcome not in ('rotated', 'replayed') then
     return json_build_object('outcome', r.outcome);
   end if;
   perform auth.enforce_rate_limit('refresh:account:' || r.user_id, p_account_max, p_account_window);
   perform set_config('app.user_id', r.user_id::text, true);
   return json_build_object('outcome', r.outcome, 'user', api.user_json(r.user_id),
-    'session_id', r.session_id, 'session_expires_at', r.expires_at);
+    'session_id', r.session_id, 'session_expires_at', r.expires_at,
+    'successor_sealed', encode(r.successor_sealed, 'base64'));
 end
 $$;
-comment on function api.refresh_session(bytea, bytea, interval, int, interval) is
-  'POST /v1/auth/refresh: rotates a refresh token (auth.rotate_refresh_token), rate-limited per account.';
+comment on function api.refresh_session(bytea, bytea, bytea, interval, int, interval) is
+  'POST /v1/auth/refresh: rotates a refresh token (auth.rotate_refresh_token), or hands a replay within the grace window the successor already issued; rate-limited per account.';
 
 -- POST /v1/auth/logout: the request's own session.
 create function api.logout() returns json

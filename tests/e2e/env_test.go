@@ -132,10 +132,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		// Every test of the package signs in from 127.0.0.1: the email limits would
 		// otherwise decide tests that are not about them (TestSignInRateLimits is).
 		RateLimits: api.RateLimitOptions{
-			SignInPerAddress: api.RateLimit{Max: 100000, Window: time.Hour},
-			EmailPerAccount:  api.RateLimit{Max: 100000, Window: time.Hour},
-			SignUpPerAddress: api.RateLimit{Max: 100000, Window: time.Hour},
-			SignUpPerAccount: api.RateLimit{Max: 100000, Window: time.Hour},
+			SignInPerAddress:       api.RateLimit{Max: 100000, Window: time.Hour},
+			SignUpPerAddress:       api.RateLimit{Max: 100000, Window: time.Hour},
+			SignUpPerAccount:       api.RateLimit{Max: 100000, Window: time.Hour},
+			EmailPerAccountAddress: api.RateLimit{Max: 100000, Window: time.Hour},
 		},
 	}
 	if cfg.options != nil {

@@ -187,9 +187,9 @@ func (e *env) serveInProcess(ctx context.Context, cfg *config, appURL string, st
 	srv := api.NewServer(api.Options{
 		Pool: pool, Tokens: tokens, Logger: logger, Version: rowguard.Version, Passwords: hasher,
 		RateLimits: api.RateLimitOptions{
-			LoginPerAddress: unlimited, LoginPerAccount: unlimited,
+			LoginPerAddress: unlimited, LoginPerAccountAddress: unlimited, LoginPerAccount: unlimited,
 			RefreshPerAddress: unlimited, RefreshPerAccount: unlimited, PasswordChangePerAccount: unlimited,
-			SignInPerAddress: unlimited, EmailPerAccount: unlimited, SignUpPerAddress: unlimited, SignUpPerAccount: unlimited,
+			SignInPerAddress: unlimited, EmailPerAccountAddress: unlimited, SignUpPerAddress: unlimited, SignUpPerAccount: unlimited,
 		},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

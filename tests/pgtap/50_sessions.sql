@@ -50,26 +50,26 @@ update auth.users set status = 'active' where id = :sam;
 
 -- ------------------------------------------------------------ auth.rotate_refresh_token (before any sign-in: no app.user_id)
 select pg_temp.act_as(null, null);
-select is((select row(outcome, user_id, session_id)::text from auth.rotate_refresh_token(:token1, :token2, '10 seconds')),
+select is((select row(outcome, user_id, session_id)::text from auth.rotate_refresh_token(:token1, :token2, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')),
           row('rotated', :alice::uuid, :'new_sid'::uuid)::text, 'rotate: a current token rotates, naming its user and session');
-select is((select outcome from auth.rotate_refresh_token(:token1, :token3, '10 seconds')), 'rotated',
-          'rotate: the rotated token again within the grace window (another tab) still rotates');
+select is((select outcome from auth.rotate_refresh_token(:token1, :token3, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')), 'replayed',
+          'rotate: the rotated token again within the grace window (another tab) gets the successor already issued');
 select pg_temp.act_as_superuser();
-select is((select count(*) from auth.refresh_tokens where session_id = :'new_sid' and rotated_at is null), 2::bigint,
-          'rotate: both tabs hold a valid token');
+select is((select count(*) from auth.refresh_tokens where session_id = :'new_sid' and rotated_at is null), 1::bigint,
+          'rotate: both tabs share the one live token (54_refresh_chain_and_limits)');
 update auth.refresh_tokens set rotated_at = now() - interval '11 seconds' where token_hash = :token1;
 select pg_temp.act_as(null, null);
-select is((select outcome from auth.rotate_refresh_token(:token1, :token4, '10 seconds')), 'reused',
+select is((select outcome from auth.rotate_refresh_token(:token1, :token4, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')), 'reused',
           'rotate: a rotated token presented after the grace window is reuse');
 select pg_temp.act_as_superuser();
 select is((select revoked_reason from auth.sessions where id = :'new_sid' and revoked_at is not null), 'refresh_token_reused',
           'rotate: reuse revokes the whole session');
 select is((select count(*) from auth.refresh_tokens where token_hash = :token4), 0::bigint, 'rotate: reuse issues no new token');
 select pg_temp.act_as(null, null);
-select is((select outcome from auth.rotate_refresh_token(:token2, :token4, '10 seconds')), 'invalid',
+select is((select outcome from auth.rotate_refresh_token(:token2, :token4, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')), 'invalid',
           'rotate: the session''s other tokens die with it');
-select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '10 seconds')), 'invalid', 'rotate: an unknown token is invalid');
-select is((select row(user_id, session_id)::text from auth.rotate_refresh_token(:token5, :token4, '10 seconds')),
+select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')), 'invalid', 'rotate: an unknown token is invalid');
+select is((select row(user_id, session_id)::text from auth.rotate_refresh_token(:token5, :token4, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')),
           row(null::uuid, null::uuid)::text, 'rotate: an invalid token names nobody');
 
 -- lifetime, inactivity and the user's status are checked on refresh too
@@ -79,16 +79,16 @@ select pg_temp.act_as_superuser();
 select s.id as bob_new_sid from auth.refresh_tokens t join auth.sessions s on s.id = t.session_id where t.token_hash = :token5 \gset
 update auth.sessions set expires_at = now() where id = :'bob_new_sid';
 select pg_temp.act_as(null, null);
-select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '10 seconds')), 'invalid', 'rotate: a session past its lifetime is invalid');
+select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')), 'invalid', 'rotate: a session past its lifetime is invalid');
 select pg_temp.act_as_superuser();
 update auth.sessions set expires_at = now() + interval '1 day', last_used_at = now() - interval '1 hour' where id = :'bob_new_sid';
 select pg_temp.act_as(null, null);
-select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '10 seconds')), 'invalid', 'rotate: an idle session is invalid');
+select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')), 'invalid', 'rotate: an idle session is invalid');
 select pg_temp.act_as_superuser();
 update auth.sessions set last_used_at = now() where id = :'bob_new_sid';
 update auth.users set status = 'disabled' where id = :bob;
 select pg_temp.act_as(null, null);
-select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '10 seconds')), 'invalid', 'rotate: a disabled user''s token is invalid');
+select is((select outcome from auth.rotate_refresh_token(:token5, :token4, '\x55555555555555555555555555555555555555555555555555555555555555555555', '10 seconds')), 'invalid', 'rotate: a disabled user''s token is invalid');
 select pg_temp.act_as_superuser();
 update auth.users set status = 'active' where id = :bob;
 -- Enabling revives no session (51_disable_user); the checks below need bob's back.
