@@ -49,6 +49,10 @@ var (
 	ProblemPaymentProviderFailed = ProblemKind{"payment-provider-error", "Payment provider error", http.StatusBadGateway}
 	ProblemRefreshTokenReused    = ProblemKind{"refresh-token-reused", "Refresh token reused", http.StatusUnauthorized}
 	ProblemTooManyRequests       = ProblemKind{"too-many-requests", "Too many requests", http.StatusTooManyRequests}
+	// ProblemReauthenticationRequired: a destructive act (deleting an organization,
+	// removing its last other OWNER, a password change without the current password)
+	// needs POST /v1/auth/reauthenticate within the last 5 minutes (SQLSTATE RGR03).
+	ProblemReauthenticationRequired = ProblemKind{"reauthentication-required", "Reauthentication required", http.StatusForbidden}
 )
 
 // ProblemKinds lists every problem type, for documentation and tests.
@@ -60,7 +64,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemInternal, ProblemUnavailable, ProblemTimeout, ProblemSignInFailed,
 		ProblemPlanLimitReached, ProblemOrganizationSuspended, ProblemInvalidSignature, ProblemPaymentProviderFailed,
 		ProblemRefreshTokenReused, ProblemTooManyRequests,
-		ProblemPreconditionFailed,
+		ProblemPreconditionFailed, ProblemReauthenticationRequired,
 	}
 }
 
@@ -69,7 +73,7 @@ func kindForStatus(status int) (ProblemKind, bool) {
 	for _, k := range ProblemKinds() {
 		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled &&
 			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature && k != ProblemSignInFailed &&
-			k != ProblemRefreshTokenReused {
+			k != ProblemRefreshTokenReused && k != ProblemReauthenticationRequired {
 			return k, true
 		}
 	}
