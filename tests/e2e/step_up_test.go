@@ -185,6 +185,13 @@ func TestStolenTokenCannotDeleteTheOrganization(t *testing.T) {
 				t.Errorf("%s still lists the deleted organization", u.Email)
 			}
 		}
+		var me meResponse
+		e.do(t, http.MethodGet, "/v1/auth/me", u.Token, nil).want(t, http.StatusOK).decode(t, &me)
+		for _, m := range me.Memberships {
+			if m.Organization.ID == tn.Org.ID {
+				t.Errorf("%s: /v1/auth/me still lists the deleted organization", u.Email)
+			}
+		}
 	}
 	e.do(t, http.MethodGet, "/v1/orgs/"+other.Org.ID, other.Owner.Token, nil).want(t, http.StatusOK)
 	// Deleting it again: it does not exist any more.
