@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // A valueParser decodes one JSON member value: the value to pass on to SQL,
@@ -139,6 +140,10 @@ func (q *queryFilters) get(name string, check func(string) string) any {
 		return nil
 	case len(vs) > 1:
 		q.errs = append(q.errs, FieldError{name, "must be given once"})
+	case !utf8.ValidString(vs[0]) || strings.ContainsRune(vs[0], 0):
+		// PostgreSQL text holds neither (SQLSTATE 22021): refused here, by name, for
+		// every parameter, before any check or the database sees it.
+		q.errs = append(q.errs, FieldError{name, "must be valid UTF-8 without NUL characters"})
 	default:
 		if msg := check(vs[0]); msg != "" {
 			q.errs = append(q.errs, FieldError{name, msg})

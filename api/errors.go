@@ -171,9 +171,10 @@ func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
 // namedCodes are the RG codes whose problem type is not the generic one of
 // their status (RGnnn → the first kind with status nnn).
 var namedCodes = map[string]ProblemKind{
-	"RGS03": ProblemOrganizationSuspended, // auth.begin_request: an operator suspended the organization
-	"RGV03": ProblemEmailUnverified,       // the caller's address is unproven (invitations)
-	"RGL09": ProblemInvitationLapsed,      // app.accept_invitation: the inviter no longer holds what it grants
+	"RGS03": ProblemOrganizationSuspended,    // auth.begin_request: an operator suspended the organization
+	"RGV03": ProblemEmailUnverified,          // the caller's address is unproven (invitations)
+	"RGL09": ProblemInvitationLapsed,         // app.accept_invitation: the inviter no longer holds what it grants
+	"RGR03": ProblemReauthenticationRequired, // auth.require_recent_reauthentication: no fresh proof on the session
 }
 
 // fieldProblem is a 422 naming the column the error is about: the

@@ -48,14 +48,31 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, status int, query 
 }
 
 func (s *Server) callJSON(ctx context.Context, r *http.Request, query string, args ...any) ([]byte, error) {
+	var orgID any // NULL unless the route names an organization
+	if id, ok := mux.Vars(r)["org_id"]; ok {
+		orgID = id
+	}
+	return s.callJSONIn(ctx, orgID, query, args...)
+}
+
+// callOutsideOrg is call for a route whose {org_id} must not be checked by
+// auth.begin_request (a deleted organization, which it refuses): the request runs in no
+// organization, and the SQL function takes the id as an argument and checks it itself.
+func (s *Server) callOutsideOrg(w http.ResponseWriter, r *http.Request, status int, query string, args ...any) {
+	body, err := s.callJSONIn(r.Context(), nil, query, args...)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSONBytes(w, r, status, body)
+}
+
+// callJSONIn runs query for the authenticated caller in organization orgID (nil: none).
+func (s *Server) callJSONIn(ctx context.Context, orgID any, query string, args ...any) ([]byte, error) {
 	claims, ok := claimsFrom(ctx)
 	if !ok {
 		// A route wired without s.authenticate: a programming error.
 		return nil, errors.New("api: call on an unauthenticated route")
-	}
-	var orgID any // NULL unless the route names an organization
-	if id, ok := mux.Vars(r)["org_id"]; ok {
-		orgID = id
 	}
 	return s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
 		batch := RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(ctx), query, args...)

@@ -39,6 +39,30 @@ func (s *Server) oidcClient(w http.ResponseWriter, r *http.Request) (*oidc.Clien
 	return c, ok
 }
 
+// oidcCookie is the name of the cookie binding a sign-in to the browser that started it.
+// With an https public URL it is a __Host- cookie (Secure, Path=/, no Domain: only this
+// exact origin, over TLS, may set or read it). Browsers refuse __Host- and Secure cookies
+// from plain http, so a development server on http://localhost uses rowguard_oidc,
+// without Secure.
+func (s *Server) oidcCookie() (name string, secure bool) {
+	if strings.HasPrefix(strings.ToLower(s.signInOpts.PublicURL), "https://") {
+		return "__Host-rowguard_oidc", true
+	}
+	return "rowguard_oidc", false
+}
+
+// oidcBindingRE: a binding as /start makes it (randomToken(oidcBytes), base64url).
+var oidcBindingRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// setOIDCCookie sets (maxAge > 0) or clears (maxAge < 0) the binding cookie.
+func (s *Server) setOIDCCookie(w http.ResponseWriter, value string, maxAge int) {
+	name, secure := s.oidcCookie()
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		Secure: secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
 func (s *Server) oidcRedirectURI(provider string) string {
 	return strings.TrimSuffix(s.signInOpts.PublicURL, "/") + "/v1/auth/oidc/" + provider + "/callback"
 }
@@ -56,7 +80,7 @@ func (s *Server) startOIDC(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNoPool)
 		return
 	}
-	var secrets [3]string // state, nonce, verifier
+	var secrets [4]string // state, nonce, verifier, browser binding
 	for i := range secrets {
 		v, err := randomToken(oidcBytes)
 		if err != nil {
@@ -65,17 +89,21 @@ func (s *Server) startOIDC(w http.ResponseWriter, r *http.Request) {
 		}
 		secrets[i] = v
 	}
-	state, nonce, verifier := secrets[0], secrets[1], secrets[2]
+	state, nonce, verifier, binding := secrets[0], secrets[1], secrets[2], secrets[3]
 	target, err := c.AuthCodeURL(r.Context(), s.oidcRedirectURI(c.Provider.Name), state, nonce, verifier)
 	if err != nil {
 		s.failOIDC(w, r, err)
 		return
 	}
-	if err := s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r)}, `select auth.begin_oidc_login($1, $2, $3, $4)`,
-		c.Provider.Name, state, nonce, verifier).Scan(); err != nil {
+	if err := s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r)}, `select auth.begin_oidc_login($1, $2, $3, $4, $5)`,
+		c.Provider.Name, state, nonce, verifier, binding).Scan(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	// Only this browser can finish the sign-in: the callback must bring the cookie back
+	// (SameSite=Lax: a top-level redirect from the provider carries it). Valid as long as
+	// the state (10 minutes).
+	s.setOIDCCookie(w, binding, 600)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", target)
 	w.WriteHeader(http.StatusFound)
@@ -110,17 +138,26 @@ func (s *Server) callbackOIDC(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, validationError(errs...))
 		return
 	}
+	// A callback without the cookie of /start was not started by this browser: someone
+	// else's sign-in pushed here (login CSRF). Refused before the state is touched.
+	name, _ := s.oidcCookie()
+	cookie, err := r.Cookie(name)
+	if err != nil || !oidcBindingRE.MatchString(cookie.Value) {
+		s.fail(w, r, newError(ProblemSignInFailed, "This sign-in was not started in this browser. Start again."))
+		return
+	}
+	s.setOIDCCookie(w, "", -1) // used up, whatever happens next
 	if s.pool == nil {
 		s.fail(w, r, errNoPool)
 		return
 	}
 	var nonceHash []byte
 	var verifier string
-	err := s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r)}, `select nonce_hash, code_verifier from auth.take_oidc_login($1, $2)`,
-		c.Provider.Name, q.Get("state")).Scan(&nonceHash, &verifier)
+	err = s.limitedRow(r.Context(), []rateBucket{s.signInAddress(r)}, `select nonce_hash, code_verifier from auth.take_oidc_login($1, $2, $3)`,
+		c.Provider.Name, q.Get("state"), cookie.Value).Scan(&nonceHash, &verifier)
 	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			s.fail(w, r, newError(ProblemSignInFailed, "This sign-in is unknown, expired or already used. Start again."))
+			s.fail(w, r, newError(ProblemSignInFailed, "This sign-in is unknown, expired, already used or was started in another browser. Start again."))
 			return
 		}
 		s.fail(w, r, err)

@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"regexp"
+
+	"github.com/gorilla/mux"
 )
 
 // slugRE mirrors the CHECK on app.organizations.slug, so a bad slug gets
@@ -62,9 +64,22 @@ func (s *Server) updateOrganization(w http.ResponseWriter, r *http.Request) {
 	s.call(w, r, http.StatusOK, `select api.update_organization($1::jsonb)`, string(patch))
 }
 
-// DELETE /v1/orgs/{org_id}
+// DELETE /v1/orgs/{org_id}: an OWNER who reauthenticated within 5 minutes soft-deletes
+// it (403 reauthentication-required otherwise); restorable for 30 days.
 func (s *Server) deleteOrganization(w http.ResponseWriter, r *http.Request) {
 	s.call(w, r, http.StatusNoContent, `select api.delete_organization()`)
+}
+
+// GET /v1/orgs/deleted: the caller's soft-deleted organizations (OWNER), restorable.
+func (s *Server) listDeletedOrganizations(w http.ResponseWriter, r *http.Request) {
+	s.call(w, r, http.StatusOK, `select api.list_deleted_organizations()`)
+}
+
+// POST /v1/orgs/{org_id}/restore: the organization is deleted, so auth.begin_request
+// would refuse it: the request runs in no organization and SQL checks the caller is one
+// of its OWNERs.
+func (s *Server) restoreOrganization(w http.ResponseWriter, r *http.Request) {
+	s.callOutsideOrg(w, r, http.StatusOK, `select api.restore_organization($1::uuid)`, mux.Vars(r)["org_id"])
 }
 
 // GET /v1/orgs/{org_id}/members

@@ -51,6 +51,10 @@ var (
 	ProblemTooManyRequests       = ProblemKind{"too-many-requests", "Too many requests", http.StatusTooManyRequests}
 	ProblemEmailUnverified       = ProblemKind{"email-unverified", "Email address not verified", http.StatusForbidden}
 	ProblemInvitationLapsed      = ProblemKind{"invitation-lapsed", "Invitation lapsed", http.StatusConflict}
+	// ProblemReauthenticationRequired: a destructive act (deleting an organization,
+	// removing its last other OWNER, a password change without the current password)
+	// needs POST /v1/auth/reauthenticate within the last 5 minutes (SQLSTATE RGR03).
+	ProblemReauthenticationRequired = ProblemKind{"reauthentication-required", "Reauthentication required", http.StatusForbidden}
 )
 
 // ProblemKinds lists every problem type, for documentation and tests.
@@ -62,7 +66,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemInternal, ProblemUnavailable, ProblemTimeout, ProblemSignInFailed,
 		ProblemPlanLimitReached, ProblemOrganizationSuspended, ProblemInvalidSignature, ProblemPaymentProviderFailed,
 		ProblemRefreshTokenReused, ProblemTooManyRequests,
-		ProblemPreconditionFailed, ProblemEmailUnverified, ProblemInvitationLapsed,
+		ProblemPreconditionFailed, ProblemEmailUnverified, ProblemInvitationLapsed, ProblemReauthenticationRequired,
 	}
 }
 
@@ -71,7 +75,8 @@ func kindForStatus(status int) (ProblemKind, bool) {
 	for _, k := range ProblemKinds() {
 		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled &&
 			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature && k != ProblemSignInFailed &&
-			k != ProblemRefreshTokenReused && k != ProblemEmailUnverified && k != ProblemInvitationLapsed {
+			k != ProblemRefreshTokenReused && k != ProblemEmailUnverified && k != ProblemInvitationLapsed &&
+			k != ProblemReauthenticationRequired {
 			return k, true
 		}
 	}

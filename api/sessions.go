@@ -22,6 +22,8 @@ func (s *Server) routeSessions() {
 	s.handle(http.MethodGet, "/v1/auth/sessions", s.listSessions, private)
 	s.handle(http.MethodDelete, "/v1/auth/sessions/{session_id}", s.deleteSession, private)
 	s.handle(http.MethodPost, "/v1/auth/password", s.changePassword, private)
+	s.handle(http.MethodPost, "/v1/auth/reauthenticate", s.reauthenticate, private)
+	s.handle(http.MethodPost, "/v1/auth/reauthenticate/code", s.requestReauthenticationCode, private)
 	s.handle(http.MethodGet, "/.well-known/jwks.json", s.jwks, public)
 }
 
@@ -141,58 +143,33 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 	s.call(w, r, http.StatusNoContent, `select api.delete_session($1::uuid)`, mux.Vars(r)["session_id"])
 }
 
-// POST /v1/auth/password {current_password, new_password}: the caller's other sessions
-// end; this one goes on.
+// POST /v1/auth/password {current_password?, new_password}: the caller's other sessions
+// end; this one goes on. The current password is the fresh proof the change needs;
+// without it, the session must have reauthenticated (emailed code or password) within 5
+// minutes, else 403 reauthentication-required (checked in SQL, api.change_password).
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	var current, next string
 	if err := decodeBody(r,
-		str("current_password", true, &current, nil),
+		str("current_password", false, &current, nil),
 		str("new_password", true, &next, checkPassword),
 	); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	l := s.limits.PasswordChangePerAccount
-	body, err := s.callJSON(r.Context(), r, `select api.current_password_hash($1, $2::interval)`, l.Max, pgInterval(l.Window))
-	if err != nil {
-		s.fail(w, r, err)
+	verified := current != ""
+	if verified && !s.verifyMyPassword(w, r, current, "current_password") {
 		return
 	}
-	var stored struct {
-		PasswordHash *string `json:"password_hash"`
-	}
-	if err := json.Unmarshal(body, &stored); err != nil {
-		s.fail(w, r, fmt.Errorf("api: decoding password hash: %w", err))
-		return
-	}
-	if stored.PasswordHash == nil {
-		s.fail(w, r, newError(ProblemConflict,
-			"This account has no password (it signs in with an email code or single sign-on): set one with a password reset.",
-			FieldError{Field: "current_password", Message: "the account has no password"}))
-		return
-	}
-	var ok bool
 	var newHash string
-	err = s.withHashSlot(r.Context(), func() error {
-		var verr error
-		if ok, verr = s.passwords.Verify(current, *stored.PasswordHash); verr != nil {
-			return verr
-		}
-		if !ok {
-			return nil
-		}
-		newHash, verr = s.passwords.Hash(next)
-		return verr
-	})
-	if err != nil {
+	if err := s.withHashSlot(r.Context(), func() error {
+		var herr error
+		newHash, herr = s.passwords.Hash(next)
+		return herr
+	}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !ok {
-		s.fail(w, r, validationError(FieldError{Field: "current_password", Message: "is incorrect"}))
-		return
-	}
-	s.call(w, r, http.StatusNoContent, `select api.change_password($1)`, newHash)
+	s.call(w, r, http.StatusNoContent, `select api.change_password($1, $2)`, newHash, verified)
 }
 
 // GET /.well-known/jwks.json: the public keys access tokens are verified with (RFC

@@ -92,5 +92,9 @@ grant execute on function
   api.list_sessions(),
   api.delete_session(uuid),
   api.current_password_hash(int, interval),
-  api.change_password(text)
+  api.change_password(text, boolean),
+  api.reauthenticated_by_password(),
+  api.reauthenticate_by_code(bytea),
+  api.request_reauthentication_code(bytea, text, int, interval),
+  api.reauthentication_json()
 to rowguard_api;

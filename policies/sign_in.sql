@@ -128,7 +128,44 @@ comment on policy identities_update_kernel on auth.identities is
   'auth.oidc_sign_in records each sign-in (the email the provider reports, the time).';
 
 grant execute on function
-  auth.begin_oidc_login(text, text, text, text),
-  auth.take_oidc_login(text, text),
+  auth.begin_oidc_login(text, text, text, text, text),
+  auth.take_oidc_login(text, text, text),
   auth.oidc_sign_in(text, text, text)
+to rowguard_api;
+
+-- ----- auth.reauthentication_codes (step-up, migration 020) -----------------------------
+grant select, insert, update (code_hash, expires_at, attempts, created_at), delete
+   on auth.reauthentication_codes to rowguard_kernel;
+
+create policy reauthentication_codes_select_kernel on auth.reauthentication_codes for select to rowguard_kernel
+  using (user_id = (select app.current_user_id()));
+comment on policy reauthentication_codes_select_kernel on auth.reauthentication_codes is
+  'auth.verify_reauthentication_code reads the caller''s own session''s code.';
+create policy reauthentication_codes_insert_kernel on auth.reauthentication_codes for insert to rowguard_kernel
+  with check (user_id = (select app.current_user_id()) and attempts = 0);
+comment on policy reauthentication_codes_insert_kernel on auth.reauthentication_codes is
+  'auth.request_reauthentication_code stores a fresh code for the caller''s session.';
+create policy reauthentication_codes_update_kernel on auth.reauthentication_codes for update to rowguard_kernel
+  using (user_id = (select app.current_user_id())) with check (user_id = (select app.current_user_id()));
+comment on policy reauthentication_codes_update_kernel on auth.reauthentication_codes is
+  'A new request replaces the caller''s code (resetting attempts); a wrong guess counts.';
+create policy reauthentication_codes_delete_kernel on auth.reauthentication_codes for delete to rowguard_kernel
+  using (user_id = (select app.current_user_id()) or expires_at < now());
+comment on policy reauthentication_codes_delete_kernel on auth.reauthentication_codes is
+  'The caller''s code is deleted once used or guessed wrong too often; anyone''s once expired.';
+
+-- ----- auth.reauthentications (the step-up audit) ----------------------------------------
+grant insert on auth.reauthentications to rowguard_kernel;
+create policy reauthentications_insert_kernel on auth.reauthentications for insert to rowguard_kernel
+  with check (user_id = (select app.current_user_id()));
+comment on policy reauthentications_insert_kernel on auth.reauthentications is
+  'auth.record_reauthentication records the caller''s own proof. Nobody reads it through the API, nobody updates or deletes it.';
+
+-- The step-up entry points (answer about the caller's session only).
+grant update (reauthenticated_at) on auth.sessions to rowguard_kernel;
+grant execute on function
+  auth.require_recent_reauthentication(),
+  auth.record_reauthentication(text),
+  auth.request_reauthentication_code(bytea, text),
+  auth.verify_reauthentication_code(bytea)
 to rowguard_api;

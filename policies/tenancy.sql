@@ -3,13 +3,15 @@
 -- /v1/auth/me), not only the one in the URL. Changes act on the current organization only.
 
 -- ----- app.organizations --------------------------------------------------------------
-grant select, insert (id, name, slug), update (name, slug), delete
+-- No DELETE: an organization is soft-deleted (app.soft_delete_organization, an OWNER
+-- after a fresh reauthentication) and purged only by `rowguard purge-deleted`.
+grant select, insert (id, name, slug), update (name, slug)
    on app.organizations to rowguard_api;
 
 create policy organizations_select on app.organizations for select to rowguard_api
   using (id = any ((select app.my_org_ids())::uuid[]));
 comment on policy organizations_select on app.organizations is
-  'A user sees the organizations they are a member of, and no other.';
+  'A user sees the live organizations they are a member of, and no other (app.my_org_ids skips deleted ones).';
 
 create policy organizations_insert on app.organizations for insert to rowguard_api
   with check ((select app.current_user_id()) is not null);
@@ -22,10 +24,6 @@ create policy organizations_update on app.organizations for update to rowguard_a
 comment on policy organizations_update on app.organizations is
   'OWNER and ADMIN rename the organization the request acts in.';
 
-create policy organizations_delete on app.organizations for delete to rowguard_api
-  using (id = (select app.current_org_id()) and (select app.current_org_role()) = 'OWNER');
-comment on policy organizations_delete on app.organizations is
-  'Only an OWNER deletes the organization the request acts in (and with it every tenant row).';
 
 -- ----- app.memberships ----------------------------------------------------------------
 -- The API role never INSERTs a membership: the founder's OWNER row is written by trigger
@@ -74,7 +72,23 @@ grant select on app.organizations to rowguard_kernel;
 create policy organizations_select_kernel on app.organizations for select to rowguard_kernel
   using (true);
 comment on policy organizations_select_kernel on app.organizations is
-  'app.keep_an_owner: does the organization still exist (deleting it removes every OWNER at once, which is fine)?';
+  'app.keep_an_owner: does the organization still exist (deleting it removes every OWNER at once, which is fine)? auth.begin_request, app.my_org_ids, app.current_org_role: is it deleted?';
+
+grant update (deleted_at, deleted_by), delete on app.organizations to rowguard_kernel;
+create policy organizations_update_kernel on app.organizations for update to rowguard_kernel
+  using (true) with check (true);
+comment on policy organizations_update_kernel on app.organizations is
+  'app.soft_delete_organization (an OWNER, reauthenticated, the current organization) and app.restore_organization (an OWNER, within 30 days) set or clear deleted_at / deleted_by: the column grant allows nothing else.';
+create policy organizations_delete_kernel on app.organizations for delete to rowguard_kernel
+  using (deleted_at < now() - interval '30 days');
+comment on policy organizations_delete_kernel on app.organizations is
+  'app.purge_deleted_organizations (rowguard purge-deleted) deletes organizations soft-deleted over 30 days ago, never a live or restorable one.';
+
+grant execute on function
+  app.soft_delete_organization(),
+  app.my_deleted_organizations(),
+  app.restore_organization(uuid)
+to rowguard_api;
 
 -- ----- the API functions of this domain -------------------------------------------------
 grant execute on function
@@ -83,6 +97,8 @@ grant execute on function
   api.get_organization(),
   api.update_organization(jsonb),
   api.delete_organization(),
+  api.list_deleted_organizations(),
+  api.restore_organization(uuid),
   api.list_members(int, uuid),
   api.update_member(uuid, text),
   api.remove_member(uuid)

@@ -43,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = adminCmd(rest, stdout, stderr)
 	case "seed-demo":
 		err = seedDemoCmd(rest, stdout, stderr)
+	case "purge-deleted":
+		err = purgeDeletedCmd(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "rowguard %s\n", rowguard.Version)
 	case "help", "-h", "-help", "--help":
@@ -90,6 +92,10 @@ Commands:
                     its access tokens fail on their next request, its refresh
                     tokens are refused) or enable it again (no session revives:
                     the user signs in again). Audited; same URL as migrate.
+  purge-deleted     delete for good, with every row they hold, the organizations
+                    soft-deleted (DELETE /v1/orgs/{org_id}) over 30 days ago; each
+                    is recorded in platform.admin_audit. serve never runs it:
+                    schedule it (cron, systemd timer). Same URL as migrate.
   seed-demo [--password P]
                     fill the database serve uses (connects like serve, starting
                     the development cluster when DATABASE_URL is unset) with a

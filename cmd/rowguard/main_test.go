@@ -170,3 +170,48 @@ func TestAdminDisableAndEnable(t *testing.T) {
 		t.Errorf("unknown action: exit %d, want 2", code)
 	}
 }
+
+// rowguard purge-deleted deletes, with every row they hold, the organizations
+// soft-deleted over 30 days ago, and no other; each purge is in platform.admin_audit.
+func TestPurgeDeleted(t *testing.T) {
+	db := testdb.New(t)
+	clearEnv(t)
+	t.Setenv("MIGRATION_DATABASE_URL", db.AdminURL)
+	pool := db.AdminPool(t)
+	// Three organizations of one founder: purgeable (deleted 31 days ago), restorable
+	// (deleted 29 days ago) and live, each with a project.
+	if _, err := pool.Exec(t.Context(), `
+		insert into auth.users (id, email, password_hash) values ('0a000000-0000-4000-8000-000000000001', 'founder@purge.test', 'x');
+		select set_config('app.user_id', '0a000000-0000-4000-8000-000000000001', true);
+		insert into app.organizations (id, name, slug, deleted_at, deleted_by) values
+		  ('0a000000-0000-4000-8000-0000000000a1', 'Old', 'purge-old', now() - interval '31 days', '0a000000-0000-4000-8000-000000000001'),
+		  ('0a000000-0000-4000-8000-0000000000a2', 'Recent', 'purge-recent', now() - interval '29 days', '0a000000-0000-4000-8000-000000000001'),
+		  ('0a000000-0000-4000-8000-0000000000a3', 'Live', 'purge-live', null, null);
+		insert into app.projects (org_id, name) select id, 'p' from app.organizations where slug like 'purge-%';`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runArgs(t, "purge-deleted")
+	if code != 0 || !strings.Contains(out, `purged organization 0a000000-0000-4000-8000-0000000000a1 "Old"`) || !strings.Contains(out, "1 organization(s) purged") {
+		t.Fatalf("purge-deleted: exit %d\n%s%s", code, out, stderr)
+	}
+	var left []string
+	if err := pool.QueryRow(t.Context(), `select array_agg(o.slug order by o.slug) from app.organizations o
+	                                       join app.projects p on p.org_id = o.id where o.slug like 'purge-%'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(left, ",") != "purge-live,purge-recent" {
+		t.Errorf("left after the purge: %v", left)
+	}
+	var audited int
+	if err := pool.QueryRow(t.Context(), `select count(*) from platform.admin_audit
+	                                       where action = 'organization.purge' and org_id = '0a000000-0000-4000-8000-0000000000a1'`).Scan(&audited); err != nil || audited != 1 {
+		t.Errorf("purge audit entries: %d (%v)", audited, err)
+	}
+	// Nothing more to do: it says so, and exits 0.
+	if code, out, stderr := runArgs(t, "purge-deleted"); code != 0 || !strings.Contains(out, "0 organization(s) purged") {
+		t.Errorf("second run: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, _, _ := runArgs(t, "purge-deleted", "extra"); code != 2 {
+		t.Errorf("purge-deleted extra: exit %d, want 2", code)
+	}
+}

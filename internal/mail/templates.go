@@ -50,6 +50,18 @@ which already has one. Nothing was created and your account is unchanged.
 If it was you: sign in instead, or ask for a password reset or an emailed sign-in code.
 If it was not you, you need do nothing.
 `),
+	// payload: {"code": "123456", "expires_in_minutes": 10}
+	"reauthentication_code": newTemplate(
+		`Your rowguard confirmation code: {{.code}}`,
+		`Someone signed in to your rowguard account asked to confirm a sensitive action
+(deleting an organization, removing an owner, changing the password). The code is:
+
+    {{.code}}
+
+It expires in {{.expires_in_minutes}} minutes, works once, and only in the session that
+asked for it. If this was not you, do not share it: sign out everywhere
+(POST /v1/auth/logout-all) and change your password.
+`),
 	// payload: {"token": "...", "organization": "Acme", "role": "MEMBER", "expires_at": "2031-…"}
 	"invitation": newTemplate(
 		`You are invited to {{.organization}} on rowguard`,

@@ -101,14 +101,35 @@ comment on function api.update_organization(jsonb) is 'PATCH /v1/orgs/{org_id}: 
 create function api.delete_organization() returns json
 language plpgsql volatile as $$
 begin
-  delete from app.organizations o where o.id = app.current_org_id();
-  if not found then
-    perform api.raise_hidden_or_forbidden(exists (select from app.organizations o where o.id = app.current_org_id()), 'organization');
-  end if;
+  -- OWNER only, after a fresh reauthentication (RGR03); a soft delete, restorable for
+  -- 30 days (app.soft_delete_organization, kernel).
+  perform app.soft_delete_organization();
   return null;
 end
 $$;
-comment on function api.delete_organization() is 'DELETE /v1/orgs/{org_id}: OWNER only (policy organizations_delete). Cascades to every tenant row.';
+comment on function api.delete_organization() is 'DELETE /v1/orgs/{org_id}: an OWNER who reauthenticated within 5 minutes soft-deletes the organization (restorable for 30 days).';
+
+create function api.list_deleted_organizations() returns json
+language plpgsql stable as $$
+begin
+  return json_build_object('items', coalesce((
+    select json_agg(json_build_object('id', d.id, 'name', d.name, 'slug', d.slug,
+                                      'deleted_at', d.deleted_at, 'deleted_by', d.deleted_by,
+                                      'purge_after', d.purge_after)
+                    order by d.deleted_at desc, d.id desc)
+      from app.my_deleted_organizations() d), '[]'::json));
+end
+$$;
+comment on function api.list_deleted_organizations() is 'GET /v1/orgs/deleted: the organizations the caller is an OWNER of, deleted in the last 30 days (restorable).';
+
+create function api.restore_organization(p_org_id uuid) returns json
+language plpgsql volatile as $$
+begin
+  perform app.restore_organization(p_org_id);
+  return (select api.organization_json(o, 'OWNER') from app.organizations o where o.id = p_org_id);
+end
+$$;
+comment on function api.restore_organization(uuid) is 'POST /v1/orgs/{org_id}/restore: an OWNER restores a soft-deleted organization within 30 days.';
 
 create function api.list_members(p_limit int, p_cursor uuid) returns json
 language plpgsql stable as $$

@@ -93,12 +93,60 @@ $$;
 comment on function api.current_password_hash(int, interval) is 'POST /v1/auth/password: the caller''s password hash (null: the account has none), verified by the API; rate-limited per account.';
 
 -- POST /v1/auth/password, step 2: the new hash; every other session of the caller ends.
-create function api.change_password(p_new_password_hash text) returns json
+-- A change with the current password (verified by the API) is itself the fresh proof;
+-- one without it needs a reauthentication within 5 minutes (RGR03), e.g. by emailed code.
+create function api.change_password(p_new_password_hash text, p_current_password_verified boolean) returns json
 language plpgsql volatile as $$
 begin
+  if p_current_password_verified then
+    perform auth.record_reauthentication('password_change');
+  else
+    perform auth.require_recent_reauthentication();
+  end if;
   update auth.users set password_hash = p_new_password_hash where id = app.current_user_id();
   perform auth.revoke_my_sessions(app.current_session_id(), 'password_changed');
   return null;
 end
 $$;
-comment on function api.change_password(text) is 'POST /v1/auth/password: sets the caller''s new password hash and revokes their other sessions.';
+comment on function api.change_password(text, boolean) is 'POST /v1/auth/password: sets the caller''s new password hash and revokes their other sessions; without a verified current password, only after a recent reauthentication.';
+
+-- POST /v1/auth/reauthenticate {password}, after the API verified it against
+-- api.current_password_hash (rate-limited with the password change).
+create function api.reauthenticated_by_password() returns json
+language plpgsql volatile as $$
+begin
+  perform auth.record_reauthentication('password');
+  return api.reauthentication_json();
+end
+$$;
+comment on function api.reauthenticated_by_password() is 'POST /v1/auth/reauthenticate {password}: records the proof on the session.';
+
+-- POST /v1/auth/reauthenticate {code}: {"ok": false} when wrong, expired or used (the
+-- guess must count, so it is an answer, not an exception).
+create function api.reauthenticate_by_code(p_code_hash bytea) returns json
+language plpgsql volatile as $$
+begin
+  if not auth.verify_reauthentication_code(p_code_hash) then
+    return json_build_object('ok', false);
+  end if;
+  return api.reauthentication_json();
+end
+$$;
+comment on function api.reauthenticate_by_code(bytea) is 'POST /v1/auth/reauthenticate {code}: checks the session''s emailed code and records the proof.';
+
+-- POST /v1/auth/reauthenticate/code: a code to the caller's address (one per session).
+create function api.request_reauthentication_code(p_code_hash bytea, p_code text, p_max int, p_window interval) returns json
+language plpgsql volatile as $$
+begin
+  perform auth.enforce_rate_limit('reauth-code:account:' || app.current_user_id(), p_max, p_window);
+  perform auth.request_reauthentication_code(p_code_hash, p_code);
+  return null;
+end
+$$;
+comment on function api.request_reauthentication_code(bytea, text, int, interval) is 'POST /v1/auth/reauthenticate/code: emails the caller a step-up code for this session (10 minutes, 5 guesses); rate-limited per account.';
+
+create function api.reauthentication_json() returns json
+language sql stable as $$
+  select json_build_object('ok', true, 'reauthenticated_at', now(), 'valid_until', now() + interval '5 minutes')
+$$;
+comment on function api.reauthentication_json() is 'The answer of a successful reauthentication: when, and until when destructive acts are allowed.';

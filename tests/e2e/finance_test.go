@@ -421,7 +421,8 @@ func TestFinanceGoesWithItsProjectAndOrganization(t *testing.T) {
 		e.do(t, http.MethodPut, "/v1/orgs/"+pt.Org.ID+"/exchange-rates", pt.Owner.Token,
 			map[string]any{"date": "2030-01-01", "from_currency": "USD", "to_currency": "EUR", "rate": "0.9"}).want(t, http.StatusOK)
 		if whole {
-			e.do(t, http.MethodDelete, "/v1/orgs/"+pt.Org.ID, pt.Owner.Token, nil).want(t, http.StatusNoContent)
+			e.deleteOrganization(t, pt.Owner, pt.Org.ID)
+			e.purgeOrganization(t, pt.Org.ID)
 		} else {
 			e.do(t, http.MethodDelete, "/v1/orgs/"+pt.Org.ID+"/projects/"+pt.Project.ID, pt.Admin.Token, nil).want(t, http.StatusNoContent)
 		}

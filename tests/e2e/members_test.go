@@ -153,8 +153,10 @@ func TestRemoveMember(t *testing.T) {
 	e.do(t, "DELETE", members+leaver.ID, leaver.Token, nil).want(t, http.StatusNoContent)
 	wantProblem(t, e.do(t, "GET", "/v1/orgs/"+a.Org.ID, leaver.Token, nil), api.ProblemNotFound)
 
-	// An OWNER removes an OWNER; then an OWNER may leave, as long as one stays.
+	// An OWNER removes an OWNER (the last other one: after a fresh proof, see
+	// step_up_test.go); then an OWNER may leave, as long as one stays.
 	other := newMember("other-owner", "OWNER")
+	e.reauthenticate(t, a.Owner)
 	e.do(t, "DELETE", members+other.ID, a.Owner.Token, nil).want(t, http.StatusNoContent)
 	other2 := newMember("other-owner-2", "OWNER")
 	e.do(t, "DELETE", members+a.Owner.ID, a.Owner.Token, nil).want(t, http.StatusNoContent)
@@ -173,6 +175,9 @@ func TestLastOwnerRace(t *testing.T) {
 		a := e.newTenant(t, "Race "+string(rune('A'+round)))
 		second, _ := e.register(t, "second-owner", "")
 		e.addMember(t, a.Org.ID, second, "OWNER")
+		// Demoting the last other OWNER is a step-up act: both proved themselves just now.
+		e.reauthenticate(t, a.Owner)
+		e.reauthenticate(t, second)
 		members := "/v1/orgs/" + a.Org.ID + "/members/"
 		reqs := []*http.Request{
 			e.newRequest(t, "PATCH", members+second.ID, a.Owner.Token, map[string]any{"role": "ADMIN"}),

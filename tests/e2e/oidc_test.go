@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,12 +16,18 @@ import (
 const (
 	oidcProvider  = "acme-idp"
 	oidcPublicURL = "https://api.rowguard.test"
+	// oidcCookie binds a sign-in to its browser; __Host- since the public URL is https.
+	oidcCookie = "__Host-rowguard_oidc"
 )
 
 // oidcEnv is a server configured with one OpenID Connect provider: a fakeIdP.
 type oidcEnv struct {
 	*env
 	idp *fakeIdP
+	// cookies holds the browser-binding cookie /start set, by the state it was set
+	// with: the browser that started a sign-in brings it back to the callback.
+	mu      sync.Mutex
+	cookies map[string]*http.Cookie
 }
 
 func newOIDCEnv(t *testing.T) *oidcEnv {
@@ -31,7 +38,7 @@ func newOIDCEnv(t *testing.T) *oidcEnv {
 		o.SignIn.OIDCLeeway = 5 * time.Second
 		o.SignIn.OIDC = []oidc.Provider{{Name: oidcProvider, Issuer: idp.URL, ClientID: idp.clientID, ClientSecret: idp.clientSecret}}
 	}))
-	return &oidcEnv{env: e, idp: idp}
+	return &oidcEnv{env: e, idp: idp, cookies: map[string]*http.Cookie{}}
 }
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -67,6 +74,18 @@ func (o *oidcEnv) start(t testing.TB, person map[string]any) (callback string, a
 	if err != nil || !strings.HasPrefix(authorize.String(), o.idp.URL+"/authorize?") {
 		t.Fatalf("start redirects to %q", r.Header.Get("Location"))
 	}
+	var binding *http.Cookie
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == oidcCookie {
+			binding = c
+		}
+	}
+	if binding == nil {
+		t.Fatalf("start set no %s cookie: %q", oidcCookie, r.Header.Values("Set-Cookie"))
+	}
+	o.mu.Lock()
+	o.cookies[authorize.Query().Get("state")] = binding
+	o.mu.Unlock()
 	back := getNoRedirect(t, authorize.String()).want(t, http.StatusFound)
 	cb, err := url.Parse(back.Header.Get("Location"))
 	if err != nil || cb.Scheme+"://"+cb.Host != oidcPublicURL {
@@ -75,9 +94,20 @@ func (o *oidcEnv) start(t testing.TB, person map[string]any) (callback string, a
 	return cb.RequestURI(), authorize
 }
 
+// callback follows the provider's redirect in the browser that started the sign-in
+// (with its binding cookie, when /start set one for that state).
 func (o *oidcEnv) callback(t testing.TB, callback string) *response {
 	t.Helper()
-	return o.do(t, http.MethodGet, callback, "", nil)
+	var opts []reqOption
+	if u, err := url.Parse(callback); err == nil {
+		o.mu.Lock()
+		c := o.cookies[u.Query().Get("state")]
+		o.mu.Unlock()
+		if c != nil {
+			opts = append(opts, withHeader("Cookie", c.Name+"="+c.Value))
+		}
+	}
+	return o.do(t, http.MethodGet, callback, "", nil, opts...)
 }
 
 func wantSignInFailed(t testing.TB, r *response) {

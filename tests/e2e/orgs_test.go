@@ -261,17 +261,21 @@ func TestDeleteOrganization(t *testing.T) {
 
 	t.Run("OWNER", func(t *testing.T) {
 		bBefore := e.count(t, `select count(*) from app.projects where org_id = $1`, b.Org.ID)
+		// A fresh proof first (step_up_test.go: without it, 403 reauthentication-required).
+		e.reauthenticate(t, a.Owner)
 		r := e.do(t, "DELETE", path, a.Owner.Token, nil).want(t, http.StatusNoContent)
 		if len(r.Body) != 0 {
 			t.Errorf("204 with a body: %q", r.Body)
 		}
-		// Gone for everyone, with every tenant row; the users stay.
+		// Gone for everyone at once (a soft delete); once purged, with every tenant row;
+		// the users stay.
 		for _, u := range []user{a.Owner, a.Admin, a.Member} {
 			wantProblem(t, e.do(t, "GET", path, u.Token, nil), api.ProblemNotFound)
 			wantProblem(t, e.do(t, "GET", path+"/projects", u.Token, nil), api.ProblemNotFound)
 			wantProblem(t, e.do(t, "DELETE", path, u.Token, nil), api.ProblemNotFound)
 			e.do(t, "GET", "/v1/auth/me", u.Token, nil).want(t, http.StatusOK)
 		}
+		e.purgeOrganization(t, a.Org.ID)
 		for _, q := range []string{
 			`select count(*) from app.organizations where id = $1`,
 			`select count(*) from app.memberships where org_id = $1`,

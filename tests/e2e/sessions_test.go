@@ -316,7 +316,10 @@ func TestChangePassword(t *testing.T) {
 
 	t.Run("bad input", func(t *testing.T) {
 		before := e.snapshot(t)
-		wantProblem(t, e.do(t, "POST", "/v1/auth/password", u.Token, map[string]any{}), api.ProblemValidation, "current_password", "new_password")
+		wantProblem(t, e.do(t, "POST", "/v1/auth/password", u.Token, map[string]any{}), api.ProblemValidation, "new_password")
+		// Without the current password, only after a recent reauthentication (step_up_test.go).
+		wantProblem(t, e.do(t, "POST", "/v1/auth/password", u.Token, map[string]any{"new_password": newPassword}),
+			api.ProblemReauthenticationRequired)
 		wantProblem(t, e.do(t, "POST", "/v1/auth/password", u.Token,
 			map[string]any{"current_password": u.Password, "new_password": "short"}), api.ProblemValidation, "new_password")
 		wantProblem(t, e.do(t, "POST", "/v1/auth/password", u.Token,

@@ -114,6 +114,8 @@ func TestUnauthenticated(t *testing.T) {
 		case rt.Path == "/v1/auth/password":
 			// A valid body: the token, not the body, must be what is refused.
 			body = map[string]any{"current_password": owner.Password, "new_password": "intruder's password"}
+		case rt.Path == "/v1/auth/reauthenticate":
+			body = map[string]any{"code": "123456"}
 		case rt.Method == http.MethodPost && strings.HasPrefix(rt.Path, "/v1/auth/"):
 			body = nil
 		case rt.Method == http.MethodPost, rt.Method == http.MethodPatch:

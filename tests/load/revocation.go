@@ -48,7 +48,8 @@ declare
   v_set       text;
 begin
   select p_org_id is null
-           or exists (select from app.memberships m where m.org_id = p_org_id and m.user_id = p_user_id),
+           or (exists (select from app.memberships m where m.org_id = p_org_id and m.user_id = p_user_id)
+               and exists (select from app.organizations o where o.id = p_org_id and o.deleted_at is null)),
          p_org_id is not null
            and exists (select from app.subscriptions b where b.org_id = p_org_id and b.suspended_at is not null)
     into v_member, v_suspended;

@@ -42,8 +42,8 @@ func TestUncheckedCopyMatchesBeginRequest(t *testing.T) {
 		t.Error("the copy differs from auth.begin_request in owner, SECURITY DEFINER, settings, volatility or language")
 	}
 
-	// Alice owns orgs A and S (suspended); org B is a stranger's.
-	var alice, aliceSession, bob, orgA, orgB, orgS string
+	// Alice owns orgs A, S (suspended) and D (soft-deleted); org B is a stranger's.
+	var alice, aliceSession, bob, orgA, orgB, orgS, orgD string
 	err = admin.QueryRow(ctx, `
 		with u as (insert into auth.users (email, password_hash) values ('alice@load.test', 'x'), ('bob@load.test', 'x') returning id, email),
 		     s as (insert into auth.sessions (user_id) select id from u where email = 'alice@load.test' returning id, user_id)
@@ -70,8 +70,11 @@ func TestUncheckedCopyMatchesBeginRequest(t *testing.T) {
 		}
 		return id
 	}
-	orgA, orgB, orgS = newOrg(alice, "load-a"), newOrg(bob, "load-b"), newOrg(alice, "load-s")
+	orgA, orgB, orgS, orgD = newOrg(alice, "load-a"), newOrg(bob, "load-b"), newOrg(alice, "load-s"), newOrg(alice, "load-d")
 	if _, err := admin.Exec(ctx, `update app.subscriptions set suspended_at = now(), suspended_reason = 'test' where org_id = $1`, orgS); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `update app.organizations set deleted_at = now(), deleted_by = $2 where id = $1`, orgD, alice); err != nil {
 		t.Fatal(err)
 	}
 
@@ -105,7 +108,7 @@ func TestUncheckedCopyMatchesBeginRequest(t *testing.T) {
 		return "", context
 	}
 	const real, copy = "auth.begin_request", "rowguard_load.begin_request_unchecked"
-	for _, org := range []string{orgA, "", orgB, orgS} {
+	for _, org := range []string{orgA, "", orgB, orgS, orgD} {
 		rc, rctx := begin(real, org)
 		cc, cctx := begin(copy, org)
 		if rc != cc || rctx != cctx {
@@ -117,6 +120,9 @@ func TestUncheckedCopyMatchesBeginRequest(t *testing.T) {
 	}
 	if code, _ := begin(real, orgS); code != "RGS03" {
 		t.Errorf("a suspended org: %q, want RGS03", code)
+	}
+	if code, _ := begin(real, orgD); code != "RG404" {
+		t.Errorf("a deleted org: %q, want RG404", code)
 	}
 
 	// The one difference: a dead session.

@@ -27,8 +27,8 @@ select is_empty($$delete from app.projects where org_id = 'bbbbbbbb-0000-4000-80
                 'A cannot delete B''s projects');
 select is_empty($$update app.organizations set name = 'pwned' where id = 'bbbbbbbb-0000-4000-8000-000000000000' returning id$$,
                 'A cannot rename organization B');
-select is_empty($$delete from app.organizations where id = 'bbbbbbbb-0000-4000-8000-000000000000' returning id$$,
-                'A cannot delete organization B');
+select throws_ok($$delete from app.organizations where id = 'bbbbbbbb-0000-4000-8000-000000000000'$$, '42501', null,
+                 'A cannot delete organization B (nobody deletes through the API role: organizations are soft-deleted)');
 select throws_ok($$insert into app.memberships (org_id, user_id, role) values ('bbbbbbbb-0000-4000-8000-000000000000', 'a1000000-0000-4000-8000-000000000001', 'OWNER')$$,
                  '42501', null, 'A cannot make herself a member of B');
 select throws_ok($$insert into auth.sessions (user_id) values ('b1000000-0000-4000-8000-000000000001')$$,

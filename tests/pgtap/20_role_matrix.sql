@@ -16,7 +16,7 @@ select throws_ok($$insert into app.projects (org_id, name) values ('aaaaaaaa-000
 select is_empty($$update app.projects set name = 'renamed' returning id$$, 'MEMBER cannot update a project');
 select is_empty($$delete from app.projects returning id$$, 'MEMBER cannot delete a project');
 select is_empty($$update app.organizations set name = 'renamed' returning id$$, 'MEMBER cannot rename the organization');
-select is_empty($$delete from app.organizations returning id$$, 'MEMBER cannot delete the organization');
+select throws_ok($$delete from app.organizations$$, '42501', null, 'MEMBER cannot delete the organization');
 select is_empty($$update app.memberships set role = 'OWNER' where user_id = 'a3000000-0000-4000-8000-000000000003' returning role$$,
                 'MEMBER cannot promote herself');
 select throws_ok($$select password_hash from auth.users$$, '42501', null, 'nobody reads password hashes through the API role');
@@ -35,7 +35,7 @@ select lives_ok($$insert into app.projects (org_id, name, created_by) values ('a
 select isnt_empty($$update app.projects set description = 'changed' where name = 'Apollo' returning id$$, 'ADMIN updates a project');
 select isnt_empty($$delete from app.projects where name = 'by adam' returning id$$, 'ADMIN deletes a project');
 select isnt_empty($$update app.organizations set name = 'Acme Inc' returning id$$, 'ADMIN renames the organization');
-select is_empty($$delete from app.organizations returning id$$, 'ADMIN cannot delete the organization');
+select throws_ok($$delete from app.organizations$$, '42501', null, 'ADMIN cannot delete the organization');
 select throws_ok($$update app.memberships set role = 'OWNER' where user_id = 'a2000000-0000-4000-8000-000000000002'$$,
                  '42501', null, 'ADMIN cannot promote himself');
 
@@ -58,10 +58,13 @@ select lives_ok($$insert into app.organizations (name, slug) values ('Second', '
                 'any signed-in user founds an organization');
 select is((select role::text from app.memberships m join app.organizations o on o.id = m.org_id
             where o.slug = 'pgtap-fixture-second' and m.user_id = :alice), 'OWNER', '... and becomes its OWNER');
-select isnt_empty($$delete from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000' returning id$$,
-                  'OWNER deletes the organization');
+select throws_ok($$delete from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '42501', null,
+                 'not even an OWNER deletes the organization directly (soft delete, then rowguard purge-deleted)');
 select pg_temp.act_as_superuser();
-select is((select count(*) from app.projects where org_id = :org_a), 0::bigint, 'deleting an organization deletes its projects');
+-- What `rowguard purge-deleted` does to an organization soft-deleted over 30 days ago.
+update app.organizations set deleted_at = now() - interval '31 days', deleted_by = :alice where id = :org_a;
+select count(*) from app.purge_deleted_organizations();
+select is((select count(*) from app.projects where org_id = :org_a), 0::bigint, 'purging an organization deletes its projects');
 select is((select count(*) from app.memberships where org_id = :org_a), 0::bigint, '... and its memberships');
 select is((select count(*) from app.projects where org_id = :org_b), 1::bigint, '... and nothing of another tenant');
 

@@ -106,6 +106,10 @@ select throws_ok($$update app.invitations set token_hash = sha256('again'), expi
 
 -- ------------------------------------------------ an invitation stands only while its inviter could send it
 select pg_temp.act_as_superuser();
+-- Demoting otto (the last OWNER besides alice) is a step-up act (migration 020): alice's
+-- session reauthenticated a moment ago.
+insert into auth.sessions (id, user_id, reauthenticated_at) values ('a1000000-5e55-4000-8000-000000000001', :alice, now());
+select set_config('app.session_id', 'a1000000-5e55-4000-8000-000000000001', true);
 insert into app.invitations (org_id, id, email, role, token_hash, expires_at, invited_by) values
   (:org_a, 'aaaaaaaa-0000-4000-8000-0000000000f2', 'o1@lapse.test', 'OWNER',  sha256('lapse-1'), now() + interval '1 day', :otto),
   (:org_a, 'aaaaaaaa-0000-4000-8000-0000000000f3', 'o2@lapse.test', 'MEMBER', sha256('lapse-2'), now() + interval '1 day', :otto),
@@ -126,9 +130,11 @@ select throws_ok($$update app.memberships set role = 'ADMIN' where user_id = 'a1
                  'RG409', 'an organization must keep at least one OWNER', 'the last OWNER cannot demote herself');
 select throws_ok($$delete from app.memberships where user_id = 'a1000000-0000-4000-8000-000000000001'$$,
                  'RG409', 'an organization must keep at least one OWNER', 'the last OWNER cannot leave');
-select isnt_empty($$delete from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000' returning id$$,
-                  '... but she can delete the organization (and every membership with it)');
+select lives_ok($$select app.soft_delete_organization()$$,
+                '... but she can delete the organization (and, once purged, every membership with it)');
 select pg_temp.act_as_superuser();
+update app.organizations set deleted_at = now() - interval '31 days' where id = :org_a;
+select count(*) from app.purge_deleted_organizations();
 select is((select count(*) from app.project_members where org_id = :org_a), 0::bigint, 'deleting the organization deletes its project members');
 select is((select count(*) from app.invitations where org_id = :org_a), 0::bigint, '... and its invitations');
 

@@ -33,8 +33,17 @@ insert into auth.email_sign_in_codes (email, code_hash, expires_at) values ('nin
 insert into auth.pending_sign_ups (email, recipient, code_hash, password_hash, expires_at)
   values ('newcomer@x.test', 'newcomer@x.test', sha256('p'), '$argon2id$fixture', now() + interval '30 minutes');
 insert into auth.password_reset_tokens (token_hash, user_id, expires_at) values (sha256('r'), 'aa000000-0000-4000-8000-00000000000a', now() + interval '30 minutes');
-insert into auth.oidc_login_states (state_hash, provider, nonce_hash, code_verifier, expires_at)
-  values (sha256('s'), 'google', sha256('n'), repeat('v', 43), now() + interval '10 minutes');
+insert into auth.oidc_login_states (state_hash, provider, nonce_hash, code_verifier, expires_at, binding_hash)
+  values (sha256('s'), 'google', sha256('n'), repeat('v', 43), now() + interval '10 minutes', sha256('b'));
+insert into auth.reauthentication_codes (session_id, user_id, code_hash, expires_at)
+  select id, user_id, sha256('c'), now() + interval '10 minutes' from auth.sessions where user_id = 'aa000000-0000-4000-8000-00000000000a' limit 1;
+insert into auth.reauthentications (user_id, session_id, method)
+  select user_id, id, 'password' from auth.sessions where user_id = 'aa000000-0000-4000-8000-00000000000a' limit 1;
+-- The org OWNER's requests come from a session that reauthenticated a moment ago, so that
+-- the matrix shows the role rules: demoting or removing otto (the last OWNER besides her)
+-- is a step-up act (migration 020; tests/pgtap/56_step_up.sql proves the step-up itself).
+insert into auth.sessions (id, user_id, reauthenticated_at) values ('a1000000-5e55-4000-8000-000000000001', :alice, now());
+select set_config('app.session_id', 'a1000000-5e55-4000-8000-000000000001', true);
 insert into auth.identities (user_id, provider, subject, email) values ('aa000000-0000-4000-8000-00000000000a', 'google', 'fixture-subject', 'nina@x.test');
 
 create temp table actor (name text primary key, user_id uuid, ord int);
@@ -63,7 +72,8 @@ insert into expectation (tbl, cmd, variant, probe, allowed) values
   ('app.organizations', 'insert', 'a new organization', $$insert into app.organizations (name, slug) values ('Probe', 'pgtap-fixture-probe')$$,
      '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer,stranger}'),
   ('app.organizations', 'update', 'org A', $$update app.organizations set name = name where id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{org_owner,org_admin}'),
-  ('app.organizations', 'delete', 'org A', $$delete from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{org_owner}'),
+  -- No DELETE: an OWNER soft-deletes (app.soft_delete_organization), `rowguard purge-deleted` deletes.
+  ('app.organizations', 'delete', 'org A', $$delete from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '{}'),
   ('app.memberships', 'select', 'nina''s', $$select from app.memberships where user_id = 'aa000000-0000-4000-8000-00000000000a'$$,
      '{org_owner,org_admin,org_member,proj_owner,proj_admin,analyst,viewer}'),
   ('app.memberships', 'insert', 'nina into org B', $$insert into app.memberships (org_id, user_id, role) values ('bbbbbbbb-0000-4000-8000-000000000000', 'aa000000-0000-4000-8000-00000000000a', 'MEMBER')$$, '{}'),
@@ -230,13 +240,22 @@ insert into expectation (tbl, cmd, variant, probe, allowed) values
   ('auth.password_reset_tokens', 'update', 'the fixture row', $$update auth.password_reset_tokens set created_at = created_at$$, '{}'),
   ('auth.password_reset_tokens', 'delete', 'the fixture row', $$delete from auth.password_reset_tokens$$, '{}'),
   ('auth.oidc_login_states', 'select', 'the fixture row', $$select from auth.oidc_login_states$$, '{}'),
-  ('auth.oidc_login_states', 'insert', 'a new row', $$insert into auth.oidc_login_states (state_hash, provider, nonce_hash, code_verifier, expires_at) values (sha256('s2'), 'google', sha256('n2'), repeat('v', 43), now() + interval '10 minutes')$$, '{}'),
+  ('auth.oidc_login_states', 'insert', 'a new row', $$insert into auth.oidc_login_states (state_hash, provider, nonce_hash, code_verifier, expires_at, binding_hash) values (sha256('s2'), 'google', sha256('n2'), repeat('v', 43), now() + interval '10 minutes', sha256('b2'))$$, '{}'),
   ('auth.oidc_login_states', 'update', 'the fixture row', $$update auth.oidc_login_states set created_at = created_at$$, '{}'),
   ('auth.oidc_login_states', 'delete', 'the fixture row', $$delete from auth.oidc_login_states$$, '{}'),
   ('auth.identities', 'select', 'the fixture row', $$select from auth.identities$$, '{}'),
   ('auth.identities', 'insert', 'a new row', $$insert into auth.identities (user_id, provider, subject, email) values ('aa000000-0000-4000-8000-00000000000a', 'google', 'probe-subject', 'probe@x.test')$$, '{}'),
   ('auth.identities', 'update', 'the fixture row', $$update auth.identities set created_at = created_at$$, '{}'),
-  ('auth.identities', 'delete', 'the fixture row', $$delete from auth.identities$$, '{}');
+  ('auth.identities', 'delete', 'the fixture row', $$delete from auth.identities$$, '{}'),
+  -- step-up secrets and their audit (migration 020): kernel functions only
+  ('auth.reauthentication_codes', 'select', 'the fixture row', $$select from auth.reauthentication_codes$$, '{}'),
+  ('auth.reauthentication_codes', 'insert', 'a new row', $$insert into auth.reauthentication_codes (session_id, user_id, code_hash, expires_at) select id, user_id, sha256('c2'), now() + interval '10 minutes' from auth.sessions limit 1$$, '{}'),
+  ('auth.reauthentication_codes', 'update', 'the fixture row', $$update auth.reauthentication_codes set attempts = 0$$, '{}'),
+  ('auth.reauthentication_codes', 'delete', 'the fixture row', $$delete from auth.reauthentication_codes$$, '{}'),
+  ('auth.reauthentications', 'select', 'the fixture row', $$select from auth.reauthentications$$, '{}'),
+  ('auth.reauthentications', 'insert', 'a forged proof', $$insert into auth.reauthentications (user_id, session_id, method) values (app.current_user_id(), gen_random_uuid(), 'password')$$, '{}'),
+  ('auth.reauthentications', 'update', 'the fixture row', $$update auth.reauthentications set at = at$$, '{}'),
+  ('auth.reauthentications', 'delete', 'the fixture row', $$delete from auth.reauthentications$$, '{}');
 
 -- Runs probe as the actor (rowguard_api with that request context), in a subtransaction
 -- that is always rolled back; true when Postgres let it reach its target.

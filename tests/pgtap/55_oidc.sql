@@ -4,12 +4,13 @@
 -- user; linking by email takes an unverified account away from whoever squatted it.
 begin;
 create extension if not exists pgtap;
-select plan(16);
+select plan(18);
 \ir fixtures/tenants.sql
 
 \set state '''pgtap-state-0123456789abcdefghijklmnopqrstuv'''
 \set nonce '''pgtap-nonce-0123456789abcdefghijklmnopqrstuv'''
 \set verifier '''pgtap-verifier-0123456789abcdefghijklmnopqrs'''
+\set binding '''pgtap-binding-0123456789abcdefghijklmnopqrst'''
 select is(array(select t || ' ' || p
                   from unnest(array['auth.oidc_login_states', 'auth.identities']) t,
                        unnest(array['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES']) p
@@ -19,22 +20,25 @@ set local role rowguard_api;
 select throws_ok('select * from auth.oidc_login_states', '42501', null, 'reading the states directly is refused');
 select throws_ok('select * from auth.identities', '42501', null, 'reading the identities directly is refused');
 
-select auth.begin_oidc_login('google', :state, :nonce, :verifier);
+select auth.begin_oidc_login('google', :state, :nonce, :verifier, :binding);
 reset role;
 select is((select state_hash from auth.oidc_login_states where provider = 'google'), sha256(convert_to(:state, 'UTF8')),
           'the state is stored as its SHA-256');
 select is((select nonce_hash from auth.oidc_login_states where provider = 'google'), sha256(convert_to(:nonce, 'UTF8')),
           'so is the nonce');
 set local role rowguard_api;
-select is((select count(*) from auth.take_oidc_login('okta', :state)), 0::bigint, 'another provider cannot take the state');
-select auth.begin_oidc_login('google', :state || 'b', :nonce, :verifier);
-select is((select code_verifier from auth.take_oidc_login('google', :state || 'b')), :verifier, 'the right provider takes it, with its verifier');
-select is((select count(*) from auth.take_oidc_login('google', :state || 'b')), 0::bigint, 'once');
-select auth.begin_oidc_login('google', :state || 'c', :nonce, :verifier);
+select is((select count(*) from auth.take_oidc_login('okta', :state, :binding)), 0::bigint, 'another provider cannot take the state');
+select auth.begin_oidc_login('google', :state || 'x', :nonce, :verifier, :binding);
+select is((select count(*) from auth.take_oidc_login('google', :state || 'x', :binding || 'other')), 0::bigint, 'another browser (another binding) cannot take the state');
+select is((select count(*) from auth.take_oidc_login('google', :state || 'x', :binding)), 0::bigint, '... and the state it presented is burnt: not even its own browser takes it after');
+select auth.begin_oidc_login('google', :state || 'b', :nonce, :verifier, :binding);
+select is((select code_verifier from auth.take_oidc_login('google', :state || 'b', :binding)), :verifier, 'the right provider, in the browser that started it, takes it, with its verifier');
+select is((select count(*) from auth.take_oidc_login('google', :state || 'b', :binding)), 0::bigint, 'once');
+select auth.begin_oidc_login('google', :state || 'c', :nonce, :verifier, :binding);
 reset role;
 update auth.oidc_login_states set expires_at = now() - interval '1 second';
 set local role rowguard_api;
-select is((select count(*) from auth.take_oidc_login('google', :state || 'c')), 0::bigint, 'an expired state is refused');
+select is((select count(*) from auth.take_oidc_login('google', :state || 'c', :binding)), 0::bigint, 'an expired state is refused');
 
 -- Linking.
 select is(auth.oidc_sign_in('google', 'g-alice', 'ALICE@acme.test'), :alice::uuid, 'a provider-verified email links to its account');

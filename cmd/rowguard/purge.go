@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rowguard/rowguard/internal/config"
+)
+
+const purgeSynopsis = "purge-deleted"
+
+// purgeDeletedCmd deletes for good, with every tenant row, the organizations soft-deleted
+// (DELETE /v1/orgs/{org_id}) more than 30 days ago: app.purge_deleted_organizations,
+// which records each one in platform.admin_audit. serve never runs it: operators schedule
+// it (cron, a systemd timer, a Kubernetes CronJob). It connects like `migrate`.
+func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("purge-deleted", purgeSynopsis, stderr)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := config.LoadMigrate()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	type purged struct {
+		id, name  string
+		deletedAt time.Time
+	}
+	var orgs []purged
+	err = withMigrationURL(ctx, cfg, io.Discard, stderr, func(url string, _ bool) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return fmt.Errorf("purge-deleted: connect: %w", err)
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		rows, err := conn.Query(ctx, `select org_id::text, name, deleted_at from app.purge_deleted_organizations()`)
+		if err != nil {
+			return fmt.Errorf("purge-deleted: %w", err)
+		}
+		orgs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (purged, error) {
+			var p purged
+			return p, row.Scan(&p.id, &p.name, &p.deletedAt)
+		})
+		if err != nil {
+			return fmt.Errorf("purge-deleted: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range orgs {
+		fmt.Fprintf(stdout, "purged organization %s %q (deleted %s)\n", o.id, o.name, o.deletedAt.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(stdout, "%d organization(s) purged\n", len(orgs))
+	return nil
+}
