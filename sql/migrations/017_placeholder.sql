@@ -1,0 +1,6 @@
+-- Placeholder: keeps tern's numbering contiguous on branch pgtap-realdata (its migration is 021); dropped when merged.
+select 'placeholder: migration 017 is another branch''s';
+
+---- create above / drop below ----
+
+select 'placeholder: migration 017 is another branch''s';
