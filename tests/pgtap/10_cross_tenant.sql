@@ -39,7 +39,11 @@ select is_empty($$update auth.users set email = 'pwned@x.test' where id = 'b1000
                 'A cannot change B''s user');
 
 -- WITH CHECK on UPDATE: even with a column grant the API never has, a row cannot move to B.
+-- The grants below are invisible to everyone else and rolled back.
 select pg_temp.act_as_superuser();
+-- lock: no table lock (requests read and write app.projects as usual); the grant rewrites
+-- the org_id column's catalog row until the rollback, so only a concurrent GRANT or ALTER
+-- of that column waits for this file.
 grant update (org_id) on app.projects to rowguard_api;
 select pg_temp.act_as(:alice, :org_a);
 select throws_ok($$update app.projects set org_id = 'bbbbbbbb-0000-4000-8000-000000000000' where id = 'aaaaaaaa-0000-4000-8000-0000000000a1'$$,
@@ -47,6 +51,7 @@ select throws_ok($$update app.projects set org_id = 'bbbbbbbb-0000-4000-8000-000
                  'A cannot move her project into B (WITH CHECK)');
 -- ... and without that grant, the column privilege refuses first.
 select pg_temp.act_as_superuser();
+-- lock: as the grant above (the same catalog row).
 revoke update (org_id) on app.projects from rowguard_api;
 select pg_temp.act_as(:alice, :org_a);
 select throws_ok($$update app.projects set org_id = 'bbbbbbbb-0000-4000-8000-000000000000' where id = 'aaaaaaaa-0000-4000-8000-0000000000a1'$$,
@@ -54,12 +59,16 @@ select throws_ok($$update app.projects set org_id = 'bbbbbbbb-0000-4000-8000-000
 
 -- WITH CHECK on memberships: even granted INSERT, the API role has no policy to add one.
 select pg_temp.act_as_superuser();
+-- lock: no table lock (requests read and write app.memberships as usual); the grant
+-- rewrites the table's pg_class row until the rollback, so only a concurrent GRANT or
+-- ALTER TABLE of app.memberships waits for this file.
 grant insert on app.memberships to rowguard_api;
 select pg_temp.act_as(:alice, :org_b);
 select throws_ok($$insert into app.memberships (org_id, user_id, role) values ('bbbbbbbb-0000-4000-8000-000000000000', 'a1000000-0000-4000-8000-000000000001', 'OWNER')$$,
                  '42501', 'new row violates row-level security policy for table "memberships"',
                  'A cannot join B even with an INSERT grant (no policy allows it)');
 select pg_temp.act_as_superuser();
+-- lock: as the grant above (the same catalog row).
 revoke insert on app.memberships from rowguard_api;
 
 -- ------------------------------------------------ a forged context: the Go layer names org B

@@ -105,8 +105,9 @@ update app.financial_records set deleted_at = now(), updated_by = app.current_us
 update app.financial_records set deleted_at = null, updated_by = app.current_user_id() where id = :rec_a2;
 select pg_temp.act_as_superuser();
 select is(pg_temp.totals(:proj_a), pg_temp.brute(:proj_a), 'after inserts, moves, soft deletes and a restore the rollup equals the ledger');
-select is((select count(*) from app.finance_daily_totals where record_count = 0)
-          + (select count(*) from app.finance_daily_currency_totals where record_count = 0), 0::bigint, 'no empty rollup row is left behind');
+select is((select count(*) from app.finance_daily_totals where project_id = :proj_a and record_count = 0)
+          + (select count(*) from app.finance_daily_currency_totals where project_id = :proj_a and record_count = 0), 0::bigint,
+          'no empty rollup row is left behind');
 select is((select version from app.financial_records where id = :rec_a2), 3, 'every change raises the version (rec_a2: moved, then restored)');
 delete from app.financial_records where id = :rec_a1;
 update app.financial_records set deleted_at = null where id = :rec_a1;

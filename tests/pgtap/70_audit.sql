@@ -60,6 +60,8 @@ select is((select count(*) from app.audit_log where org_id = :org_a), 0::bigint,
 select pg_temp.act_as(:alice, :org_a);
 select throws_ok($$update app.audit_log set action = 'INSERT'$$, '42501', null, 'the API role (as OWNER) cannot update entries');
 select throws_ok($$delete from app.audit_log$$, '42501', null, 'the API role (as OWNER) cannot delete entries');
+-- lock: none. The API role lacks the TRUNCATE privilege, which is checked before the
+-- ACCESS EXCLUSIVE lock is asked for (a superuser's TRUNCATE is checked below in the catalog).
 select throws_ok($$truncate app.audit_log$$, '42501', null, 'the API role cannot truncate the log');
 select throws_ok($$insert into app.audit_log (org_id, table_name, action) values ('aaaaaaaa-0000-4000-8000-000000000000', 'app.projects', 'DELETE')$$,
                  '42501', null, 'the API role cannot forge an entry');
@@ -67,15 +69,26 @@ select throws_ok($$select app.audit_row_change()$$, null, null, 'the trigger fun
 
 select pg_temp.act_as_superuser();
 set local role rowguard_kernel;
-select throws_ok($$update app.audit_log set action = 'INSERT'$$, '42501', null, 'the kernel role cannot update entries');
-select throws_ok($$delete from app.audit_log$$, '42501', null, 'the kernel role cannot delete entries');
+select throws_ok($$update app.audit_log set action = 'INSERT' where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '42501', null,
+                 'the kernel role cannot update entries');
+select throws_ok($$delete from app.audit_log where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, '42501', null,
+                 'the kernel role cannot delete entries');
 reset role;
 set local role rowguard_owner;
-select is_empty($$update app.audit_log set action = 'INSERT' returning id$$, 'the table owner updates nothing (FORCE RLS, no policy)');
+select is_empty($$update app.audit_log set action = 'INSERT' where org_id = 'aaaaaaaa-0000-4000-8000-000000000000' returning id$$,
+                'the table owner updates nothing (FORCE RLS, no policy)');
 reset role;
-select throws_ok($$update app.audit_log set action = 'INSERT'$$, 'RG403', null, 'even a superuser cannot update entries (trigger)');
-select throws_ok($$delete from app.audit_log$$, 'RG403', null, 'even a superuser cannot delete entries (trigger)');
-select throws_ok($$truncate app.audit_log$$, 'RG403', null, 'even a superuser cannot truncate the log (trigger)');
+select throws_ok($$update app.audit_log set action = 'INSERT' where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, 'RG403', null,
+                 'even a superuser cannot update entries (trigger)');
+select throws_ok($$delete from app.audit_log where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'$$, 'RG403', null,
+                 'even a superuser cannot delete entries (trigger)');
+-- A superuser's TRUNCATE would first take an ACCESS EXCLUSIVE lock on the live log,
+-- stalling every audited write of a deployment until the trigger refuses: the catalog
+-- shows instead that the same refusal runs before any TRUNCATE.
+select ok(exists (select from pg_trigger
+                   where tgrelid = 'app.audit_log'::regclass and tgfoid = 'app.audit_log_refuse_change'::regproc
+                     and tgtype & (2 | 32) = (2 | 32) and tgenabled in ('O', 'A')),
+          'even a superuser cannot truncate the log (a BEFORE TRUNCATE trigger runs the same refusal)');
 
 -- ------------------------------------------------ the trail outlives its organization
 select pg_temp.act_as_superuser();

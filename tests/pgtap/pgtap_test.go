@@ -1,6 +1,9 @@
-// Package pgtap runs the pgTAP suite in this folder with pg_prove against a freshly
-// migrated private database, so `go test ./...` covers the SQL kernel too. The .sql
-// files need nothing from Go: a reviewer runs them with plain `pg_prove -d <db> *.sql`.
+// Package pgtap runs the pgTAP suite in this folder with pg_prove, so `go test ./...`
+// covers the SQL kernel too. The .sql files need nothing from Go: a reviewer runs them
+// with plain `pg_prove -d <db> *.sql` against any deployment (README, For security
+// reviewers). So the suite runs twice here: on an empty migrated database, and on one
+// full of other tenants' rows (seed-demo, then testdata/activity.sql), and each time
+// every table must be exactly as it was before (no side effects).
 package pgtap
 
 import (
@@ -39,8 +42,31 @@ func TestPgTAP(t *testing.T) {
 		t.Fatalf("expected the pgTAP suite here, found only %v", files)
 	}
 
+	t.Run("empty", func(t *testing.T) {
+		t.Parallel()
+		runSuite(t, pgProve, testdb.New(t), files)
+	})
+	t.Run("seeded", func(t *testing.T) {
+		t.Parallel()
+		db := testdb.New(t)
+		seedDemo(t, db)
+		loadActivity(t, db)
+		runSuite(t, pgProve, db, files)
+	})
+}
+
+// runSuite runs every file with pg_prove on db, each as a parallel subtest of t, and
+// once they have all finished checks that no table of db changed.
+func runSuite(t *testing.T, pgProve string, db *testdb.DB, files []string) {
+	before := snapshotTables(t, db)
+	// Cleanup runs once t's parallel subtests (the files) are done, before db is dropped.
+	t.Cleanup(func() {
+		for _, diff := range before.diff(snapshotTables(t, db)) {
+			t.Errorf("the suite left a side effect: %s", diff)
+		}
+	})
+
 	// The files roll back everything they do, so they can share one database.
-	db := testdb.New(t)
 	// pg_prove hands its connection to psql; libpq's environment is the unambiguous way.
 	conn, err := pgconn.ParseConfig(db.AdminURL)
 	if err != nil {
