@@ -3,7 +3,8 @@
 -- Every table gets rows in every state the suite could trip over: live, revoked,
 -- expired and old sessions; refresh tokens current and rotated; invitations pending,
 -- accepted, declined, revoked and expired; soft- and hard-deleted records; a deleted
--- organization; rate-limit buckets; outbox mails due, retrying, sent and given up;
+-- organization; soft-deleted organizations; pending sign-ups; step-up codes and records;
+-- rate-limit buckets; outbox mails due, retrying, sent and given up;
 -- sign-in codes, reset tokens, OIDC states and identities; platform admin actions.
 --
 -- Written as the superuser, like a DBA's import, through every trigger (audit, plan
@@ -183,6 +184,33 @@ select format('user%s@activity.example', 1 + g % 400), (array['sign_in_code', 'p
        case when g % 4 = 2 then now() - make_interval(mins => g) end,
        case when g % 4 = 3 then now() - make_interval(mins => g) end
   from generate_series(1, 1600) g;
+
+-- ------------------------------------------------------------------ sign-ups, step-ups, chains
+-- Pending sign-ups: live, with wrong guesses, expired (migration 017).
+insert into auth.pending_sign_ups (email, recipient, code_hash, password_hash, organization_name, attempts, expires_at)
+select format('pending%s@activity.example', g), format('Pending%s@activity.example', g),
+       sha256(convert_to('activity-signup-' || g, 'UTF8')), '$argon2id$activity-' || g,
+       case when g % 3 = 0 then format('Pending Org %s', g) end, g % 5, now() + make_interval(mins => g % 60 - 20)
+  from generate_series(1, 150) g;
+-- Step-up (migration 020): sessions proven recently or long ago, live codes, the record.
+update auth.sessions s set reauthenticated_at = now() - make_interval(mins => u.n % 30)
+  from act_user u where u.id = s.user_id and u.n % 5 = 0 and s.user_agent = 'activity/1';
+insert into auth.reauthentication_codes (session_id, user_id, code_hash, expires_at, attempts)
+select s.id, s.user_id, sha256(convert_to('activity-reauth-' || s.id, 'UTF8')), now() + make_interval(mins => u.n % 20 - 10), u.n % 5
+  from auth.sessions s join act_user u on u.id = s.user_id
+ where u.n % 7 = 0 and s.user_agent = 'activity/2';
+insert into auth.reauthentications (user_id, session_id, method, request_id, at)
+select s.user_id, s.id, (array['password', 'code', 'password_change'])[1 + u.n % 3], 'activity-' || u.n, now() - make_interval(mins => u.n)
+  from auth.sessions s join act_user u on u.id = s.user_id
+ where u.n % 5 = 0 and s.user_agent = 'activity/1';
+-- Invitations whose token a development server showed in its answer (migration 018).
+update app.invitations set token_disclosed_at = created_at
+ where email like 'invitee%-5@activity.example' and accepted_at is null and revoked_at is null and declined_at is null;
+-- Organizations soft-deleted by their OWNER: one restorable, one past the 30 days.
+update app.organizations o set deleted_at = now() - interval '3 days', deleted_by = u.id
+  from act_user u where o.slug = 'activity-36' and u.n = 351;
+update app.organizations o set deleted_at = now() - interval '40 days', deleted_by = u.id
+  from act_user u where o.slug = 'activity-35' and u.n = 341;
 
 -- ------------------------------------------------------------------ what was deleted
 -- An organization deleted by its OWNER (its audit trail stays), a project deleted, a
