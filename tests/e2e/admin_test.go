@@ -42,6 +42,7 @@ func (e *env) newPlatformAdmin(t testing.TB) user {
 }
 
 func TestPlatformAdminManagesTenants(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a, b := e.newTenant(t, "Alpha"), e.newTenant(t, "Beta")
 	e.createService(t, a.Owner, a.Org.ID, "Alpha service", 30, 1)
@@ -151,6 +152,7 @@ func TestPlatformAdminManagesTenants(t *testing.T) {
 }
 
 func TestAdminRoutesRefuseTenants(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newTenant(t, "Curious")
 	before := e.snapshot(t)
