@@ -48,7 +48,7 @@ func startServe(t *testing.T) *served {
 	t.Helper()
 	s := &served{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan int, 1)}
 	go func() { s.exited <- run([]string{"serve"}, s.stdout, s.stderr) }()
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := time.Now().Add(2 * time.Minute); ; {
 		if m := listeningRE.FindStringSubmatch(s.stdout.String()); m != nil && strings.Contains(s.stdout.String(), "Press Ctrl-C") {
 			s.base = m[1]
 			if m := managementRE.FindStringSubmatch(s.stdout.String()); m != nil {
@@ -78,7 +78,7 @@ func (s *served) stop(t *testing.T) {
 		if code != 0 {
 			t.Errorf("serve exited %d after SIGTERM, want 0\n%s", code, s.stderr.String())
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("serve did not exit after SIGTERM")
 	}
 }

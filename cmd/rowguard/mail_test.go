@@ -46,11 +46,11 @@ func TestMailSenderFollowsConfiguration(t *testing.T) {
 			t.Fatal(err)
 		}
 		if viaSMTP {
-			if m := smtp.WaitFor(t, to, 10*time.Second, nil); !strings.Contains(m.Body, "246810") {
+			if m := smtp.WaitFor(t, to, 2*time.Minute, nil); !strings.Contains(m.Body, "246810") {
 				t.Errorf("SMTP body %q", m.Body)
 			}
 		} else {
-			deadline := time.Now().Add(10 * time.Second)
+			deadline := time.Now().Add(2 * time.Minute)
 			for !strings.Contains(logs.String(), "246810") && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}

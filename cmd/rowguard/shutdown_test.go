@@ -92,17 +92,25 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		s, b := post("PATCH", "/v1/orgs/"+reg.Organization.ID+"/projects/"+p.ID, reg.AccessToken, `{"description":"finished while draining"}`)
 		inFlight <- answer{s, b}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// SIGTERM once the PATCH is in flight: its backend waits on our lock.
+	waitUntil(t, "the PATCH waiting on the row lock", func() bool {
+		var n int
+		err := admin.QueryRow(context.Background(), `select count(*) from pg_stat_activity
+		  where datname = current_database() and usename = $1 and wait_event_type = 'Lock'`, testdb.AppRole).Scan(&n)
+		return err == nil && n > 0
+	})
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if s, _ := post("GET", "/healthz", "", ""); s != 0 {
-		t.Errorf("a new request after SIGTERM was answered %d; the listener should be closed", s)
-	}
-	if status, _ := get(srv.management + "/metrics"); status != 0 {
-		t.Errorf("the management listener answered %d after SIGTERM; it should be closed", status)
-	}
+	// Both listeners close (a new connection is refused) while the PATCH still waits.
+	waitUntil(t, "the API listener refusing connections after SIGTERM", func() bool {
+		s, _ := post("GET", "/healthz", "", "")
+		return s == 0
+	})
+	waitUntil(t, "the management listener refusing connections after SIGTERM", func() bool {
+		s, _ := get(srv.management + "/metrics")
+		return s == 0
+	})
 	select {
 	case a := <-inFlight:
 		t.Fatalf("the in-flight request ended before its lock was released: %d %s", a.status, a.body)
@@ -118,7 +126,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		if a.status != http.StatusOK || !strings.Contains(a.body, "finished while draining") {
 			t.Errorf("in-flight request: %d %s", a.status, a.body)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("the in-flight request never finished")
 	}
 	select {
@@ -126,7 +134,18 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		if code != 0 {
 			t.Errorf("serve exited %d after SIGTERM, want 0\n%s", code, stderr.String())
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("serve did not exit after SIGTERM")
+	}
+}
+
+// waitUntil polls cond until it holds, failing t with what was awaited after two
+// minutes: a wait for an event, bounded so that a hang fails instead of blocking.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 2 minutes for %s", what)
+		}
 	}
 }

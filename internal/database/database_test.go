@@ -14,6 +14,7 @@ import (
 
 	"github.com/rowguard/rowguard"
 	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/pgcluster"
 	"github.com/rowguard/rowguard/internal/testdb"
 )
 
@@ -267,7 +268,7 @@ func TestMigrationErrorNamesTheMigrationAndLine(t *testing.T) {
 }
 
 func TestDevDatabase(t *testing.T) {
-	dir, err := os.MkdirTemp("", "rowguard-devdb-test-")
+	dir, err := os.MkdirTemp(pgcluster.ScratchDir(), "rowguard-devdb-test-")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func TestSenderDeliversAndForgetsThePayload(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("DeliverDue = %d, %v", n, err)
 	}
-	m := e.smtp.WaitFor(t, "ada@example.com", time.Second, nil)
+	m := e.smtp.WaitFor(t, "ada@example.com", time.Minute, nil)
 	if code := regexp.MustCompile(`\b\d{6}\b`).FindString(m.Body); code != "424242" {
 		t.Fatalf("code in mail = %q; body:\n%s", code, m.Body)
 	}

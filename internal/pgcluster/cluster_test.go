@@ -16,7 +16,7 @@ import (
 // as root (t.TempDir's parent is private to us).
 func tempDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "rowguard-pgcluster-test-")
+	dir, err := os.MkdirTemp(ScratchDir(), "rowguard-pgcluster-test-")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ logfile = %s
 		return nil, fmt.Errorf("pgcluster: start pgbouncer: %w", err)
 	}
 	go func() { b.done <- b.cmd.Wait() }()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // generous: a busy machine is slow, not broken
 	for {
 		c, err := net.DialTimeout("tcp", b.Addr, time.Second)
 		if err == nil {
@@ -162,7 +162,7 @@ logfile = %s
 		}
 		if time.Now().After(deadline) {
 			b.Stop()
-			return nil, fmt.Errorf("pgcluster: pgbouncer did not listen on %s within 15s", b.Addr)
+			return nil, fmt.Errorf("pgcluster: pgbouncer did not listen on %s within 2 minutes", b.Addr)
 		}
 	}
 }

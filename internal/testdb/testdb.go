@@ -171,6 +171,7 @@ type server struct {
 	external bool
 	prefix   string // database names: <prefix>_template, <prefix>_1, ...
 	template string
+	strategy string // CREATE DATABASE's STRATEGY clause for clones ("" = the server's default)
 
 	mu      sync.Mutex
 	seq     int
@@ -202,6 +203,13 @@ func (s *server) init(ctx context.Context) error {
 			return err
 		}
 		s.adminURL = s.cluster.URL("postgres", pgcluster.Superuser)
+		// A clone by file copy costs half a WAL-logged one (25 ms against 50 ms for the
+		// migrated template on tmpfs): the checkpoints it forces are cheap on a private,
+		// fsync-less cluster. An external server keeps its default (WAL_LOG since
+		// PostgreSQL 15): checkpoints there are not ours to force.
+		if s.cluster.Install().Major >= 15 {
+			s.strategy = " strategy file_copy"
+		}
 	}
 
 	if err := s.exec(ctx, "create database "+pgx.Identifier{s.template}.Sanitize()); err != nil {
@@ -225,7 +233,7 @@ func (s *server) init(ctx context.Context) error {
 
 func (s *server) startCluster(ctx context.Context) error {
 	sweepOrphans(ctx)
-	dir, err := os.MkdirTemp("", orphanPrefix)
+	dir, err := os.MkdirTemp(pgcluster.ScratchDir(), orphanPrefix)
 	if err != nil {
 		return fmt.Errorf("testdb: %w", err)
 	}
@@ -250,7 +258,7 @@ func (s *server) create(ctx context.Context) (*DB, error) {
 	defer s.mu.Unlock() // one clone at a time: the template must have no other user
 	s.seq++
 	name := fmt.Sprintf("%s_%d", s.prefix, s.seq)
-	err := s.exec(ctx, "create database "+pgx.Identifier{name}.Sanitize()+" template "+pgx.Identifier{s.template}.Sanitize())
+	err := s.exec(ctx, "create database "+pgx.Identifier{name}.Sanitize()+" template "+pgx.Identifier{s.template}.Sanitize()+s.strategy)
 	if err != nil {
 		return nil, fmt.Errorf("create database %s: %w", name, err)
 	}
@@ -379,6 +387,10 @@ const (
 
 func sweepOrphans(ctx context.Context) {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), orphanPrefix+"*"))
+	if scratch := pgcluster.ScratchDir(); scratch != os.TempDir() {
+		more, _ := filepath.Glob(filepath.Join(scratch, orphanPrefix+"*"))
+		dirs = append(dirs, more...)
+	}
 	for _, dir := range dirs {
 		fi, err := os.Lstat(dir)
 		if err != nil || !fi.IsDir() {

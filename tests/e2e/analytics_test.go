@@ -50,6 +50,7 @@ type trendItem struct {
 }
 
 func TestFinanceAnalytics(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pt := e.newProjectTeam(t, "Figures")
 	other := e.newProjectTeam(t, "Nosy")
@@ -161,6 +162,7 @@ func TestFinanceAnalytics(t *testing.T) {
 
 // The analytics answer what the ledger holds after every kind of change.
 func TestFinanceAnalyticsFollowChanges(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pt := e.newProjectTeam(t, "Moves")
 	sales := e.createCategory(t, pt, "income", "Sales")

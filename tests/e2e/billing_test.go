@@ -54,6 +54,7 @@ func (e *env) setLimit(t testing.TB, plan, kind string, max int) {
 }
 
 func TestBillingShowsPlanAndUsage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a, b := e.newTenant(t, "Billed"), e.newTenant(t, "Other")
 	svc := e.createService(t, a.Owner, a.Org.ID, "Cut", 30, 1)
@@ -80,6 +81,7 @@ func TestBillingShowsPlanAndUsage(t *testing.T) {
 }
 
 func TestPlanLimitsAreEnforcedByTheDatabase(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newTenant(t, "Limited")
 	e.setLimit(t, "free", "projects", 2)
@@ -119,6 +121,7 @@ func TestPlanLimitsAreEnforcedByTheDatabase(t *testing.T) {
 // TestPlanLimitUnderConcurrency creates services all at once: the database admits
 // exactly up to the limit, never one more.
 func TestPlanLimitUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, withMaxConns(40))
 	a := e.newTenant(t, "Racing")
 	const limit, attempts = 4, 30
@@ -136,6 +139,7 @@ func TestPlanLimitUnderConcurrency(t *testing.T) {
 }
 
 func TestPlansList(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u, _ := e.register(t, "shopper", "")
 	var res struct {

@@ -47,6 +47,7 @@ func (e *env) book(t testing.TB, u user, orgID, serviceID string, at time.Time, 
 }
 
 func TestBookingLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newTenant(t, "Clinic")
 	svc := e.createService(t, a.Owner, a.Org.ID, "Checkup", 30, 1)
@@ -134,6 +135,7 @@ func TestBookingLifecycle(t *testing.T) {
 }
 
 func TestBookingInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newTenant(t, "Input")
 	svc := e.createService(t, a.Owner, a.Org.ID, "Massage", 60, 1)
@@ -150,6 +152,7 @@ func TestBookingInput(t *testing.T) {
 }
 
 func TestBookingCrossTenant(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a, b := e.newTenant(t, "Alpha"), e.newTenant(t, "Beta")
 	sb := e.createService(t, b.Owner, b.Org.ID, "Beta service", 60, 1)
@@ -178,6 +181,7 @@ func TestBookingCrossTenant(t *testing.T) {
 // TestBookingNeverOverbooks fires many bookings for one slot at once: the database
 // admits exactly the service's capacity and refuses the rest with 409.
 func TestBookingNeverOverbooks(t *testing.T) {
+	t.Parallel()
 	// Enough connections that the attempts really run side by side in Postgres.
 	e := newEnv(t, withMaxConns(40))
 	a := e.newTenant(t, "Busy")

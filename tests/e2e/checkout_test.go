@@ -96,6 +96,7 @@ func completedEvent(id, checkoutID string) map[string]any {
 }
 
 func TestCheckoutAndWebhookLiftALimit(t *testing.T) {
+	t.Parallel()
 	provider := newFakeProvider(t)
 	e := newEnv(t, withPayments(provider))
 	a, b := e.newTenant(t, "Buyer"), e.newTenant(t, "Bystander")
@@ -214,6 +215,7 @@ func TestCheckoutAndWebhookLiftALimit(t *testing.T) {
 }
 
 func TestCheckoutProviderDown(t *testing.T) {
+	t.Parallel()
 	provider := newFakeProvider(t)
 	provider.fail = true
 	e := newEnv(t, withPayments(provider))
@@ -228,6 +230,7 @@ func TestCheckoutProviderDown(t *testing.T) {
 }
 
 func TestPaymentsNotConfigured(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.logs.expect("status=503")
 	a := e.newTenant(t, "Plain")

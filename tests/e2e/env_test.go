@@ -129,6 +129,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Logger:    slog.New(logs),
 		Version:   "e2e",
 		Passwords: testHasher,
+		// Minutes, not seconds: a loaded machine must not turn a slow request into a
+		// 504, nor two refreshes of one test into a replay outside the grace window.
+		// Tests about these limits set their own (faults_test.go) or move the clock in
+		// the database (sessions_test.go).
+		RequestTimeout: 2 * time.Minute,
+		Sessions:       api.SessionOptions{RefreshReuseGrace: 10 * time.Minute},
 		// Every test of the package signs in from 127.0.0.1: the email limits would
 		// otherwise decide tests that are not about them (TestSignInRateLimits is).
 		RateLimits: api.RateLimitOptions{
@@ -158,7 +164,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		tokens: tokens,
 		client: &http.Client{
 			Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 128},
-			Timeout:   30 * time.Second,
+			Timeout:   5 * time.Minute, // above the server's request timeout
 		},
 		logs: logs,
 	}

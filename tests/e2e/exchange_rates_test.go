@@ -19,6 +19,7 @@ type exchangeRate struct {
 }
 
 func TestExchangeRates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newTenant(t, "Rates")
 	b := e.newTenant(t, "Other rates")
@@ -72,6 +73,7 @@ func TestExchangeRates(t *testing.T) {
 }
 
 func TestDeleteExchangeRate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newTenant(t, "Rates gone")
 	b := e.newTenant(t, "Rates kept")

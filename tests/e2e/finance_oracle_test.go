@@ -18,6 +18,7 @@ import (
 // periods, is compared with a brute-force computation in Go over the raw ledger rows
 // (read as superuser). The rollup must never drift from the ledger.
 func TestFinanceAnalyticsOracle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pt := e.newProjectTeam(t, "Oracle")
 	noise := e.newProjectTeam(t, "Noise") // another tenant writing at the same time

@@ -74,6 +74,7 @@ func (e *env) createRecord(t testing.TB, pt *projectTeam, body map[string]any) r
 }
 
 func TestFinanceCategories(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pt := e.newProjectTeam(t, "Ledger")
 	other := e.newProjectTeam(t, "Rival")
@@ -137,6 +138,7 @@ func TestFinanceCategories(t *testing.T) {
 }
 
 func TestFinanceRecordLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pt := e.newProjectTeam(t, "Books")
 	other := e.newProjectTeam(t, "Thief")
@@ -235,6 +237,7 @@ func wantProblemResponse(t testing.TB, r *response, kind api.ProblemKind) *respo
 }
 
 func TestFinanceIdempotentCreate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pt := e.newProjectTeam(t, "Retry")
 	sales := e.createCategory(t, pt, "income", "Sales")
@@ -288,6 +291,7 @@ func TestFinanceIdempotentCreate(t *testing.T) {
 }
 
 func TestFinanceRecordFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pt := e.newProjectTeam(t, "Filters")
 	sales := e.createCategory(t, pt, "income", "Sales")
@@ -362,6 +366,7 @@ func TestFinanceRecordFiltersAndPages(t *testing.T) {
 
 // The plan's monthly record limit answers 402 and writes nothing (the rollup included).
 func TestFinanceRecordPlanLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pt := e.newProjectTeam(t, "Capped")
 	sales := e.createCategory(t, pt, "income", "Sales")
@@ -405,6 +410,7 @@ func walkPages[T any](t testing.TB, e *env, path, tok string, max int) []T {
 // Deleting a project, or the whole organization, takes its ledger, keys, rates and
 // rollups with it, whatever order the cascades run in.
 func TestFinanceGoesWithItsProjectAndOrganization(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, whole := range []bool{false, true} {
 		pt := e.newProjectTeam(t, "Doomed")

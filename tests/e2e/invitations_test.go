@@ -363,6 +363,7 @@ var invitationTokenInMail = regexp.MustCompile(`(?m)^\s{4}(\S+)\s*$`)
 // An invitation (and each resend) is emailed through the outbox in the transaction that
 // creates it: the token in the mail, and only there, is the one that accepts it.
 func TestInvitationIsEmailed(t *testing.T) {
+	t.Parallel()
 	m := newMailEnv(t)
 	a := m.newTenant(t, "Emailing Inc")
 	invitee, _ := m.register(t, "mailed-invitee", "")

@@ -49,7 +49,7 @@ func newMailEnv(t *testing.T, opts ...envOption) *mailEnv {
 // nextMail waits for the next message to to that this test has not read yet.
 func (m *mailEnv) nextMail(t testing.TB, to string) mailtest.Message {
 	t.Helper()
-	msg := m.smtp.WaitFor(t, to, 10*time.Second, func(msg mailtest.Message) bool {
+	msg := m.smtp.WaitFor(t, to, 2*time.Minute, func(msg mailtest.Message) bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return !m.read[msg.Header.Get("Message-Id")]

@@ -116,6 +116,7 @@ func wantSignInFailed(t testing.TB, r *response) {
 }
 
 func TestOIDCSignInCreatesThenFindsTheUser(t *testing.T) {
+	t.Parallel()
 	o := newOIDCEnv(t)
 	email := o.newEmail("oidc-new")
 	person := map[string]any{"sub": "idp-user-1", "email": email}
@@ -154,6 +155,7 @@ func TestOIDCSignInCreatesThenFindsTheUser(t *testing.T) {
 // An account with the provider-verified email is linked. If nobody ever verified that
 // account's email, its password and sessions (perhaps a squatter's) stop working.
 func TestOIDCLinksByVerifiedEmail(t *testing.T) {
+	t.Parallel()
 	o := newOIDCEnv(t)
 
 	squatted := o.squat(t, "oidc-squatted")
@@ -186,6 +188,7 @@ func TestOIDCLinksByVerifiedEmail(t *testing.T) {
 }
 
 func TestOIDCRejectsBadIDTokens(t *testing.T) {
+	t.Parallel()
 	o := newOIDCEnv(t)
 	forger := newRSAKey(t, "idp-key-1") // the published kid, another key
 	cases := []struct {
@@ -233,6 +236,7 @@ func TestOIDCRejectsBadIDTokens(t *testing.T) {
 }
 
 func TestOIDCStateIsSingleUseAndShortLived(t *testing.T) {
+	t.Parallel()
 	o := newOIDCEnv(t)
 	email := o.newEmail("oidc-replay")
 	cb, _ := o.start(t, map[string]any{"sub": "replay", "email": email})
@@ -256,6 +260,7 @@ func TestOIDCStateIsSingleUseAndShortLived(t *testing.T) {
 
 // A provider that cannot be reached is the provider's fault: 503, and nothing stored.
 func TestOIDCProviderDown(t *testing.T) {
+	t.Parallel()
 	o := newOIDCEnv(t)
 	o.idp.close()
 	o.logs.expect("route=/v1/auth/oidc/{provider}/start path=/v1/auth/oidc/" + oidcProvider + "/start status=503")
@@ -266,6 +271,7 @@ func TestOIDCProviderDown(t *testing.T) {
 }
 
 func TestOIDCBadRequests(t *testing.T) {
+	t.Parallel()
 	o := newOIDCEnv(t)
 	wantProblem(t, o.do(t, http.MethodGet, "/v1/auth/oidc/nope/start", "", nil), api.ProblemNotFound)
 	wantProblem(t, o.do(t, http.MethodGet, "/v1/auth/oidc/nope/callback?code=a&state=b", "", nil), api.ProblemNotFound)
@@ -278,6 +284,7 @@ func TestOIDCBadRequests(t *testing.T) {
 // The provider rotates its signing key: a token naming a kid the cached JWKS lacks
 // makes the server fetch the JWKS anew instead of refusing.
 func TestOIDCKeyRotation(t *testing.T) {
+	t.Parallel()
 	o := newOIDCEnv(t)
 	email := o.newEmail("oidc-rotate")
 	cb, _ := o.start(t, map[string]any{"sub": "rotate", "email": email})

@@ -47,6 +47,7 @@ func (e *env) postLogin(t testing.TB, email, pw string) *response {
 }
 
 func TestPasswordResetRevokesEverySession(t *testing.T) {
+	t.Parallel()
 	m := newMailEnv(t, withOptions(func(o *api.Options) {
 		o.SignIn.PasswordResetURL = "https://app.rowguard.test/reset"
 	}))
@@ -78,6 +79,7 @@ func TestPasswordResetRevokesEverySession(t *testing.T) {
 }
 
 func TestPasswordResetTokenRules(t *testing.T) {
+	t.Parallel()
 	m := newMailEnv(t)
 	u, _ := m.register(t, "reset-rules", "")
 
@@ -109,6 +111,7 @@ func TestPasswordResetTokenRules(t *testing.T) {
 
 // No account enumeration: unknown and disabled addresses get the same 202 and no mail.
 func TestPasswordForgotRevealsNoAccount(t *testing.T) {
+	t.Parallel()
 	m := newMailEnv(t)
 	unknown := m.newEmail("reset-nobody")
 	disabled := m.squat(t, "reset-disabled") // no email ever queued for it
@@ -124,6 +127,7 @@ func TestPasswordForgotRevealsNoAccount(t *testing.T) {
 }
 
 func TestPasswordResetBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := strings.Repeat("A", 43)
 	e.runBadInput(t, http.MethodPost, "/v1/auth/password/forgot", "", append(

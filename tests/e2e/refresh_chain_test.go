@@ -53,10 +53,11 @@ func TestRefreshReplayInTheGraceWindowDoesNotFork(t *testing.T) {
 			t.Errorf("the session is listed %d times", listed)
 		}
 
-		// The owner rotates on; the thief's copy is now behind. After the window its
-		// next use is reuse, and the whole session ends, thief and owner alike.
+		// The owner rotates on; the thief's copy is now behind. After the window (newEnv's
+		// grace is 10 minutes, for slow machines: rotated_at moves back an hour) its next
+		// use is reuse, and the whole session ends, thief and owner alike.
 		next := e.refreshed(t, e.refresh(t, mine.RefreshToken))
-		e.exec(t, `update auth.refresh_tokens set rotated_at = now() - interval '1 minute' where session_id = $1 and rotated_at is not null`, s.SessionID)
+		e.exec(t, `update auth.refresh_tokens set rotated_at = now() - interval '1 hour' where session_id = $1 and rotated_at is not null`, s.SessionID)
 		wantProblem(t, e.refresh(t, theirs.RefreshToken), api.ProblemRefreshTokenReused)
 		wantUnauthorized(t, e.do(t, http.MethodGet, orgPath, next.AccessToken, nil))
 		wantUnauthorized(t, e.do(t, http.MethodGet, orgPath, theirs.AccessToken, nil))
@@ -66,7 +67,7 @@ func TestRefreshReplayInTheGraceWindowDoesNotFork(t *testing.T) {
 	t.Run("a replay after the window revokes the session and hands out nothing", func(t *testing.T) {
 		s := e.login(t, owner)
 		mine := e.refreshed(t, e.refresh(t, s.RefreshToken))
-		e.exec(t, `update auth.refresh_tokens set rotated_at = now() - interval '11 seconds' where session_id = $1 and rotated_at is not null`, s.SessionID)
+		e.exec(t, `update auth.refresh_tokens set rotated_at = now() - interval '1 hour' where session_id = $1 and rotated_at is not null`, s.SessionID)
 		r := e.refresh(t, s.RefreshToken)
 		wantProblem(t, r, api.ProblemRefreshTokenReused)
 		if n := e.count(t, `select count(*)::int from auth.sessions where id = $1 and revoked_reason = 'refresh_token_reused'`, s.SessionID); n != 1 {

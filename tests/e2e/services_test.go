@@ -34,6 +34,7 @@ func (e *env) createService(t testing.TB, u user, orgID, name string, minutes, c
 }
 
 func TestServicesLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newTenant(t, "Salon")
 	base := "/v1/orgs/" + a.Org.ID + "/services"
@@ -87,6 +88,7 @@ func TestServicesLifecycle(t *testing.T) {
 }
 
 func TestServicesInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.newTenant(t, "Input")
 	base := "/v1/orgs/" + a.Org.ID + "/services"
@@ -113,6 +115,7 @@ func TestServicesInput(t *testing.T) {
 }
 
 func TestServicesCrossTenant(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a, b := e.newTenant(t, "Alpha"), e.newTenant(t, "Beta")
 	sb := e.createService(t, b.Owner, b.Org.ID, "Beta secret massage", 60, 1)

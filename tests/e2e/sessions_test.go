@@ -126,8 +126,8 @@ func TestRefreshTokens(t *testing.T) {
 		s := e.login(t, u)
 		next := e.refreshed(t, e.refresh(t, s.RefreshToken))
 		other := e.login(t, u)
-		// The grace window (10 s by default) has passed.
-		e.exec(t, `update auth.refresh_tokens set rotated_at = now() - interval '1 minute' where rotated_at is not null`)
+		// The grace window (10 minutes in these tests) has passed.
+		e.exec(t, `update auth.refresh_tokens set rotated_at = now() - interval '1 hour' where rotated_at is not null`)
 
 		r := e.refresh(t, s.RefreshToken)
 		wantProblem(t, r, api.ProblemRefreshTokenReused)

@@ -23,7 +23,7 @@ type cluster struct {
 // startCluster creates a private ephemeral cluster, migrates faultDatabase and
 // creates the serving login role.
 func startCluster(ctx context.Context, log io.Writer) (*cluster, error) {
-	dir, err := os.MkdirTemp("", "rowguard-faults-")
+	dir, err := os.MkdirTemp(pgcluster.ScratchDir(), "rowguard-faults-")
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,22 +20,46 @@ import (
 )
 
 // options of one fault run.
+//
+// A run is paced by the clock (the command: faults at offsets of a drive of fixed
+// length) or, when paceRequests > 0, by events (the test): each fault starts once
+// paceRequests more requests have succeeded, lasts until paceRequests/4 requests were
+// answered 503 during it, and the drive ends once paceRequests requests have succeeded
+// after the last fault. An event-paced run proves the same on a machine of any speed;
+// deadline bounds it and fails it with a clear message.
 type options struct {
-	duration       time.Duration // the whole drive
+	duration       time.Duration // the whole drive (clock pacing)
 	clients        int
 	tenants        int
 	requestTimeout time.Duration
+	acquireTimeout time.Duration // the API's wait for a pool connection (0: requestTimeout/5)
 	killAt         time.Duration // terminate every API backend (pg_terminate_backend)
 	restartAt      time.Duration // stop PostgreSQL...
 	downFor        time.Duration // ...and start it again after this long
 	exhaustAt      time.Duration // take every connection of the API's pool for downFor
 	recoverWithin  time.Duration // the API must answer 2xx again this soon after each fault
-	log            io.Writer
+	// slack is what an answer may take beyond the timeout that produced it (the
+	// scheduler's share on a busy machine): a request must end within requestTimeout
+	// + slack, a 503 for a busy pool within acquireTimeout + slack.
+	slack time.Duration
+
+	paceRequests int           // > 0: event pacing (see above)
+	deadline     time.Duration // event pacing: the whole drive must end within this
+	log          io.Writer
+}
+
+// acquire is the API's effective acquire timeout.
+func (o options) acquire() time.Duration {
+	if o.acquireTimeout > 0 {
+		return o.acquireTimeout
+	}
+	return o.requestTimeout / 5
 }
 
 // report of one fault run: the figures README quotes, and every broken promise.
 type report struct {
 	Requests        int                      `json:"requests"`
+	Drive           time.Duration            `json:"drive_ns"`
 	Tenants         int                      `json:"tenants"`
 	Statuses        map[int]int              `json:"statuses"`
 	MaxLatency      time.Duration            `json:"max_latency_ns"`
@@ -78,7 +103,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	defer pool.Close()
 	srv, err := inprocess.Start(api.Options{
-		Pool: pool, RequestTimeout: o.requestTimeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Pool: pool, RequestTimeout: o.requestTimeout, AcquireTimeout: o.acquire(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, o.clients)
 	if err != nil {
 		return nil, err
@@ -101,11 +126,47 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, err
 	}
 
-	// The faults, at their offsets from the start of the drive.
+	var faultErr error // set by the fault goroutine (or the end of an event-paced drive)
+	// Counters the event pacing waits on: 2xx answers and 503 answers so far.
+	var succeeded, unavailable atomic.Int64
 	start := time.Now()
+	giveUp := start.Add(o.deadline)
+	// waitFor blocks until counter has grown by n (event pacing) and reports false,
+	// with faultErr set, when the deadline passes first.
+	waitFor := func(counter *atomic.Int64, n int64, what string) bool {
+		from := counter.Load()
+		for counter.Load() < from+n {
+			if time.Now().After(giveUp) {
+				faultErr = fmt.Errorf("%s: only %d of %d within the run's deadline (%s): the API is stuck, or the machine far too slow",
+					what, counter.Load()-from, n, o.deadline)
+				return false
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return true
+	}
+	paced := o.paceRequests > 0
+	step, during := int64(o.paceRequests), int64(max(1, o.paceRequests/4))
+	// before waits for the moment of the next fault: its offset, or step more successes.
+	before := func(at time.Duration, name string) bool {
+		if paced {
+			return waitFor(&succeeded, step, "successful requests before "+name)
+		}
+		time.Sleep(time.Until(start.Add(at)))
+		return true
+	}
+	// hold keeps a fault on: for d, or until during more requests were answered 503.
+	hold := func(d time.Duration, name string) bool {
+		if paced {
+			return waitFor(&unavailable, during, "503 answers while "+name)
+		}
+		time.Sleep(d)
+		return true
+	}
+
+	// The faults, in order.
 	var windows []window // the faults, in order
 	var exhausted window // when the harness took and held the whole pool
-	var faultErr error
 	var faults sync.WaitGroup
 	faultsOver := make(chan struct{}) // closed once the last fault is over
 	faults.Add(1)
@@ -113,7 +174,9 @@ func run(ctx context.Context, o options) (*report, error) {
 		defer faults.Done()
 		defer close(faultsOver)
 		if o.killAt > 0 {
-			time.Sleep(time.Until(start.Add(o.killAt)))
+			if !before(o.killAt, "killing backends") {
+				return
+			}
 			from := time.Now()
 			admin, err := pgxpool.New(ctx, c.adminURL())
 			if err == nil {
@@ -127,16 +190,22 @@ func run(ctx context.Context, o options) (*report, error) {
 			windows = append(windows, window{"kill backends", from, time.Now()})
 		}
 		if o.restartAt > 0 {
-			time.Sleep(time.Until(start.Add(o.restartAt)))
+			if !before(o.restartAt, "the restart") {
+				return
+			}
 			from := time.Now()
 			if err := c.stop(); err != nil {
 				faultErr = err
 				return
 			}
-			time.Sleep(o.downFor / 2)
+			if !hold(o.downFor/2, "PostgreSQL is down") {
+				return
+			}
 			status, _, _, _ := call("GET", "/readyz", "", nil)
 			rep.ReadyzWhileDown = status
-			time.Sleep(o.downFor - o.downFor/2)
+			if !paced {
+				time.Sleep(o.downFor - o.downFor/2)
+			}
 			if err := c.start(ctx); err != nil {
 				faultErr = err
 				return
@@ -144,7 +213,9 @@ func run(ctx context.Context, o options) (*report, error) {
 			windows = append(windows, window{"restart", from, time.Now()})
 		}
 		if o.exhaustAt > 0 {
-			time.Sleep(time.Until(start.Add(o.exhaustAt)))
+			if !before(o.exhaustAt, "holding the pool") {
+				return
+			}
 			from := time.Now()
 			var held []*pgxpool.Conn
 			for range pool.Config().MaxConns {
@@ -155,23 +226,34 @@ func run(ctx context.Context, o options) (*report, error) {
 				}
 				held = append(held, conn)
 			}
-			time.Sleep(o.downFor)
+			ok := hold(o.downFor, "the pool is held")
 			for _, conn := range held {
 				conn.Release()
+			}
+			if !ok {
+				return
 			}
 			windows = append(windows, window{"pool exhausted", from, time.Now()})
 			exhausted = windows[len(windows)-1]
 		}
 	}()
 
-	// The drive lasts o.duration, and at least o.recoverWithin past the last fault (a
-	// restart on a busy machine can take seconds): recovery must have time to show.
+	// Clock pacing: the drive lasts o.duration, and at least o.recoverWithin past the
+	// last fault (a restart on a busy machine can take seconds): recovery must have time
+	// to show. Event pacing: it lasts until step requests succeeded after the last fault.
 	driveUntil := make(chan struct{})
 	go func() {
+		defer close(driveUntil)
+		if paced {
+			<-faultsOver
+			if faultErr == nil {
+				waitFor(&succeeded, step, "successful requests after the last fault")
+			}
+			return
+		}
 		<-time.After(time.Until(start.Add(o.duration)))
 		<-faultsOver
 		time.Sleep(o.recoverWithin)
-		close(driveUntil)
 	}()
 	driving := func() bool {
 		select {
@@ -205,6 +287,12 @@ func run(ctx context.Context, o options) (*report, error) {
 				if err != nil {
 					oc.status = -1
 				}
+				switch {
+				case oc.status >= 200 && oc.status < 300:
+					succeeded.Add(1)
+				case oc.status == http.StatusServiceUnavailable:
+					unavailable.Add(1)
+				}
 				if status >= 200 && status < 300 {
 					oc.leak, oc.id = checkBody(oc.write, body, tn.OrgID)
 				} else if status > 0 {
@@ -220,6 +308,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	wg.Wait()
 	faults.Wait()
+	rep.Drive = time.Since(start)
 	if faultErr != nil {
 		return nil, fmt.Errorf("fault injection: %w", faultErr)
 	}
@@ -248,8 +337,8 @@ func run(ctx context.Context, o options) (*report, error) {
 			rep.violate("status %d (want 2xx, or 503/504 while the database is away)", oc.status)
 		}
 	}
-	if limit := o.requestTimeout + time.Second; rep.MaxLatency > limit {
-		rep.violate("a request took %s (the request timeout is %s)", rep.MaxLatency, o.requestTimeout)
+	if limit := o.requestTimeout + o.slack; rep.MaxLatency > limit {
+		rep.violate("a request took %s (the request timeout is %s, slack %s)", rep.MaxLatency, o.requestTimeout, o.slack)
 	}
 	if rep.Leaks > 0 {
 		rep.violate("%d answers held another tenant's rows", rep.Leaks)
@@ -271,14 +360,14 @@ func run(ctx context.Context, o options) (*report, error) {
 		if rep.Recovery[w.name] > o.recoverWithin {
 			rep.violate("%s: first success %s after the fault, want within %s", w.name, rep.Recovery[w.name], o.recoverWithin)
 		}
-		// Recovered for good: requests started from then on until the next fault
-		// (less one request timeout: those may still be in flight when it hits) succeed.
+		// Recovered for good: requests started from then on and answered before the
+		// next fault began (those in flight when it hits may fail) succeed.
 		until := end
 		if i+1 < len(windows) {
-			until = windows[i+1].from.Add(-o.requestTimeout)
+			until = windows[i+1].from
 		}
 		for _, oc := range outcomes {
-			if oc.start.After(first) && oc.start.Before(until) && (oc.status < 200 || oc.status >= 300) {
+			if oc.start.After(first) && oc.end.Before(until) && (oc.status < 200 || oc.status >= 300) {
 				rep.violate("%s: a request started after recovery got %d", w.name, oc.status)
 				break
 			}
@@ -287,7 +376,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	if o.exhaustAt > 0 {
 		// While the harness held every connection, requests waited at most the acquire
 		// timeout and got a 503, never a hang until the request timeout.
-		bound := o.requestTimeout/5 + 500*time.Millisecond
+		bound := o.acquire() + o.slack
 		busy := 0
 		for _, oc := range outcomes {
 			if oc.start.After(exhausted.from) && oc.start.Before(exhausted.to) && oc.status == http.StatusServiceUnavailable {

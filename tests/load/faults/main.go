@@ -34,6 +34,7 @@ func main() {
 	verbose := flag.Bool("v", false, "show the cluster's progress messages")
 	flag.Parse()
 	o.killAt, o.restartAt, o.exhaustAt = o.duration/4, o.duration/2, 3*o.duration/4
+	o.slack = time.Second
 	o.log = io.Discard
 	if *verbose {
 		o.log = os.Stderr
@@ -58,8 +59,14 @@ func main() {
 }
 
 func printReport(w io.Writer, o options, rep *report) {
-	fmt.Fprintf(w, "faults: %d requests from %d clients for %d tenants in %s; backends killed at %s, PostgreSQL stopped at %s for %s, pool held at %s\n",
-		rep.Requests, o.clients, rep.Tenants, o.duration, o.killAt, o.restartAt, o.downFor, o.exhaustAt)
+	if o.paceRequests > 0 {
+		fmt.Fprintf(w, "faults: %d requests from %d clients for %d tenants in %s; backends killed, PostgreSQL stopped, pool held, "+
+			"each after %d more successes; PostgreSQL down and the pool held until %d requests were answered 503\n",
+			rep.Requests, o.clients, rep.Tenants, rep.Drive.Round(time.Millisecond), o.paceRequests, max(1, o.paceRequests/4))
+	} else {
+		fmt.Fprintf(w, "faults: %d requests from %d clients for %d tenants in %s; backends killed at %s, PostgreSQL stopped at %s for %s, pool held at %s\n",
+			rep.Requests, o.clients, rep.Tenants, rep.Drive.Round(time.Millisecond), o.killAt, o.restartAt, o.downFor, o.exhaustAt)
+	}
 	var codes []int
 	for c := range rep.Statuses {
 		codes = append(codes, c)
@@ -75,7 +82,11 @@ func printReport(w io.Writer, o options, rep *report) {
 	}
 	fmt.Fprintf(w, "  /readyz while down: %d, after: %d\n", rep.ReadyzWhileDown, rep.ReadyzAfter)
 	if o.exhaustAt > 0 {
-		fmt.Fprintf(w, "  pool held for %s: %d requests answered 503 within the acquire timeout (%s)\n", o.downFor, rep.PoolBusy503, o.requestTimeout/5)
+		held := "pool held for " + o.downFor.String()
+		if o.paceRequests > 0 {
+			held = "pool held"
+		}
+		fmt.Fprintf(w, "  %s: %d requests answered 503 within the acquire timeout (%s)\n", held, rep.PoolBusy503, o.acquire())
 	}
 	fmt.Fprintf(w, "  writes acknowledged %d, found %d; leaks %d\n", rep.Acknowledged, rep.Found, rep.Leaks)
 	if len(rep.Violations) == 0 {
