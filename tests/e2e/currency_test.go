@@ -134,7 +134,11 @@ func TestCurrencyIsISO4217Everywhere(t *testing.T) {
 			t.Errorf("%s with %s %s=XXQ: %d, want 422: %.300s", key, in.in, in.name, r.Status, r.Body)
 			continue
 		}
-		wantProblem(t, r, api.ProblemValidation, in.name)
+		for _, fe := range wantProblem(t, r, api.ProblemValidation, in.name).Errors {
+			if !strings.Contains(fe.Message, "ISO 4217") {
+				t.Errorf("%s with %s %s=XXQ: errors[] says %q, want it to say ISO 4217", key, in.in, in.name, fe.Message)
+			}
+		}
 	}
 	e.unchanged(t, before, "requests with the currency XXQ")
 
