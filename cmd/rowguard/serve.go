@@ -208,6 +208,7 @@ func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
 		},
 
 		InvitationTokensInResponses: cfg.DevInvitationTokensInResponses,
+		CORSAllowedOrigins:          cfg.CORSAllowedOrigins,
 	}, nil
 }
 

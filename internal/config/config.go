@@ -87,6 +87,7 @@ var Variables = []Variable{
 	{"ROWGUARD_OIDC_PROVIDERS", "", "Other OpenID Connect providers, as JSON: `[{\"name\":\"okta\",\"issuer\":\"https://example.okta.com\",\"client_id\":\"…\",\"client_secret\":\"…\",\"scopes\":[\"email\"]}]` (name: lower-case letters, digits, dashes; scopes default to email profile)."},
 	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
 	{"ROWGUARD_TRUSTED_PROXIES", "(unset: X-Forwarded-For is ignored)", "Your reverse proxies and load balancers: comma-separated IP addresses and CIDRs, e.g. 10.0.0.0/8,127.0.0.1,::1. For a request from one of them, the client address (per-address rate limits, a session's ip, the access log) is the right-most X-Forwarded-For address that is not one of them. From any other peer X-Forwarded-For is ignored; Forwarded (RFC 7239) is never read. List only addresses clients cannot connect from."},
+	{"ROWGUARD_CORS_ALLOWED_ORIGINS", "(unset: no CORS)", "Origins of the browser front ends that may call the API from another origin: comma-separated, exact, scheme://host[:port], e.g. https://app.example.com,http://localhost:5173. Their requests (and preflights) get Access-Control-* answers; any other origin gets none. No wildcard: `*` is refused."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -128,6 +129,11 @@ type ServeConfig struct {
 	GoogleSecret         string `envconfig:"ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET"`
 	OIDCProvidersJSON    string `envconfig:"ROWGUARD_OIDC_PROVIDERS"`
 	TrustedProxiesList   string `envconfig:"ROWGUARD_TRUSTED_PROXIES"`
+	CORSOriginsList      string `envconfig:"ROWGUARD_CORS_ALLOWED_ORIGINS"`
+
+	// CORSAllowedOrigins are the origins of ROWGUARD_CORS_ALLOWED_ORIGINS, normalized as
+	// browsers send them; empty: CORS is off.
+	CORSAllowedOrigins []string `ignored:"true"`
 
 	// TrustedProxies are the networks of ROWGUARD_TRUSTED_PROXIES (single addresses as
 	// /32 or /128); empty: forwarded headers are ignored.
@@ -348,6 +354,11 @@ func (c *ServeConfig) validate() error {
 	if c.TrustedProxies, badProxies = parseTrustedProxies(c.TrustedProxiesList); len(badProxies) > 0 {
 		bad("ROWGUARD_TRUSTED_PROXIES", "must be a comma-separated list of IP addresses and CIDRs such as 10.0.0.0/8,127.0.0.1,::1: %s",
 			strings.Join(badProxies, "; "))
+	}
+	var badOrigins []string
+	if c.CORSAllowedOrigins, badOrigins = parseCORSOrigins(c.CORSOriginsList); len(badOrigins) > 0 {
+		bad("ROWGUARD_CORS_ALLOWED_ORIGINS", "must be a comma-separated list of origins such as https://app.example.com: %s",
+			strings.Join(badOrigins, "; "))
 	}
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
