@@ -41,23 +41,28 @@ func load(spec any) []error {
 		if name == "" || f.Tag.Get("ignored") == "true" {
 			continue
 		}
-		if strings.TrimSpace(os.Getenv(name)) == "" {
-			// envconfig reads the default when the variable is absent: name the field
-			// "=", which no environment can hold.
-			f.Tag = reflect.StructTag(fmt.Sprintf(`envconfig:"=" default:%q`, f.Tag.Get("default")))
-		}
-		one := reflect.New(reflect.StructOf([]reflect.StructField{{Name: f.Name, Type: f.Type, Tag: f.Tag}}))
-		if err := envconfig.Process("", one.Interface()); err != nil {
+		value, err := readField(f, strings.TrimSpace(os.Getenv(name)) == "")
+		if err != nil {
 			errs = append(errs, describe(err))
-			f.Tag = reflect.StructTag(fmt.Sprintf(`envconfig:"=" default:%q`, f.Tag.Get("default")))
-			one = reflect.New(reflect.StructOf([]reflect.StructField{{Name: f.Name, Type: f.Type, Tag: f.Tag}}))
-			if err := envconfig.Process("", one.Interface()); err != nil {
-				panic(fmt.Sprintf("config: default of %s: %v", name, err)) // a bad default tag
+			if value, err = readField(f, true); err != nil {
+				panic(fmt.Sprintf("config: the default of %s: %v", name, err)) // a bad default tag
 			}
 		}
-		v.Field(i).Set(one.Elem().Field(0))
+		v.Field(i).Set(value)
 	}
 	return errs
+}
+
+// readField reads one field through envconfig, as a one-field struct: from its variable,
+// or, with useDefault, from its default tag (the variable is then renamed "=", which no
+// environment can hold, and envconfig takes the default of an absent variable).
+func readField(f reflect.StructField, useDefault bool) (reflect.Value, error) {
+	if useDefault {
+		f.Tag = reflect.StructTag(fmt.Sprintf(`envconfig:"=" default:%q`, f.Tag.Get("default")))
+	}
+	one := reflect.New(reflect.StructOf([]reflect.StructField{{Name: f.Name, Type: f.Type, Tag: f.Tag}}))
+	err := envconfig.Process("", one.Interface())
+	return one.Elem().Field(0), err
 }
 
 // unknownVariables reports every ROWGUARD_* variable of the environment that rowguard
