@@ -1,17 +1,21 @@
 package api_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rowguard/rowguard/api"
+	"github.com/rowguard/rowguard/api/apitest"
 )
 
 // metricsGolden is /metrics as the hand-written exposition answered the traffic of
@@ -155,5 +159,64 @@ func TestMetricsKeepTheirNames(t *testing.T) {
 				t.Errorf("series %s is gone", s)
 			}
 		}
+	}
+}
+
+// Beside rowguard's families: the Go runtime's and the process's standard ones, and the
+// negotiation a scraper expects (protobuf when asked, gzip when accepted, the text
+// format otherwise).
+func TestMetricsStandardFamilies(t *testing.T) {
+	f := newFixture(t)
+	f.do(req{method: http.MethodGet, path: "/healthz"})
+	resp := f.do(req{method: http.MethodGet, path: "/metrics", management: true})
+	body := string(apitest.Validate(t, resp, "/metrics"))
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	got := parseExposition(t, body)
+	for name, typ := range map[string]string{
+		"go_goroutines":                 "gauge",
+		"go_gc_duration_seconds":        "summary",
+		"go_memstats_heap_alloc_bytes":  "gauge",
+		"go_info":                       "gauge",
+		"process_resident_memory_bytes": "gauge",
+		"process_cpu_seconds_total":     "counter",
+		"process_open_fds":              "gauge",
+		"process_start_time_seconds":    "gauge",
+	} {
+		if got[name] == nil || got[name].typ != typ || len(got[name].series) == 0 {
+			t.Errorf("family %s: %+v, want a %s", name, got[name], typ)
+		}
+	}
+	for _, sample := range []string{"go_goroutines", "process_resident_memory_bytes"} {
+		if v, err := strconv.ParseFloat(scrapeCount(t, body, sample), 64); err != nil || v <= 0 {
+			t.Errorf("%s = %s", sample, scrapeCount(t, body, sample))
+		}
+	}
+	// No pool, no pool families (as before).
+	for name := range got {
+		if strings.HasPrefix(name, "rowguard_db_pool_") {
+			t.Errorf("family %s without a pool", name)
+		}
+	}
+
+	resp = f.do(req{method: http.MethodGet, path: "/metrics", management: true, header: map[string]string{
+		"Accept": "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3",
+	}})
+	b := apitest.Validate(t, resp, "/metrics")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/vnd.google.protobuf;") || len(b) == 0 || bytes.Contains(b, []byte("# HELP")) {
+		t.Errorf("protobuf asked: Content-Type %q, %d bytes", ct, len(b))
+	}
+
+	resp = f.do(req{method: http.MethodGet, path: "/metrics", management: true, header: map[string]string{"Accept-Encoding": "gzip"}})
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip accepted: Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(zr); err != nil || !strings.Contains(string(b), "# TYPE rowguard_http_requests_total counter") {
+		t.Errorf("gzip body: %v\n%.200s", err, b)
 	}
 }
