@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,6 +36,17 @@ type metrics struct {
 	latency      *prometheus.HistogramVec // by method, route
 	inFlight     prometheus.Gauge
 	authFailures *prometheus.CounterVec // by reason
+
+	// series caches each (method, route)'s children of requests and latency, so that
+	// a request costs no label hashing or validation once its series exist.
+	series sync.Map // routeKey → *routeSeries
+}
+
+type routeKey struct{ method, route string }
+
+type routeSeries struct {
+	latency  prometheus.Observer
+	byStatus sync.Map // int → prometheus.Counter
 }
 
 // newMetrics registers every family; pool (nil: no database) adds the pool's.
@@ -92,28 +104,21 @@ func (m *metrics) observe(method, route string, status int, d time.Duration, aut
 		method = "other"
 	}
 	m.inFlight.Dec()
-	m.requests.WithLabelValues(method, route, statusLabel(status)).Inc()
-	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+	rk := routeKey{method, route}
+	v, ok := m.series.Load(rk)
+	if !ok {
+		v, _ = m.series.LoadOrStore(rk, &routeSeries{latency: m.latency.WithLabelValues(method, route)})
+	}
+	rs := v.(*routeSeries)
+	c, ok := rs.byStatus.Load(status)
+	if !ok {
+		c, _ = rs.byStatus.LoadOrStore(status, m.requests.WithLabelValues(method, route, strconv.Itoa(status)))
+	}
+	c.(prometheus.Counter).Inc()
+	rs.latency.Observe(d.Seconds())
 	if authFailure != "" {
 		m.authFailures.WithLabelValues(authFailure).Inc()
 	}
-}
-
-// statusLabels holds the label values of the statuses answered most, to spare an
-// allocation per request.
-var statusLabels = func() map[int]string {
-	out := map[int]string{}
-	for _, s := range []int{200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503, 504} {
-		out[s] = strconv.Itoa(s)
-	}
-	return out
-}()
-
-func statusLabel(status int) string {
-	if s, ok := statusLabels[status]; ok {
-		return s
-	}
-	return strconv.Itoa(status)
 }
 
 var knownMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
