@@ -209,7 +209,7 @@ func NewServer(opts Options) *Server {
 		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
 		sessions:   opts.Sessions,
 		limits:     opts.RateLimits,
-		metrics:    newMetrics(),
+		metrics:    newMetrics(opts.Pool, opts.Logger),
 
 		acquireTimeout: opts.AcquireTimeout,
 		signInCodeKey:  codeKey,
