@@ -58,7 +58,7 @@ func (s *Server) getBilling(w http.ResponseWriter, r *http.Request) {
 // checkout row that nothing completes: harmless, and visible to the OWNER.
 func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 	var plan string
-	if err := decodeBody(r, str("plan", true, &plan, oneOf("free", "pro", "business"))); err != nil {
+	if err := decodeBody(r, str("plan", true, &plan, oneOf(PlanCodes...))); err != nil {
 		s.fail(w, r, err)
 		return
 	}

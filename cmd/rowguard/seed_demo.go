@@ -24,8 +24,6 @@ import (
 	"github.com/rowguard/rowguard/internal/inprocess"
 )
 
-const seedDemoSynopsis = "seed-demo [--password P]   (connects like serve: rowguard help)"
-
 // demoClock is the day the demo's dates follow (tests pin it).
 var demoClock = time.Now
 
@@ -38,7 +36,7 @@ var errDemoThere = errors.New("the demo is already there")
 // user it belongs to. A second run finds the first organization's owner and changes
 // nothing.
 func seedDemoCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("seed-demo", seedDemoSynopsis, stderr)
+	fs := newFlagSet("seed-demo", stderr)
 	pwFlag := fs.String("password", "", "password of every demo account (default: "+demoDevPassword+
 		" on the development database; with DATABASE_URL a random one, printed at the end)")
 	if err := parseFlags(fs, args); err != nil {
