@@ -63,8 +63,9 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.billing.Provider == nil {
-		// Still tell a stranger or a dead session so first (401/404), as every route does.
-		if _, err := s.callJSON(r.Context(), r, `select null::json`); err != nil {
+		// The caller first, as on every route: a stranger or a dead session hears 401/404,
+		// a MEMBER 403; only an OWNER learns that payments are not configured.
+		if _, err := s.callJSON(r.Context(), r, `select api.require_checkout_role()`); err != nil {
 			s.fail(w, r, err)
 			return
 		}

@@ -162,9 +162,10 @@ func (s *Server) queryJSON(ctx context.Context, query string, args ...any) ([]by
 	})
 }
 
-// writeJSONBytes writes a json document built elsewhere (by Postgres). A
-// SQL NULL (nil) is the answer of the delete functions: 204 when that is
-// the status asked for; on any other route the function found nothing.
+// writeJSONBytes writes a json document built elsewhere (by Postgres),
+// compacted (compact.go: one JSON style for every answer). A SQL NULL (nil) is
+// the answer of the delete functions: 204 when that is the status asked for; on
+// any other route the function found nothing.
 func writeJSONBytes(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	if status == http.StatusNoContent {
 		w.WriteHeader(http.StatusNoContent)
@@ -174,6 +175,8 @@ func writeJSONBytes(w http.ResponseWriter, r *http.Request, status int, body []b
 		writeProblem(w, r, newError(ProblemNotFound, "The resource does not exist."))
 		return
 	}
+	body, pooled := compactJSON(body)
+	defer releaseCompact(pooled)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	// The whole body is in hand: a Content-Length spares net/http chunked framing.

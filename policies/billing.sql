@@ -113,6 +113,7 @@ grant execute on function
   api.get_billing(),
   api.list_plans(),
   api.checkout_json(app.checkout_sessions),
+  api.require_checkout_role(),
   api.start_checkout(text),
   api.attach_checkout(uuid, text, text),
   api.payment_webhook(text, text, uuid, text, text)
