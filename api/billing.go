@@ -58,13 +58,14 @@ func (s *Server) getBilling(w http.ResponseWriter, r *http.Request) {
 // checkout row that nothing completes: harmless, and visible to the OWNER.
 func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 	var plan string
-	if err := decodeBody(r, str("plan", true, &plan, oneOf("free", "pro", "business"))); err != nil {
+	if err := decodeBody(r, str("plan", true, &plan, oneOf(PlanCodes...))); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if s.billing.Provider == nil {
-		// Still tell a stranger or a dead session so first (401/404), as every route does.
-		if _, err := s.callJSON(r.Context(), r, `select null::json`); err != nil {
+		// The caller first, as on every route: a stranger or a dead session hears 401/404,
+		// a MEMBER 403; only an OWNER learns that payments are not configured.
+		if _, err := s.callJSON(r.Context(), r, `select api.require_checkout_role()`); err != nil {
 			s.fail(w, r, err)
 			return
 		}

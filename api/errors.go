@@ -142,6 +142,9 @@ func (s *Server) mapPgError(r *http.Request, pe *pgconn.PgError) *apiError {
 		return fieldProblem(pe, "_fkey", "refers to a resource that does not exist")
 	case code == "23514": // check_violation
 		s.log(r).Info("check violation", attrs...)
+		if strings.HasSuffix(pe.ConstraintName, "currency_check") { // app.is_iso_currency, on every currency column
+			return fieldProblem(pe, "_check", "is not an ISO 4217 currency code")
+		}
 		return fieldProblem(pe, "_check", "is not valid")
 	case code == "22P02": // invalid_text_representation
 		s.log(r).Info("invalid text representation", attrs...)

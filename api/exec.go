@@ -140,14 +140,48 @@ func RequestBatch(userID, sessionID string, orgID any, requestID string, query s
 // statement whose result is ignored, then one selecting a json value) and closes it.
 func ReadRequestBatch(br pgx.BatchResults) ([]byte, error) {
 	var body []byte
-	_, err := br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&body)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	err := readBatch(br, 1, &body)
 	return body, err
+}
+
+// readBatch is the one reader of a sent batch: it executes the first skip statements'
+// results (a rate-limit hit, begin_request, a setting) and discards them, scans the
+// next statement's row into dest (with no dest it only executes it), and closes the
+// batch. The first error wins: a bucket over its limit (RG429) stops it before the
+// work's result is read.
+func readBatch(br pgx.BatchResults, skip int, dest ...any) error {
+	defer br.Close()
+	for range skip {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	if len(dest) == 0 {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	} else if err := br.QueryRow().Scan(dest...); err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+// sendBatch is the one way a batch reaches the database outside an organization's
+// request path: on a connection from withConn (the acquire timeout, and one safe retry
+// when nothing reached the server), read by readBatch (every statement but the last
+// discarded, the last one's row scanned into dest).
+func (s *Server) sendBatch(ctx context.Context, batch *pgx.Batch, dest ...any) error {
+	_, err := s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
+		return nil, readBatch(conn.SendBatch(ctx, batch), batch.Len()-1, dest...)
+	})
+	return err
+}
+
+// sendOne runs one statement through sendBatch.
+func (s *Server) sendOne(ctx context.Context, dest []any, query string, args ...any) error {
+	batch := &pgx.Batch{}
+	batch.Queue(query, args...)
+	return s.sendBatch(ctx, batch, dest...)
 }
 
 // queryJSON runs one statement outside any request context (sign-up and sign-in,
@@ -162,9 +196,10 @@ func (s *Server) queryJSON(ctx context.Context, query string, args ...any) ([]by
 	})
 }
 
-// writeJSONBytes writes a json document built elsewhere (by Postgres). A
-// SQL NULL (nil) is the answer of the delete functions: 204 when that is
-// the status asked for; on any other route the function found nothing.
+// writeJSONBytes writes a json document built elsewhere (by Postgres),
+// compacted (compact.go: one JSON style for every answer). A SQL NULL (nil) is
+// the answer of the delete functions: 204 when that is the status asked for; on
+// any other route the function found nothing.
 func writeJSONBytes(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	if status == http.StatusNoContent {
 		w.WriteHeader(http.StatusNoContent)
@@ -174,6 +209,8 @@ func writeJSONBytes(w http.ResponseWriter, r *http.Request, status int, body []b
 		writeProblem(w, r, newError(ProblemNotFound, "The resource does not exist."))
 		return
 	}
+	body, pooled := compactJSON(body)
+	defer releaseCompact(pooled)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	// The whole body is in hand: a Content-Length spares net/http chunked framing.

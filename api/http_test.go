@@ -87,13 +87,13 @@ func TestMethodNotAllowed(t *testing.T) {
 	resp := f.do(req{method: http.MethodPut, path: "/v1/orgs", auth: true})
 	resp.Request.Method = http.MethodGet
 	f.problem(resp, "/v1/orgs", api.ProblemMethodNotAllowed)
-	if got := resp.Header.Get("Allow"); got != "GET, POST" {
+	if got := resp.Header.Get("Allow"); got != "GET, HEAD, POST" {
 		t.Fatalf("Allow = %q", got)
 	}
 	resp = f.do(req{method: http.MethodPost, path: "/v1/orgs/" + testOrg + "/projects/" + testProject, auth: true})
 	resp.Request.Method = http.MethodGet
 	f.problem(resp, "/v1/orgs/{org_id}/projects/{project_id}", api.ProblemMethodNotAllowed)
-	if got := resp.Header.Get("Allow"); got != "GET, PATCH, DELETE" {
+	if got := resp.Header.Get("Allow"); got != "GET, HEAD, PATCH, DELETE" {
 		t.Fatalf("Allow = %q", got)
 	}
 }

@@ -73,7 +73,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := s.pool.Exec(r.Context(), `select auth.request_sign_up($1, $2, $3, $4, $5)`,
+	if err := s.sendOne(r.Context(), nil, `select auth.request_sign_up($1, $2, $3, $4, $5)`,
 		email, signInCodeHash(s.signUpCodeKey, email, code), code, hash, orgName); err != nil {
 		s.fail(w, r, err)
 		return
@@ -110,10 +110,6 @@ func (s *Server) verifySignUp(w http.ResponseWriter, r *http.Request) {
 		// block the owner's own verification.
 		{"signupverify:account-address:" + bucketKey(email) + "|" + clientNetwork(r), s.limits.EmailPerAccountAddress},
 	}
-	if s.pool == nil {
-		s.fail(w, r, errNoPool)
-		return
-	}
 	// One batch, one round trip, one transaction: the request id (the audit trail traces
 	// the founding of an organization to it), the buckets' hits, the sign-up.
 	batch := &pgx.Batch{}
@@ -125,7 +121,7 @@ func (s *Server) verifySignUp(w http.ResponseWriter, r *http.Request) {
 		email, signInCodeHash(s.signUpCodeKey, email, code), nullIfEmpty(userAgent(r)), nullIfEmpty(clientIP(r)),
 		refreshHash, pgInterval(s.sessions.Lifetime), pgInterval(s.sessions.IdleTimeout))
 	var body []byte
-	err = limitedResults{s.pool.SendBatch(r.Context(), batch), 1 + len(buckets)}.Scan(&body)
+	err = s.sendBatch(r.Context(), batch, &body)
 	if err != nil {
 		e := s.mapError(r, err)
 		if e.kind == ProblemForbidden { // an account made meanwhile, and disabled

@@ -64,6 +64,7 @@ func TestMapPgError(t *testing.T) {
 		{"23505 unknown constraint", pgconn.PgError{Code: "23505", Message: secret, TableName: "t", ConstraintName: "weird"}, ProblemConflict, "", nil, false},
 		{"23503", pgconn.PgError{Code: "23503", Message: secret, TableName: "projects", ConstraintName: "projects_created_by_fkey"}, ProblemValidation, "", []FieldError{{"created_by", "refers to a resource that does not exist"}}, false},
 		{"23514", pgconn.PgError{Code: "23514", Message: secret, TableName: "organizations", ConstraintName: "organizations_slug_check"}, ProblemValidation, "", []FieldError{{"slug", "is not valid"}}, false},
+		{"23514 currency", pgconn.PgError{Code: "23514", Message: secret, TableName: "exchange_rates", ConstraintName: "exchange_rates_to_currency_check"}, ProblemValidation, "", []FieldError{{"to_currency", "is not an ISO 4217 currency code"}}, false},
 		{"23514 other table", pgconn.PgError{Code: "23514", Message: secret, TableName: "users", ConstraintName: "users_email_check"}, ProblemValidation, "", []FieldError{{"email", "is not valid"}}, false},
 		{"22P02", pgconn.PgError{Code: "22P02", Message: secret}, ProblemValidation, "", []FieldError{{"body", "has an invalid format"}}, false},
 		{"22001", pgconn.PgError{Code: "22001", Message: secret, ColumnName: "name"}, ProblemValidation, "", []FieldError{{"name", "is too long"}}, false},

@@ -66,7 +66,7 @@ func TestManagementHandler(t *testing.T) {
 	resp = f.do(req{method: http.MethodPost, path: "/metrics", body: `{}`, management: true})
 	resp.Request.Method = http.MethodGet // a 405's method is undocumented by definition
 	f.problem(resp, "/metrics", api.ProblemMethodNotAllowed)
-	if allow := resp.Header.Get("Allow"); allow != "GET" {
+	if allow := resp.Header.Get("Allow"); allow != "GET, HEAD" {
 		t.Errorf("Allow %q", allow)
 	}
 

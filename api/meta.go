@@ -17,9 +17,19 @@ var openapiJSON []byte
 //go:embed docs
 var docsFS embed.FS
 
-// OpenAPI returns the embedded OpenAPI 3.1 document.
+// openapiCompact is the document as /openapi.json serves it: compact, like every
+// answer (the file stays indented for people reading the repository).
+var openapiCompact = func() []byte {
+	var b bytes.Buffer
+	if err := json.Compact(&b, openapiJSON); err != nil {
+		panic("api: openapi.json is not valid JSON: " + err.Error())
+	}
+	return b.Bytes()
+}()
+
+// OpenAPI returns the OpenAPI 3.1 document as /openapi.json serves it.
 func OpenAPI() []byte {
-	return append([]byte(nil), openapiJSON...)
+	return append([]byte(nil), openapiCompact...)
 }
 
 // readyTimeout bounds the database ping of /readyz.
@@ -53,7 +63,7 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Access-Control-Allow-Origin", "*")
-	_, _ = w.Write(openapiJSON)
+	_, _ = w.Write(openapiCompact)
 }
 
 // docsCSP lets the docs page run its own scripts and styles (the vendored

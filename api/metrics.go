@@ -2,60 +2,98 @@ package api
 
 import (
 	"fmt"
-	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// The Prometheus text exposition (format 0.0.4) is written here by hand: four metric
-// families do not justify prometheus/client_golang and its dependency tree.
+// The metrics are prometheus/client_golang's, in a registry of each Server's own (not
+// the process-wide default registry: tests build many Servers in one process). The
+// family names, types, help texts and labels are those of the hand-written exposition
+// this replaced (testdata/metrics-hand-written.prom, TestMetricsKeepTheirNames), so
+// that dashboards and alerts keep working; the Go runtime's (go_*) and the process's
+// (process_*) standard families come with it.
 
 // latencyBuckets are the upper bounds (seconds) of the request latency histogram.
 var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // metrics counts what the API port's access log sees (not the management listener's
 // own requests). Labels are bounded: route is a path template ("" for unrouted paths
-// is reported as "unmatched"), never a raw path.
+// is reported as "unmatched"), never a raw path; method is one of knownMethods or
+// "other"; reason is one of authFailureReasons.
 type metrics struct {
-	mu           sync.Mutex
-	requests     map[requestKey]uint64   // by method, route, status
-	latency      map[routeKey]*histogram // by method, route
-	authFailures map[string]uint64       // by reason
-	inFlight     int64
+	registry     *prometheus.Registry
+	handler      http.Handler
+	requests     *prometheus.CounterVec   // by method, route, status
+	latency      *prometheus.HistogramVec // by method, route
+	inFlight     prometheus.Gauge
+	authFailures *prometheus.CounterVec // by reason
+
+	// series caches each (method, route)'s children of requests and latency, so that
+	// a request costs no label hashing or validation once its series exist.
+	series sync.Map // routeKey → *routeSeries
 }
 
 type routeKey struct{ method, route string }
 
-type requestKey struct {
-	routeKey
-	status int
+type routeSeries struct {
+	latency  prometheus.Observer
+	byStatus sync.Map // int → prometheus.Counter
 }
 
-type histogram struct {
-	counts []uint64 // per bucket (not cumulative); the last is +Inf
-	sum    float64
-	count  uint64
-}
-
-func newMetrics() *metrics {
-	return &metrics{
-		requests:     map[requestKey]uint64{},
-		latency:      map[routeKey]*histogram{},
-		authFailures: map[string]uint64{},
+// newMetrics registers every family; pool (nil: no database) adds the pool's.
+func newMetrics(pool *pgxpool.Pool, logger *slog.Logger) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rowguard_http_requests_total",
+			Help: "HTTP requests answered, by method, route template and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rowguard_http_request_duration_seconds",
+			Help:    "Time to answer a request, by method and route template.",
+			Buckets: latencyBuckets,
+		}, []string{"method", "route"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rowguard_http_requests_in_flight",
+			Help: "Requests being answered now.",
+		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rowguard_auth_failures_total",
+			Help: "Refused authentications, by reason.",
+		}, []string{"reason"}),
 	}
+	// Every reason is there from the start, at 0: rate() and alerts see the first one.
+	for _, reason := range authFailureReasons {
+		m.authFailures.WithLabelValues(reason)
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if pool != nil {
+		m.registry.MustRegister(poolCollector{pool})
+	}
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		// A collector's error is logged and the rest is served: a scrape with a
+		// family missing beats no scrape.
+		ErrorLog:      promLogger{logger},
+		ErrorHandling: promhttp.ContinueOnError,
+		// OpenMetrics stays off: it writes integer bucket bounds as le="1.0" where
+		// the text format (and this exposition since it exists) writes le="1", and
+		// Prometheus prefers it when offered, which would split the latency series.
+	})
+	return m
 }
 
-func (m *metrics) start() {
-	m.mu.Lock()
-	m.inFlight++
-	m.mu.Unlock()
-}
+func (m *metrics) start() { m.inFlight.Inc() }
 
 // observe records one answered request.
 func (m *metrics) observe(method, route string, status int, d time.Duration, authFailure string) {
@@ -65,23 +103,21 @@ func (m *metrics) observe(method, route string, status int, d time.Duration, aut
 	if !slices.Contains(knownMethods, method) {
 		method = "other"
 	}
+	m.inFlight.Dec()
 	rk := routeKey{method, route}
-	secs := d.Seconds()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.inFlight--
-	m.requests[requestKey{rk, status}]++
-	h := m.latency[rk]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(latencyBuckets)+1)}
-		m.latency[rk] = h
+	v, ok := m.series.Load(rk)
+	if !ok {
+		v, _ = m.series.LoadOrStore(rk, &routeSeries{latency: m.latency.WithLabelValues(method, route)})
 	}
-	i, _ := slices.BinarySearch(latencyBuckets, secs)
-	h.counts[i]++
-	h.sum += secs
-	h.count++
+	rs := v.(*routeSeries)
+	c, ok := rs.byStatus.Load(status)
+	if !ok {
+		c, _ = rs.byStatus.LoadOrStore(status, m.requests.WithLabelValues(method, route, strconv.Itoa(status)))
+	}
+	c.(prometheus.Counter).Inc()
+	rs.latency.Observe(d.Seconds())
 	if authFailure != "" {
-		m.authFailures[authFailure]++
+		m.authFailures.WithLabelValues(authFailure).Inc()
 	}
 }
 
@@ -98,88 +134,60 @@ const (
 	authAccountDisabled    = "account_disabled"
 )
 
-func labelValue(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+var authFailureReasons = []string{authMissingToken, authMalformedHeader, authExpiredToken, authInvalidToken,
+	authSessionInvalid, authInvalidCredentials, authAccountDisabled}
+
+// poolCollector reads the connection pool's statistics at each scrape.
+type poolCollector struct{ pool *pgxpool.Pool }
+
+var poolDescs = struct {
+	max, total, acquired, idle, acquires, emptyAcquires, canceledAcquires, acquireWait *prometheus.Desc
+}{
+	max:              prometheus.NewDesc("rowguard_db_pool_max_connections", "Largest size of the database connection pool.", nil, nil),
+	total:            prometheus.NewDesc("rowguard_db_pool_connections", "Open database connections (idle, in use or being opened).", nil, nil),
+	acquired:         prometheus.NewDesc("rowguard_db_pool_acquired_connections", "Database connections in use by requests.", nil, nil),
+	idle:             prometheus.NewDesc("rowguard_db_pool_idle_connections", "Idle database connections.", nil, nil),
+	acquires:         prometheus.NewDesc("rowguard_db_pool_acquires_total", "Connections handed to requests.", nil, nil),
+	emptyAcquires:    prometheus.NewDesc("rowguard_db_pool_empty_acquires_total", "Acquires that had to wait for a connection.", nil, nil),
+	canceledAcquires: prometheus.NewDesc("rowguard_db_pool_canceled_acquires_total", "Acquires abandoned because the request ended first.", nil, nil),
+	acquireWait:      prometheus.NewDesc("rowguard_db_pool_acquire_wait_seconds_total", "Time spent acquiring connections.", nil, nil),
 }
 
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{poolDescs.max, poolDescs.total, poolDescs.acquired, poolDescs.idle,
+		poolDescs.acquires, poolDescs.emptyAcquires, poolDescs.canceledAcquires, poolDescs.acquireWait} {
+		ch <- d
+	}
+}
 
-// write renders every family, sorted so that scrapes are stable.
-func (m *metrics) write(w io.Writer, pool *pgxpool.Pool) {
-	var b strings.Builder
-	m.mu.Lock()
-	b.WriteString("# HELP rowguard_http_requests_total HTTP requests answered, by method, route template and status.\n")
-	b.WriteString("# TYPE rowguard_http_requests_total counter\n")
-	reqKeys := make([]requestKey, 0, len(m.requests))
-	for k := range m.requests {
-		reqKeys = append(reqKeys, k)
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.pool.Stat()
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	counter := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
 	}
-	slices.SortFunc(reqKeys, func(a, c requestKey) int {
-		return strings.Compare(fmt.Sprint(a.route, a.method, a.status), fmt.Sprint(c.route, c.method, c.status))
-	})
-	for _, k := range reqKeys {
-		fmt.Fprintf(&b, "rowguard_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %d\n",
-			labelValue(k.method), labelValue(k.route), k.status, m.requests[k])
-	}
+	gauge(poolDescs.max, float64(st.MaxConns()))
+	gauge(poolDescs.total, float64(st.TotalConns()))
+	gauge(poolDescs.acquired, float64(st.AcquiredConns()))
+	gauge(poolDescs.idle, float64(st.IdleConns()))
+	counter(poolDescs.acquires, float64(st.AcquireCount()))
+	counter(poolDescs.emptyAcquires, float64(st.EmptyAcquireCount()))
+	counter(poolDescs.canceledAcquires, float64(st.CanceledAcquireCount()))
+	counter(poolDescs.acquireWait, st.AcquireDuration().Seconds())
+}
 
-	b.WriteString("# HELP rowguard_http_request_duration_seconds Time to answer a request, by method and route template.\n")
-	b.WriteString("# TYPE rowguard_http_request_duration_seconds histogram\n")
-	latKeys := make([]routeKey, 0, len(m.latency))
-	for k := range m.latency {
-		latKeys = append(latKeys, k)
-	}
-	slices.SortFunc(latKeys, func(a, c routeKey) int { return strings.Compare(a.route+" "+a.method, c.route+" "+c.method) })
-	for _, k := range latKeys {
-		h := m.latency[k]
-		labels := fmt.Sprintf("method=\"%s\",route=\"%s\"", labelValue(k.method), labelValue(k.route))
-		var cum uint64
-		for i, le := range latencyBuckets {
-			cum += h.counts[i]
-			fmt.Fprintf(&b, "rowguard_http_request_duration_seconds_bucket{%s,le=\"%s\"} %d\n", labels, formatFloat(le), cum)
-		}
-		fmt.Fprintf(&b, "rowguard_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", labels, h.count)
-		fmt.Fprintf(&b, "rowguard_http_request_duration_seconds_sum{%s} %s\n", labels, formatFloat(h.sum))
-		fmt.Fprintf(&b, "rowguard_http_request_duration_seconds_count{%s} %d\n", labels, h.count)
-	}
+// promLogger hands promhttp's errors (a collector failing) to the server's log.
+type promLogger struct{ logger *slog.Logger }
 
-	b.WriteString("# HELP rowguard_http_requests_in_flight Requests being answered now.\n")
-	b.WriteString("# TYPE rowguard_http_requests_in_flight gauge\n")
-	fmt.Fprintf(&b, "rowguard_http_requests_in_flight %d\n", m.inFlight)
-
-	b.WriteString("# HELP rowguard_auth_failures_total Refused authentications, by reason.\n")
-	b.WriteString("# TYPE rowguard_auth_failures_total counter\n")
-	for _, reason := range []string{authMissingToken, authMalformedHeader, authExpiredToken, authInvalidToken,
-		authSessionInvalid, authInvalidCredentials, authAccountDisabled} {
-		fmt.Fprintf(&b, "rowguard_auth_failures_total{reason=\"%s\"} %d\n", reason, m.authFailures[reason])
-	}
-	m.mu.Unlock()
-
-	if pool != nil {
-		st := pool.Stat()
-		for _, g := range []struct {
-			name, typ, help string
-			value           string
-		}{
-			{"rowguard_db_pool_max_connections", "gauge", "Largest size of the database connection pool.", strconv.Itoa(int(st.MaxConns()))},
-			{"rowguard_db_pool_connections", "gauge", "Open database connections (idle, in use or being opened).", strconv.Itoa(int(st.TotalConns()))},
-			{"rowguard_db_pool_acquired_connections", "gauge", "Database connections in use by requests.", strconv.Itoa(int(st.AcquiredConns()))},
-			{"rowguard_db_pool_idle_connections", "gauge", "Idle database connections.", strconv.Itoa(int(st.IdleConns()))},
-			{"rowguard_db_pool_acquires_total", "counter", "Connections handed to requests.", strconv.FormatInt(st.AcquireCount(), 10)},
-			{"rowguard_db_pool_empty_acquires_total", "counter", "Acquires that had to wait for a connection.", strconv.FormatInt(st.EmptyAcquireCount(), 10)},
-			{"rowguard_db_pool_canceled_acquires_total", "counter", "Acquires abandoned because the request ended first.", strconv.FormatInt(st.CanceledAcquireCount(), 10)},
-			{"rowguard_db_pool_acquire_wait_seconds_total", "counter", "Time spent acquiring connections.", formatFloat(st.AcquireDuration().Seconds())},
-		} {
-			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", g.name, g.help, g.name, g.typ, g.name, g.value)
-		}
-	}
-	_, _ = io.WriteString(w, b.String())
+func (l promLogger) Println(v ...any) {
+	l.logger.Error("metrics", slog.String("error", fmt.Sprint(v...)))
 }
 
 // GET /metrics on the management listener (and on the API port with MetricsOnAPIPort):
-// Prometheus text format.
+// the Prometheus text format (0.0.4), or protobuf when the scraper asks for it, gzip
+// when it accepts it.
 func (s *Server) metricsPage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	s.metrics.write(w, s.pool)
+	s.metrics.handler.ServeHTTP(w, r)
 }
 
 // noteAuthFailure records why authentication failed, for the metrics (once per request).

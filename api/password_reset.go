@@ -63,7 +63,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var userID *string
-	if err := s.pool.QueryRow(r.Context(), `select auth.reset_password($1, $2)::text`, tok, hash).Scan(&userID); err != nil {
+	if err := s.sendOne(r.Context(), []any{&userID}, `select auth.reset_password($1, $2)::text`, tok, hash); err != nil {
 		s.fail(w, r, err)
 		return
 	}

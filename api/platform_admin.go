@@ -54,7 +54,7 @@ func (s *Server) adminGetTenant(w http.ResponseWriter, r *http.Request) {
 // POST /v1/admin/tenants/{tenant_id}/plan
 func (s *Server) adminSetPlan(w http.ResponseWriter, r *http.Request) {
 	var plan string
-	if err := decodeBody(r, str("plan", true, &plan, oneOf("free", "pro", "business"))); err != nil {
+	if err := decodeBody(r, str("plan", true, &plan, oneOf(PlanCodes...))); err != nil {
 		s.fail(w, r, err)
 		return
 	}

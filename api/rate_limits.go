@@ -145,42 +145,26 @@ func (s *Server) signUpBuckets(r *http.Request, email string) []rateBucket {
 }
 
 // limitedRow counts one hit in each bucket, then runs query: one pgx batch, so one round
-// trip and one implicit transaction. A bucket over its limit fails the batch with RG429
-// (→ 429 with Retry-After) before query runs. Scan with no destination discards the row.
+// trip and one implicit transaction (sendBatch). A bucket over its limit fails the
+// batch with RG429 (→ 429 with Retry-After) before query runs. Scan with no
+// destination discards the row.
 func (s *Server) limitedRow(ctx context.Context, buckets []rateBucket, query string, args ...any) pgx.Row {
-	if s.pool == nil {
-		return errRow{errNoPool}
-	}
 	batch := &pgx.Batch{}
 	for _, b := range buckets {
 		queueRateLimit(batch, b.name, b.limit)
 	}
 	batch.Queue(query, args...)
-	return limitedResults{s.pool.SendBatch(ctx, batch), len(buckets)}
+	return batchRow{s, ctx, batch}
 }
 
-type limitedResults struct {
-	br      pgx.BatchResults
-	buckets int
+// batchRow sends its batch when scanned: a pgx.Row over sendBatch.
+type batchRow struct {
+	s     *Server
+	ctx   context.Context
+	batch *pgx.Batch
 }
 
-func (l limitedResults) Scan(dest ...any) error {
-	defer l.br.Close()
-	for range l.buckets {
-		if _, err := l.br.Exec(); err != nil {
-			return err
-		}
-	}
-	if len(dest) == 0 {
-		_, err := l.br.Exec()
-		return err
-	}
-	return l.br.QueryRow().Scan(dest...)
-}
-
-type errRow struct{ err error }
-
-func (e errRow) Scan(...any) error { return e.err }
+func (b batchRow) Scan(dest ...any) error { return b.s.sendBatch(b.ctx, b.batch, dest...) }
 
 // credentialsWithinLimits counts a login attempt against the client's network, and
 // as a failure against the email asked for (auth.hit_sign_in_failure: per email and
@@ -188,15 +172,12 @@ func (e errRow) Scan(...any) error { return e.err }
 // taken back when the password is right), then reads that email's credentials: one
 // round trip. hash is nil for an unknown email and for an account without a password.
 func (s *Server) credentialsWithinLimits(ctx context.Context, r *http.Request, email string) (userID string, hash *string, err error) {
-	if s.pool == nil {
-		return "", nil, errNoPool
-	}
 	batch := &pgx.Batch{}
 	queueRateLimit(batch, "login:address:"+clientNetwork(r), s.limits.LoginPerAddress)
 	batch.Queue(`select auth.hit_sign_in_failure($1, $2::inet, $3, $4::interval, $5, $6::interval)`,
 		append([]any{email}, s.failureLimitArgs(r)...)...)
 	batch.Queue(`select user_id::text, password_hash from auth.credentials_for($1)`, email)
-	err = limitedResults{s.pool.SendBatch(ctx, batch), 2}.Scan(&userID, &hash)
+	err = s.sendBatch(ctx, batch, &userID, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil, nil
 	}

@@ -81,6 +81,10 @@ type Options struct {
 	// one port only (ROWGUARD_MANAGEMENT_ADDR=api). False: only the management
 	// handler (Management) serves it, and it is an unknown path (404) here.
 	MetricsOnAPIPort bool
+	// CORSAllowedOrigins are the origins (scheme://host[:port], as browsers send them)
+	// whose scripts may call the API port (cors.go). Empty: no CORS headers at all, and
+	// a preflight is an OPTIONS like any other (405). A wildcard panics.
+	CORSAllowedOrigins []string
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -205,7 +209,7 @@ func NewServer(opts Options) *Server {
 		oidc:       newOIDCClients(opts.SignIn.OIDC, opts.SignIn.OIDCLeeway),
 		sessions:   opts.Sessions,
 		limits:     opts.RateLimits,
-		metrics:    newMetrics(),
+		metrics:    newMetrics(opts.Pool, opts.Logger),
 
 		acquireTimeout: opts.AcquireTimeout,
 		signInCodeKey:  codeKey,
@@ -217,22 +221,24 @@ func NewServer(opts Options) *Server {
 	s.api, s.mgmt = s.newRouteTable(), s.newRouteTable()
 	s.routeAll(opts.MetricsOnAPIPort)
 	s.routeManagement()
+	cors := newCORSPolicy(opts.CORSAllowedOrigins, s.api)
 
 	// Outermost first. These wrap the router itself, so 404 and 405
 	// answers get a request id, a log line and the same headers.
-	chain := func(rt *routeTable, log func(http.Handler) http.Handler, proxies trustedProxies) http.Handler {
+	chain := func(rt *routeTable, log func(http.Handler) http.Handler, proxies trustedProxies, cors *corsPolicy) http.Handler {
 		var h http.Handler = rt.router
 		h = timeout(opts.RequestTimeout)(h)
 		h = limitBody(opts.MaxBodyBytes)(h)
 		h = s.recoverer(h)
+		h = cors.handler(h)
 		h = secureHeaders(h)
 		h = log(h)
 		return requestInfo(proxies)(h)
 	}
-	s.handler = chain(s.api, s.accessLog(listenerAPI), newTrustedProxies(opts.TrustedProxies))
+	s.handler = chain(s.api, s.accessLog(listenerAPI), newTrustedProxies(opts.TrustedProxies), cors)
 	// The management listener is reached by operators' tools directly, never through
-	// the public proxies: X-Forwarded-For means nothing there.
-	s.mgmtHandler = chain(s.mgmt, s.accessLog(listenerManagement), nil)
+	// the public proxies (X-Forwarded-For means nothing there), nor by browsers (no CORS).
+	s.mgmtHandler = chain(s.mgmt, s.accessLog(listenerManagement), nil, nil)
 	return s
 }
 
@@ -330,12 +336,17 @@ func (s *Server) handle(method, path string, h http.HandlerFunc, auth bool) {
 }
 
 // add registers h for method and a path template. Id variables only match
-// canonical UUIDs, so any other value is a 404 before any handler runs.
+// canonical UUIDs, so any other value is a 404 before any handler runs. A GET route
+// answers HEAD too (headAsGet); Routes lists it as GET only, as openapi.json does.
 func (rt *routeTable) add(method, path string, h http.Handler, auth bool) {
 	pattern := idVar.ReplaceAllString(path, `{$1:`+uuidPattern+`}`)
+	methods := []string{method}
+	if method == http.MethodGet {
+		methods, h = append(methods, http.MethodHead), headAsGet(h)
+	}
 	// Path before Methods: gorilla/mux v1.8.1 forgets a method mismatch when a later
 	// route with the same method fails on its path, and answers 404 instead of 405.
-	route := rt.router.Path(pattern).Methods(method).Handler(h).Name(path)
+	route := rt.router.Path(pattern).Methods(methods...).Handler(h).Name(path)
 	re, err := route.GetPathRegexp()
 	if err != nil {
 		panic("api: route " + path + ": " + err.Error())
@@ -350,15 +361,25 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, r, newError(ProblemNotFound, "No resource lives at this path."))
 }
 
+// match returns the template of the routes serving path and their methods in
+// registration order (HEAD after GET); none when no route has that path.
+func (rt *routeTable) match(path string) (tmpl string, methods []string) {
+	for _, route := range rt.routes {
+		if route.pathRE.MatchString(path) {
+			tmpl = route.Path
+			methods = append(methods, route.Method)
+			if route.Method == http.MethodGet {
+				methods = append(methods, http.MethodHead)
+			}
+		}
+	}
+	return tmpl, methods
+}
+
 // methodNotAllowed answers a known path asked with the wrong method, and
 // lists the right ones in Allow.
 func (rt *routeTable) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, route := range rt.routes {
-		if route.pathRE.MatchString(r.URL.Path) {
-			allow = append(allow, route.Method)
-		}
-	}
+	_, allow := rt.match(r.URL.Path)
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	writeProblem(w, r, newError(ProblemMethodNotAllowed,
 		"This path accepts "+strings.Join(allow, ", ")+"."))

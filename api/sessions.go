@@ -71,8 +71,8 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	queueRateLimit(batch, "refresh:address:"+clientNetwork(r), s.limits.RefreshPerAddress)
 	batch.Queue(`select api.refresh_session($1, $2, $3, $4::interval, $5, $6::interval)`,
 		presentedHash, nextHash, sealed, pgInterval(s.sessions.RefreshReuseGrace), l.Max, pgInterval(l.Window))
-	body, err := readBatchJSON(s.pool.SendBatch(r.Context(), batch), 1)
-	if err != nil {
+	var body []byte
+	if err := s.sendBatch(r.Context(), batch, &body); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -105,22 +105,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, tokens)
-}
-
-// readBatchJSON skips the first skip statements of a sent batch, reads the json value
-// of the next one and closes the batch.
-func readBatchJSON(br pgx.BatchResults, skip int) ([]byte, error) {
-	defer br.Close()
-	for range skip {
-		if _, err := br.Exec(); err != nil {
-			return nil, err
-		}
-	}
-	var body []byte
-	if err := br.QueryRow().Scan(&body); err != nil {
-		return nil, err
-	}
-	return body, br.Close()
 }
 
 // POST /v1/auth/logout

@@ -6,8 +6,10 @@
 -- rowguard_kernel under the policies below.
 
 -- ----- auth.sessions ------------------------------------------------------------------
+-- revoked_at: also auth.reset_password (a reset signs the user out everywhere);
+-- reauthenticated_at: the step-up functions (auth.record_reauthentication).
 grant select, insert (user_id, user_agent, ip, expires_at, idle_timeout),
-      update (last_used_at, revoked_at, revoked_reason)
+      update (last_used_at, revoked_at, revoked_reason, reauthenticated_at)
    on auth.sessions to rowguard_kernel;
 
 create policy sessions_select_kernel on auth.sessions for select to rowguard_kernel

@@ -51,6 +51,18 @@ create policy subscriptions_update_kernel on app.subscriptions for update to row
 comment on policy subscriptions_update_kernel on app.subscriptions is
   'app.apply_payment_event: a verified provider event changes the plan (the column grant allows the plan and provider ids only, never suspension).';
 
+-- Platform admins (platform_admin.sql lists every cross-tenant rule).
+grant update (plan_code, plan_changed_at, suspended_at, suspended_reason) on app.subscriptions to rowguard_api;
+create policy subscriptions_select_platform_admin on app.subscriptions for select to rowguard_api
+  using ((select app.is_platform_admin()));
+comment on policy subscriptions_select_platform_admin on app.subscriptions is
+  'Platform admins read every organization''s plan and suspension.';
+create policy subscriptions_update_platform_admin on app.subscriptions for update to rowguard_api
+  using ((select app.is_platform_admin()))
+  with check ((select app.is_platform_admin()));
+comment on policy subscriptions_update_platform_admin on app.subscriptions is
+  'Platform admins change a tenant''s plan and suspend or unsuspend it (the column grant: plan and suspension only). Tenants have no update policy here at all.';
+
 -- ----- app.checkout_sessions ------------------------------------------------------------
 grant select, insert (org_id, plan_code, created_by), update (provider_session_id, url)
    on app.checkout_sessions to rowguard_api;
@@ -101,6 +113,7 @@ grant execute on function
   api.get_billing(),
   api.list_plans(),
   api.checkout_json(app.checkout_sessions),
+  api.require_checkout_role(),
   api.start_checkout(text),
   api.attach_checkout(uuid, text, text),
   api.payment_webhook(text, text, uuid, text, text)

@@ -157,6 +157,8 @@ comment on policy exchange_rates_delete on app.exchange_rates is 'Org OWNER and 
 
 -- ----- functions ------------------------------------------------------------------------
 grant execute on function app.is_iso_currency(text), app.tags_valid(text[]) to rowguard_api;
+-- The currency CHECK of the rollups (migration 023) runs as the trigger that writes them.
+grant execute on function app.is_iso_currency(text) to rowguard_kernel;
 grant execute on function
   api.list_finance_categories(uuid, app.finance_kind, boolean),
   api.create_finance_category(uuid, jsonb),

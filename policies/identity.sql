@@ -5,7 +5,7 @@
 -- password_hash is not readable by the API role at all: login reads it through
 -- auth.credentials_for. status is not writable: nobody re-enables themselves.
 -- No INSERT: an account is born only when its mailbox answered (auth.verify_sign_up,
--- auth.verify_sign_in_code, auth.oidc_sign_in: users_insert_kernel in sign_in.sql).
+-- auth.verify_sign_in_code, auth.oidc_sign_in: users_insert_kernel below).
 grant select (id, email, status, created_at, updated_at),
       update (email, password_hash)
    on auth.users to rowguard_api;
@@ -30,6 +30,27 @@ create policy users_select_kernel on auth.users for select to rowguard_kernel
 comment on policy users_select_kernel on auth.users is
   'SECURITY DEFINER helpers: auth.credentials_for (login by email), auth.open_session and auth.rotate_refresh_token (is the user active?).';
 
+-- The kernel creates accounts and proves addresses. The only way an account is born is
+-- a proven mailbox; the column grants say what each writer may change.
+grant insert (email, password_hash, email_verified_at), update (password_hash, email_verified_at)
+   on auth.users to rowguard_kernel;
+create policy users_insert_kernel on auth.users for insert to rowguard_kernel
+  with check (status = 'active');
+comment on policy users_insert_kernel on auth.users is
+  'The only way an account is born: auth.verify_sign_up (a password sign-up whose emailed code came back), auth.verify_sign_in_code (sign-up by email code, when configured) and auth.oidc_sign_in create an active account for the address they just proved.';
+
+-- Invitations: the invitee reads whether their address is proven; a mailed token proves
+-- it, inside the invitee's own request.
+grant select (email_verified_at) on auth.users to rowguard_api;
+create policy users_update_kernel on auth.users for update to rowguard_kernel
+  using (id = (select app.current_user_id())) with check (id = (select app.current_user_id()));
+comment on policy users_update_kernel on auth.users is
+  'app.accept_invitation: a token that went only to the mailbox proves the caller''s own address (auth.prove_email_ownership: email_verified_at, password_hash; the column grants allow nothing else).';
+
+-- `rowguard admin grant|revoke EMAIL` (auth.set_platform_admin, outside any request:
+-- users_update_kernel_outside_request below).
+grant update (is_platform_admin) on auth.users to rowguard_kernel;
+
 -- auth.sessions: see auth_sessions.sql (reachable through kernel functions only).
 
 -- ----- the API functions of this domain -------------------------------------------------
@@ -41,7 +62,7 @@ to rowguard_api;
 
 -- Kernel functions that change a user they identified by a proven secret or the command
 -- line run outside any request (no app.user_id); inside one, the kernel changes the
--- caller's own row only (users_update_kernel, invitations.sql). What they may change is
+-- caller's own row only (users_update_kernel, above). What they may change is
 -- the column grants next to each writer: email_verified_at, password_hash, is_platform_admin.
 create policy users_update_kernel_outside_request on auth.users for update to rowguard_kernel
   using ((select app.current_user_id()) is null) with check ((select app.current_user_id()) is null);

@@ -4,12 +4,7 @@
 -- kernel functions app.accept_invitation / app.decline_invitation (by token), which
 -- write the memberships for the caller only (memberships_*_kernel, project_members_*_kernel).
 
-grant select (email_verified_at) on auth.users to rowguard_api;
-grant update (email_verified_at) on auth.users to rowguard_kernel;
-create policy users_update_kernel on auth.users for update to rowguard_kernel
-  using (id = (select app.current_user_id())) with check (id = (select app.current_user_id()));
-comment on policy users_update_kernel on auth.users is
-  'app.accept_invitation: a token that went only to the mailbox proves the caller''s own address (auth.prove_email_ownership: email_verified_at, password_hash; the column grants allow nothing else).';
+-- The invitee's own auth.users row (email_verified_at; users_update_kernel): identity.sql.
 
 -- token_hash is never readable by the API role: a token is looked up by the kernel only.
 -- token_disclosed_at: set when the development switch shows a token in an answer, cleared

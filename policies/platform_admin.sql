@@ -1,32 +1,18 @@
 -- Platform administration: the only policies that cross tenants. Each names the check
 -- (select app.is_platform_admin()) — an active user whose auth.users.is_platform_admin
 -- was set by `rowguard admin grant EMAIL` — so `grep is_platform_admin policies/` lists
--- everything an operator can reach:
+-- everything an operator can reach (each table's rules stay in that table's file, so a
+-- reviewer reading one file sees every way into the table):
 --
---   app.organizations     read every tenant (name, slug, dates)
---   app.subscriptions     read every tenant's plan and standing; change plan, suspend, unsuspend
---   platform.admin_audit  read the log; append their own actions
+--   app.organizations     read every tenant (name, slug, dates): tenancy.sql
+--   app.subscriptions     read every tenant's plan and standing; change plan, suspend,
+--                         unsuspend: billing.sql
+--   auth.users            `rowguard admin grant|revoke` sets is_platform_admin: identity.sql
+--   platform.admin_audit  read the log; append their own actions (here)
 --   usage counts          through app.plan_usage (kernel; members or admins only)
 --
 -- Nothing else. An admin who is not a member reads no project, service, booking,
 -- membership or user of a tenant (tests/pgtap/62_platform_admin.sql proves it).
-
--- ----- tenants ------------------------------------------------------------------------------
-create policy organizations_select_platform_admin on app.organizations for select to rowguard_api
-  using ((select app.is_platform_admin()));
-comment on policy organizations_select_platform_admin on app.organizations is
-  'Platform admins read every organization (GET /v1/admin/tenants). Not their data: no other tenant table has an admin policy but subscriptions.';
-
-grant update (plan_code, plan_changed_at, suspended_at, suspended_reason) on app.subscriptions to rowguard_api;
-create policy subscriptions_select_platform_admin on app.subscriptions for select to rowguard_api
-  using ((select app.is_platform_admin()));
-comment on policy subscriptions_select_platform_admin on app.subscriptions is
-  'Platform admins read every organization''s plan and suspension.';
-create policy subscriptions_update_platform_admin on app.subscriptions for update to rowguard_api
-  using ((select app.is_platform_admin()))
-  with check ((select app.is_platform_admin()));
-comment on policy subscriptions_update_platform_admin on app.subscriptions is
-  'Platform admins change a tenant''s plan and suspend or unsuspend it (the column grant: plan and suspension only). Tenants have no update policy here at all.';
 
 -- ----- the audit log ------------------------------------------------------------------------
 grant select, insert (actor_user_id, actor, action, org_id, details) on platform.admin_audit to rowguard_api;
@@ -40,8 +26,6 @@ comment on policy admin_audit_insert_platform_admin on platform.admin_audit is
   'A platform admin''s request records its own action, in its own name. Nobody updates or deletes (no grant, and a trigger refuses).';
 
 -- ----- rowguard admin grant|revoke (kernel, run by the migration role) ----------------------
-grant update (is_platform_admin) on auth.users to rowguard_kernel;
--- The update itself: users_update_kernel_outside_request (identity.sql).
 grant insert on platform.admin_audit to rowguard_kernel;
 grant execute on function app.uuid_v7() to rowguard_kernel; -- the audit row's id
 create policy admin_audit_insert_kernel on platform.admin_audit for insert to rowguard_kernel

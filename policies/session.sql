@@ -22,6 +22,7 @@ to rowguard_api;
 -- Building blocks every api.* function uses (JSON shapes, errors, cursors).
 grant execute on function
   api.raise_hidden_or_forbidden(boolean, text),
+  api.require_currency(text, text),
   api.user_json(uuid),
   api.organization_json(app.organizations, app.org_role),
   api.project_json(app.projects, json),

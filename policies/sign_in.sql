@@ -3,15 +3,7 @@
 -- may read or write them; the SECURITY DEFINER functions of the migrations do, as
 -- rowguard_kernel, under these policies. The API role calls those functions.
 
--- ----- auth.users, for the kernel ------------------------------------------------------
--- A code (or a provider) may create a password-less account and mark an email verified.
-grant insert (email, password_hash, email_verified_at), update (password_hash, email_verified_at)
-   on auth.users to rowguard_kernel;
-
-create policy users_insert_kernel on auth.users for insert to rowguard_kernel
-  with check (status = 'active');
-comment on policy users_insert_kernel on auth.users is
-  'The only way an account is born: auth.verify_sign_up (a password sign-up whose emailed code came back), auth.verify_sign_in_code (sign-up by email code, when configured) and auth.oidc_sign_in create an active account for the address they just proved.';
+-- auth.users (the kernel creates accounts, proves addresses): identity.sql.
 
 -- ----- auth.pending_sign_ups ----------------------------------------------------------
 grant select, insert, update (recipient, code_hash, password_hash, organization_name, attempts, expires_at, created_at), delete
@@ -86,9 +78,7 @@ create policy password_reset_tokens_delete_kernel on auth.password_reset_tokens 
 comment on policy password_reset_tokens_delete_kernel on auth.password_reset_tokens is
   'A token is deleted when used or expired (a new request never replaces a live one).';
 
--- A reset signs the user out everywhere: the kernel may set revoked_at (and, through
--- the existing sessions_update_kernel policy, nothing but the granted columns).
-grant update (revoked_at) on auth.sessions to rowguard_kernel;
+-- A reset signs the user out everywhere: auth.sessions.revoked_at, auth_sessions.sql.
 
 grant execute on function
   auth.request_password_reset(text, text, text),
@@ -162,7 +152,7 @@ comment on policy reauthentications_insert_kernel on auth.reauthentications is
   'auth.record_reauthentication records the caller''s own proof. Nobody reads it through the API, nobody updates or deletes it.';
 
 -- The step-up entry points (answer about the caller's session only).
-grant update (reauthenticated_at) on auth.sessions to rowguard_kernel;
+-- (auth.sessions.reauthenticated_at, written by the kernel: auth_sessions.sql.)
 grant execute on function
   auth.require_recent_reauthentication(),
   auth.record_reauthentication(text),

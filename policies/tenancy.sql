@@ -25,6 +25,12 @@ comment on policy organizations_update on app.organizations is
   'OWNER and ADMIN rename the organization the request acts in.';
 
 
+-- Platform admins (the one cross-tenant read; platform_admin.sql lists them all).
+create policy organizations_select_platform_admin on app.organizations for select to rowguard_api
+  using ((select app.is_platform_admin()));
+comment on policy organizations_select_platform_admin on app.organizations is
+  'Platform admins read every organization (GET /v1/admin/tenants). Not their data: no other tenant table has an admin policy but subscriptions.';
+
 -- ----- app.memberships ----------------------------------------------------------------
 -- The API role never INSERTs a membership: the founder's OWNER row is written by trigger
 -- app.add_creator_as_owner and an invitee's by app.accept_invitation (both kernel).

@@ -14,8 +14,6 @@ import (
 	"github.com/rowguard/rowguard/internal/config"
 )
 
-const adminSynopsis = "admin grant|revoke|disable|enable EMAIL"
-
 // adminActions are the operator's actions on one account, each a kernel function that
 // also writes the platform.admin_audit row. None has an HTTP route.
 var adminActions = map[string]struct {
@@ -35,9 +33,9 @@ var adminActions = map[string]struct {
 // adminCmd runs one operator action on the account with an email. It connects like
 // `migrate` (the owner's URL).
 func adminCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("admin", adminSynopsis, stderr)
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	fs := newFlagSet("admin", stderr)
+	if err := parseOnly(fs, args); err != nil {
+		return err
 	}
 	action, known := adminActions[fs.Arg(0)]
 	if fs.NArg() != 2 || !known {

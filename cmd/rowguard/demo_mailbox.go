@@ -25,7 +25,7 @@ type demoMailbox struct {
 var errMailTaken = errors.New("no such email was waiting (another sender, e.g. a running serve, took it)")
 
 // token takes the emails waiting for to and returns the token of the newest one made
-// from template ("invitation", "password_reset").
+// from template (e.g. "invitation").
 func (m *demoMailbox) token(ctx context.Context, to, template string) (string, error) {
 	rows, _ := m.pool.Query(ctx, `select id::text, template, payload from auth.claim_emails_to($1, $2)`, to, time.Minute)
 	type email struct {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,14 +22,22 @@ func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// clearEnv empties every variable rowguard reads and any other ROWGUARD_* variable of
+// the environment (but the tests' own), for the duration of the test.
 func clearEnv(t *testing.T) {
 	for _, v := range config.Variables {
 		t.Setenv(v.Name, "")
 	}
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "ROWGUARD_") && !slices.Contains(config.TestOnlyVariables, name) {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
+	}
 }
 
 func TestCommandLine(t *testing.T) {
-	if code, out, _ := runArgs(t, "version"); code != 0 || out != "rowguard "+rowguard.Version+"\n" {
+	if code, out, _ := runArgs(t, "version"); code != 0 || !strings.HasPrefix(out, "rowguard "+rowguard.Version+"\ncommit ") {
 		t.Errorf("version: %d %q", code, out)
 	}
 	if code, out, _ := runArgs(t, "help"); code != 0 || !strings.Contains(out, "ROWGUARD_ACCESS_TOKEN_TTL") {
@@ -61,7 +71,8 @@ func TestMigrateAndServeRefusesSuperuser(t *testing.T) {
 	}
 
 	setSigningKey(t)
-	t.Setenv("ROWGUARD_ADDR", "127.0.0.1:1") // never reached: the role check comes first
+	t.Setenv("ROWGUARD_ADDR", freeAddr(t)) // bound first, let go when the role check fails
+	t.Setenv("ROWGUARD_MANAGEMENT_ADDR", "off")
 	t.Setenv("DATABASE_URL", db.AdminURL)
 	code, _, stderr := runArgs(t, "serve")
 	if code != 1 || !strings.Contains(stderr, `refusing to serve as database role "postgres": it is a superuser`) {

@@ -12,7 +12,7 @@ import (
 )
 
 func migrateCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", "migrate [--to N]", stderr)
+	fs := newFlagSet("migrate", stderr)
 	to := fs.Int("to", int(database.Latest), "target migration version; -1 means the latest, with the code packages")
 	if err := parseFlags(fs, args); err != nil {
 		return err

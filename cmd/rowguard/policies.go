@@ -23,7 +23,7 @@ var errViolations = errors.New("the access model breaks the rules")
 // migrate (MIGRATION_DATABASE_URL, else DATABASE_URL, else the development cluster);
 // any role can read the catalog.
 func policiesCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("policies", "policies [--format text|markdown|json]", stderr)
+	fs := newFlagSet("policies", stderr)
 	format := fs.String("format", "text", "output format: "+strings.Join(policyreport.Formats, ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return err

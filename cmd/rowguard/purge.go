@@ -13,16 +13,14 @@ import (
 	"github.com/rowguard/rowguard/internal/config"
 )
 
-const purgeSynopsis = "purge-deleted"
-
 // purgeDeletedCmd deletes for good, with every tenant row, the organizations soft-deleted
 // (DELETE /v1/orgs/{org_id}) more than 30 days ago: app.purge_deleted_organizations,
 // which records each one in platform.admin_audit. serve never runs it: operators schedule
 // it (cron, a systemd timer, a Kubernetes CronJob). It connects like `migrate`.
 func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("purge-deleted", purgeSynopsis, stderr)
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	fs := newFlagSet("purge-deleted", stderr)
+	if err := parseOnly(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 0 {
 		fs.Usage()

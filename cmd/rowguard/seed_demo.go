@@ -24,8 +24,6 @@ import (
 	"github.com/rowguard/rowguard/internal/inprocess"
 )
 
-const seedDemoSynopsis = "seed-demo [--password P]   (connects like serve: rowguard help)"
-
 // demoClock is the day the demo's dates follow (tests pin it).
 var demoClock = time.Now
 
@@ -38,7 +36,7 @@ var errDemoThere = errors.New("the demo is already there")
 // user it belongs to. A second run finds the first organization's owner and changes
 // nothing.
 func seedDemoCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("seed-demo", seedDemoSynopsis, stderr)
+	fs := newFlagSet("seed-demo", stderr)
 	pwFlag := fs.String("password", "", "password of every demo account (default: "+demoDevPassword+
 		" on the development database; with DATABASE_URL a random one, printed at the end)")
 	if err := parseFlags(fs, args); err != nil {
@@ -257,39 +255,6 @@ func (s *seeder) invitationToken(invitationPath, tok, email string) (string, err
 	}
 }
 
-// keepPassword: accepting an invitation with the mailed token proves the address, and
-// for an account unverified until then the first proof wins: the password set before it
-// is wiped. The demo account then chooses it again through the reset email (read from
-// the demo mailbox) and signs in anew (a reset ends the account's sessions).
-func (s *seeder) keepPassword(u *demoUser, email string) error {
-	login := map[string]any{"email": email, "password": s.password}
-	var res struct {
-		AccessToken string `json:"access_token"`
-	}
-	status, data, _, err := s.srv.Call(s.ctx, http.MethodPost, "/v1/auth/login", "", "", login)
-	if err == nil && status == http.StatusOK {
-		return nil // the address was proven before: the password stands
-	}
-	if err := s.call(email+" asks for a password reset", http.MethodPost, "/v1/auth/password/forgot", "",
-		map[string]any{"email": email}, http.StatusAccepted, nil); err != nil {
-		return err
-	}
-	token, err := s.mailbox.token(s.ctx, email, "password_reset")
-	if err != nil {
-		return &stepError{"read the reset email to " + email, err}
-	}
-	if err := s.call(email+" chooses the demo password again", http.MethodPost, "/v1/auth/password/reset", "",
-		map[string]any{"token": token, "new_password": s.password}, http.StatusNoContent, nil); err != nil {
-		return err
-	}
-	status, data, _, err = s.srv.Call(s.ctx, http.MethodPost, "/v1/auth/login", "", "", login)
-	if err := s.answer("log in as "+email, http.MethodPost, "/v1/auth/login", status, data, err, http.StatusOK, &res); err != nil {
-		return err
-	}
-	u.token = res.AccessToken
-	return nil
-}
-
 func (s *seeder) seed(progress io.Writer) ([]*seededOrg, error) {
 	var out []*seededOrg
 	for i := range demoOrgs {
@@ -398,9 +363,6 @@ func (s *seeder) seedOrg(plan *demoOrg) (*seededOrg, error) {
 		}
 		if err := s.call(m.email+" accepts the invitation to "+plan.slug, http.MethodPost, "/v1/invitations/accept", u.token,
 			map[string]any{"token": token}, http.StatusOK, &accepted); err != nil {
-			return nil, err
-		}
-		if err := s.keepPassword(u, m.email); err != nil {
 			return nil, err
 		}
 		row := demoAccountRow{m.email, plan.slug, accepted.Organization.Role, nil}

@@ -25,7 +25,7 @@ import (
 const shutdownGrace = 20 * time.Second
 
 func serve(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve   (configured by environment variables: rowguard help)", stderr)
+	fs := newFlagSet("serve", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,6 +35,27 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(logger)
+
+	// Both listeners are bound first: a taken port fails the start at once, before the
+	// development cluster is created, started or migrated, and before either serves.
+	// Connections that arrive meanwhile wait in the listen backlog.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ROWGUARD_ADDR: %w (choose a free host:port)", err)
+	}
+	defer ln.Close() // a no-op once its server has closed it
+	listeners := []net.Listener{ln}
+	managementAddr := cfg.ManagementAddr // off, api, or the address bound below
+	if addr, ok := cfg.ManagementListener(); ok {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("ROWGUARD_MANAGEMENT_ADDR: the management listener (metrics, health): %w "+
+				"(choose a free host:port, or off)", err)
+		}
+		defer mln.Close()
+		listeners = append(listeners, mln)
+		managementAddr = mln.Addr().String()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -54,26 +75,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	handler := api.NewServer(b.opts)
 
-	// Both listeners are bound before either serves: a management address that is
-	// taken fails the start, and nothing was served.
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ROWGUARD_ADDR: %w", err)
-	}
-	defer ln.Close() // a no-op once its server has closed it
 	servers := []*http.Server{newHTTPServer(handler, cfg.RequestTimeout, logger)}
-	listeners := []net.Listener{ln}
-	managementAddr := cfg.ManagementAddr // off, api, or the address bound below
-	if addr, ok := cfg.ManagementListener(); ok {
-		mln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("ROWGUARD_MANAGEMENT_ADDR: the management listener (metrics, health): %w "+
-				"(choose a free host:port, or off)", err)
-		}
-		defer mln.Close()
+	if len(listeners) > 1 {
 		servers = append(servers, newHTTPServer(handler.Management(), cfg.RequestTimeout, logger))
-		listeners = append(listeners, mln)
-		managementAddr = mln.Addr().String()
 	}
 	serveErr := make(chan error, len(servers))
 	for i, srv := range servers {
@@ -208,6 +212,7 @@ func serverOptions(cfg *config.ServeConfig) (api.Options, error) {
 		},
 
 		InvitationTokensInResponses: cfg.DevInvitationTokensInResponses,
+		CORSAllowedOrigins:          cfg.CORSAllowedOrigins,
 	}, nil
 }
 

@@ -34,6 +34,7 @@ func TestServeWiresTheConfiguration(t *testing.T) {
 	t.Setenv("ROWGUARD_RATE_LIMIT_LOGIN_ACCOUNT", "3/1m")
 	t.Setenv("ROWGUARD_PASSWORD_MEMORY_KIB", "8192")
 	t.Setenv("ROWGUARD_TRUSTED_PROXIES", "10.0.0.0/8, ::1")
+	t.Setenv("ROWGUARD_CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:5173")
 	cfg, err := config.LoadServe()
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +85,9 @@ func TestServeWiresTheConfiguration(t *testing.T) {
 	}
 	if opts.MetricsOnAPIPort {
 		t.Error("metrics on the API port by default; they belong on the management listener")
+	}
+	if fmt.Sprint(opts.CORSAllowedOrigins) != "[https://app.example.com http://localhost:5173]" {
+		t.Errorf("CORS origins %v", opts.CORSAllowedOrigins)
 	}
 	t.Setenv("ROWGUARD_MANAGEMENT_ADDR", "api")
 	if cfg, err = config.LoadServe(); err != nil {

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/rowguard/rowguard/internal/mail"
 	"github.com/rowguard/rowguard/internal/oidc"
 	"github.com/rowguard/rowguard/internal/token"
@@ -87,6 +85,7 @@ var Variables = []Variable{
 	{"ROWGUARD_OIDC_PROVIDERS", "", "Other OpenID Connect providers, as JSON: `[{\"name\":\"okta\",\"issuer\":\"https://example.okta.com\",\"client_id\":\"…\",\"client_secret\":\"…\",\"scopes\":[\"email\"]}]` (name: lower-case letters, digits, dashes; scopes default to email profile)."},
 	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
 	{"ROWGUARD_TRUSTED_PROXIES", "(unset: X-Forwarded-For is ignored)", "Your reverse proxies and load balancers: comma-separated IP addresses and CIDRs, e.g. 10.0.0.0/8,127.0.0.1,::1. For a request from one of them, the client address (per-address rate limits, a session's ip, the access log) is the right-most X-Forwarded-For address that is not one of them. From any other peer X-Forwarded-For is ignored; Forwarded (RFC 7239) is never read. List only addresses clients cannot connect from."},
+	{"ROWGUARD_CORS_ALLOWED_ORIGINS", "(unset: no CORS)", "Origins of the browser front ends that may call the API from another origin: comma-separated, exact, scheme://host[:port], e.g. https://app.example.com,http://localhost:5173. Their requests (and preflights) get Access-Control-* answers; any other origin gets none. No wildcard: `*` is refused."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -128,6 +127,11 @@ type ServeConfig struct {
 	GoogleSecret         string `envconfig:"ROWGUARD_OIDC_GOOGLE_CLIENT_SECRET"`
 	OIDCProvidersJSON    string `envconfig:"ROWGUARD_OIDC_PROVIDERS"`
 	TrustedProxiesList   string `envconfig:"ROWGUARD_TRUSTED_PROXIES"`
+	CORSOriginsList      string `envconfig:"ROWGUARD_CORS_ALLOWED_ORIGINS"`
+
+	// CORSAllowedOrigins are the origins of ROWGUARD_CORS_ALLOWED_ORIGINS, normalized as
+	// browsers send them; empty: CORS is off.
+	CORSAllowedOrigins []string `ignored:"true"`
 
 	// TrustedProxies are the networks of ROWGUARD_TRUSTED_PROXIES (single addresses as
 	// /32 or /128); empty: forwarded headers are ignored.
@@ -206,36 +210,44 @@ func (c *MigrateConfig) URL() string {
 	return c.DatabaseURL
 }
 
-// LoadServe reads and validates the serve configuration from the environment. In
-// development mode without a configured key it loads, or generates and saves (mode
-// 0600), DataDir/jwt-ed25519.pem.
+// LoadServe reads and validates the serve configuration from the environment. Every
+// problem is reported at once, one line each naming its variable: unknown ROWGUARD_*
+// variables, values that do not parse and values out of bounds. In development mode
+// without a configured key it loads, or generates and saves (mode 0600),
+// DataDir/jwt-ed25519.pem, once the rest is valid.
 func LoadServe() (*ServeConfig, error) {
-	unsetEmpty()
 	var c ServeConfig
-	if err := envconfig.Process("", &c); err != nil {
-		return nil, describe(err)
-	}
+	errs := append(unknownVariables(), load(&c)...)
 	if err := c.validate(); err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
-	if err := c.loadKey(); err != nil {
-		return nil, err
+	switch {
+	case c.JWTPrivateKeyPEM != "" && c.JWTPrivateKeyFile != "": // reported by validate
+	case c.JWTPrivateKeyPEM != "" || c.JWTPrivateKeyFile != "" || len(errs) == 0:
+		// A configured key is checked with the rest; the development key is only
+		// generated for a configuration that is otherwise valid.
+		if err := c.loadKey(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return &c, nil
 }
 
-// LoadMigrate reads and validates the migrate configuration from the environment.
+// LoadMigrate reads and validates the migrate configuration from the environment,
+// reporting every problem at once like LoadServe.
 func LoadMigrate() (*MigrateConfig, error) {
-	unsetEmpty()
 	var c MigrateConfig
-	if err := envconfig.Process("", &c); err != nil {
-		return nil, describe(err)
-	}
-	var errs []error
+	errs := append(unknownVariables(), load(&c)...)
 	if c.DataDir == "" && c.URL() == "" {
 		errs = append(errs, errors.New("ROWGUARD_DATA_DIR: must not be empty"))
 	}
-	return &c, errors.Join(errs...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &c, nil
 }
 
 func (c *ServeConfig) validate() error {
@@ -348,6 +360,11 @@ func (c *ServeConfig) validate() error {
 	if c.TrustedProxies, badProxies = parseTrustedProxies(c.TrustedProxiesList); len(badProxies) > 0 {
 		bad("ROWGUARD_TRUSTED_PROXIES", "must be a comma-separated list of IP addresses and CIDRs such as 10.0.0.0/8,127.0.0.1,::1: %s",
 			strings.Join(badProxies, "; "))
+	}
+	var badOrigins []string
+	if c.CORSAllowedOrigins, badOrigins = parseCORSOrigins(c.CORSOriginsList); len(badOrigins) > 0 {
+		bad("ROWGUARD_CORS_ALLOWED_ORIGINS", "must be a comma-separated list of origins such as https://app.example.com: %s",
+			strings.Join(badOrigins, "; "))
 	}
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
@@ -482,39 +499,6 @@ func devKey(path string) ([]ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	return []ed25519.PrivateKey{key}, nil
-}
-
-// unsetEmpty removes our variables that are set but empty (`ROWGUARD_ADDR=` in an env
-// file, `${X}` of an unset X in compose), so that they take their defaults: envconfig
-// would otherwise parse "" as the value.
-func unsetEmpty() {
-	for _, v := range Variables {
-		if val, ok := os.LookupEnv(v.Name); ok && strings.TrimSpace(val) == "" {
-			os.Unsetenv(v.Name)
-		}
-	}
-}
-
-// describe rewrites envconfig's parse errors to name the variable and what it wants.
-func describe(err error) error {
-	var pe *envconfig.ParseError
-	if !errors.As(err, &pe) {
-		return err
-	}
-	want := pe.TypeName
-	switch pe.TypeName {
-	case "time.Duration", "Duration":
-		want = "a duration such as 30s, 15m or 1h"
-	case "slog.Level", "Level":
-		want = "debug, info, warn or error"
-	case "bool":
-		want = "true or false"
-	case "config.RateLimit", "RateLimit":
-		want = "<max>/<window> such as 10/15m"
-	case "config.ByteSize", "ByteSize":
-		want = "a size in bytes such as 1048576, 512KiB or 1MiB"
-	}
-	return fmt.Errorf("%s: must be %s (got %q)", pe.KeyName, want, pe.Value)
 }
 
 // short formats a duration without trailing zero units: 1m, not 1m0s.

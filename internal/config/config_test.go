@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +15,18 @@ import (
 	"github.com/rowguard/rowguard/internal/token"
 )
 
-// clearEnv unsets every variable config reads, for the duration of the test.
+// clearEnv unsets every variable config reads, and any other ROWGUARD_* variable of the
+// environment (but the tests' own), for the duration of the test.
 func clearEnv(t *testing.T) {
 	for _, v := range Variables {
 		t.Setenv(v.Name, "")
 		os.Unsetenv(v.Name)
+	}
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "ROWGUARD_") && !slices.Contains(TestOnlyVariables, name) {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
 	}
 }
 

@@ -39,6 +39,22 @@ language sql stable as $$
            'created_by', c.created_by, 'created_at', c.created_at, 'completed_at', c.completed_at)
 $$;
 
+-- Only an OWNER buys a plan (the policy checkout_sessions_insert says the same). Asked
+-- first, before the plan or the server's payment configuration: a MEMBER hears 403
+-- whatever else is wrong, as on every route. The HTTP layer calls it alone when
+-- payments are not configured (then answers 503 to the OWNER).
+create function api.require_checkout_role() returns json
+language plpgsql stable as $$
+begin
+  if app.current_org_role() is distinct from 'OWNER' then
+    raise exception 'only an OWNER starts a checkout' using errcode = 'RG403';
+  end if;
+  return null;
+end
+$$;
+comment on function api.require_checkout_role() is
+  'POST /v1/orgs/{org_id}/billing/checkout: RG403 unless the caller is an OWNER of the current organization; returns NULL.';
+
 -- Step 1 of POST /v1/orgs/{org_id}/billing/checkout: the OWNER's open checkout row, and
 -- what the provider needs to price it. The HTTP layer then asks the provider for a
 -- session and records it with api.attach_checkout.
@@ -48,6 +64,7 @@ declare
   v_plan     platform.plans;
   v_checkout app.checkout_sessions;
 begin
+  perform api.require_checkout_role();
   select * into v_plan from platform.plans p where p.code = p_plan;
   if v_plan.code is null then
     raise exception 'no such plan' using errcode = 'RG422', column = 'plan';
@@ -64,7 +81,7 @@ begin
   return json_build_object('checkout', api.checkout_json(v_checkout), 'provider_price_id', v_plan.provider_price_id);
 end
 $$;
-comment on function api.start_checkout(text) is 'POST /v1/orgs/{org_id}/billing/checkout, step 1: OWNER only (policy checkout_sessions_insert → 403).';
+comment on function api.start_checkout(text) is 'POST /v1/orgs/{org_id}/billing/checkout, step 1: OWNER only (api.require_checkout_role first, and the policy checkout_sessions_insert → 403).';
 
 create function api.attach_checkout(p_checkout_id uuid, p_provider_session_id text, p_url text) returns json
 language plpgsql volatile as $$

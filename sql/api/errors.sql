@@ -11,3 +11,16 @@ begin
   raise exception '% not found', p_what using errcode = 'RG404';
 end
 $$;
+
+-- A currency given as a filter or a path value (a body's currency is checked by its
+-- column's CHECK): the same rule, app.is_iso_currency, named after the parameter.
+create function api.require_currency(p_code text, p_field text) returns void
+language plpgsql stable as $$
+begin
+  if p_code is not null and not app.is_iso_currency(p_code) then
+    raise exception 'not an ISO 4217 currency code' using errcode = 'RG422', column = p_field;
+  end if;
+end
+$$;
+comment on function api.require_currency(text, text) is
+  'RG422 naming p_field unless p_code is NULL or an ISO 4217 code (app.is_iso_currency, the rule of every currency column).';

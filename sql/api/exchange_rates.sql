@@ -15,6 +15,8 @@ declare
   v_items  json[];
   v_keys   text[];
 begin
+  perform api.require_currency(p_from_currency, 'from_currency');
+  perform api.require_currency(p_to_currency, 'to_currency');
   select array_agg(api.exchange_rate_json(x) order by x.from_currency desc, x.to_currency desc, x.rate_date desc),
          array_agg(x.from_currency || '_' || x.to_currency || '_' || x.rate_date
                    order by x.from_currency desc, x.to_currency desc, x.rate_date desc)
@@ -53,6 +55,8 @@ comment on function api.put_exchange_rate(jsonb) is
 create function api.delete_exchange_rate(p_from_currency text, p_to_currency text, p_date date) returns json
 language plpgsql volatile as $$
 begin
+  perform api.require_currency(p_from_currency, 'from_currency');
+  perform api.require_currency(p_to_currency, 'to_currency');
   delete from app.exchange_rates x
    where x.org_id = app.current_org_id()
      and x.from_currency = p_from_currency and x.to_currency = p_to_currency and x.rate_date = p_date;

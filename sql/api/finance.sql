@@ -210,6 +210,7 @@ declare
   v_keys     text[];
 begin
   perform api.require_project_level(p_project_id, 'finance', case when p_deleted then 'MANAGE' else 'READ' end::app.domain_level);
+  perform api.require_currency(p_currency, 'currency');
   select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
          array_agg(r.occurred_on::text || '_' || r.id::text order by r.occurred_on desc, r.id desc)
     into v_items, v_keys

@@ -441,6 +441,27 @@ func (e *env) check(t testing.TB, r *response) {
 	if r.Status >= 400 {
 		checkProblem(t, r)
 	}
+	checkCompactJSON(t, r)
+}
+
+// checkCompactJSON fails t unless a JSON answer (application/json or
+// application/problem+json) is laid out as encoding/json writes it: compact, whether
+// Go or Postgres built it (README, One JSON style). Every answer of the suite passes
+// here; TestOneJSONStyle makes sure every documented route has answered.
+func checkCompactJSON(t testing.TB, r *response) {
+	t.Helper()
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if (mt != "application/json" && mt != api.ProblemContentType) || len(r.Body) == 0 {
+		return
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, r.Body); err != nil {
+		t.Errorf("%s: %s body is not JSON: %v: %.200s", r, mt, err, r.Body)
+		return
+	}
+	if !bytes.Equal(compact.Bytes(), r.Body) {
+		t.Errorf("%s: the JSON answer is not compact: %.300s", r, r.Body)
+	}
 }
 
 var (

@@ -142,12 +142,12 @@ func TestUnknownPathsAndMethods(t *testing.T) {
 		wantProblem(t, r, api.ProblemNotFound)
 	}
 	for _, c := range []struct{ method, path, allow string }{
-		{"PUT", "/v1/orgs", "GET, POST"},
-		{"PUT", "/healthz", "GET"},
-		{"DELETE", "/healthz", "GET"},
+		{"PUT", "/v1/orgs", "GET, HEAD, POST"},
+		{"PUT", "/healthz", "GET, HEAD"},
+		{"DELETE", "/healthz", "GET, HEAD"},
 		{"GET", "/v1/auth/login", "POST"},
-		{"POST", "/v1/orgs/" + o.ID, "GET, PATCH, DELETE"},
-		{"PUT", "/v1/orgs/" + o.ID + "/projects", "GET, POST"},
+		{"POST", "/v1/orgs/" + o.ID, "GET, HEAD, PATCH, DELETE"},
+		{"PUT", "/v1/orgs/" + o.ID + "/projects", "GET, HEAD, POST"},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			r := e.do(t, c.method, c.path, u.Token, nil)

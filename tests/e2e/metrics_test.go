@@ -36,7 +36,7 @@ func (e *env) scrapeAt(t *testing.T, opts ...reqOption) map[string]float64 {
 		}
 		i := strings.LastIndexByte(line, ' ')
 		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if i < 0 || err != nil || !strings.HasPrefix(line, "rowguard_") {
+		if i < 0 || err != nil || !(strings.HasPrefix(line, "rowguard_") || strings.HasPrefix(line, "go_") || strings.HasPrefix(line, "process_")) {
 			t.Fatalf("not a sample line: %q", line)
 		}
 		samples[line[:i]] = v
@@ -97,6 +97,10 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("pool gauges: max %v, acquires %v, connections %v", after[`rowguard_db_pool_max_connections`],
 			after[`rowguard_db_pool_acquires_total`], after[`rowguard_db_pool_connections`])
 	}
+	// The Go runtime's and the process's standard families are there too.
+	if after[`go_goroutines`] < 1 || after[`process_resident_memory_bytes`] <= 0 {
+		t.Errorf("go_goroutines %v, process_resident_memory_bytes %v", after[`go_goroutines`], after[`process_resident_memory_bytes`])
+	}
 	// The management listener's own requests (the scrapes) are not API traffic.
 	if after[`rowguard_http_requests_in_flight`] != 0 {
 		t.Errorf("in flight during the scrape: %v", after[`rowguard_http_requests_in_flight`])
@@ -134,7 +138,7 @@ func TestMetricsListenerServesNothingElse(t *testing.T) {
 	wantProblem(t, r, api.ProblemNotFound)
 	r = e.do(t, "DELETE", "/metrics", "", nil, e.onManagement())
 	wantProblem(t, r, api.ProblemMethodNotAllowed)
-	if allow := r.Header.Get("Allow"); allow != "GET" {
+	if allow := r.Header.Get("Allow"); allow != "GET, HEAD" {
 		t.Errorf("Allow %q", allow)
 	}
 	// A management listener needs no token, and a bad one changes nothing.
