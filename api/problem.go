@@ -7,7 +7,8 @@ import (
 )
 
 // ProblemTypeBase prefixes every problem "type" URI. Each slug below is
-// documented in openapi.json (components.schemas.Problem) and on /docs.
+// documented in openapi.json (components.schemas.Problem, the table in
+// info.description) and on /docs.
 const ProblemTypeBase = "https://rowguard.dev/problems/"
 
 // ProblemContentType is the media type of every error response (RFC 9457).

@@ -284,9 +284,10 @@ func (s *Server) routeAll(metricsOnAPIPort bool) {
 	s.handle(http.MethodGet, "/healthz", s.healthz, public)
 	s.handle(http.MethodGet, "/readyz", s.readyz, public)
 	s.handle(http.MethodGet, "/openapi.json", s.openapi, public)
-	s.handle(http.MethodGet, "/docs", s.docsPage, public)
-	s.handle(http.MethodGet, "/docs/docs.js", s.docsAsset("docs.js", "text/javascript; charset=utf-8"), public)
-	s.handle(http.MethodGet, "/docs/docs.css", s.docsAsset("docs.css", "text/css; charset=utf-8"), public)
+	for _, path := range []string{"/docs", "/docs/docs.js", "/docs/docs.css",
+		"/docs/swagger-ui/swagger-ui-bundle.js", "/docs/swagger-ui/swagger-ui.css"} {
+		s.handle(http.MethodGet, path, s.docsAsset(path), public)
+	}
 
 	s.handle(http.MethodPost, "/v1/auth/register", s.register, public)
 	s.handle(http.MethodPost, "/v1/auth/register/verify", s.verifySignUp, public)

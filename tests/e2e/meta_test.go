@@ -53,7 +53,8 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	slices.Sort(public)
 	wantPublic := []string{
 		"GET /.well-known/jwks.json", "POST /v1/auth/refresh",
-		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /healthz", "GET /openapi.json",
+		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /docs/swagger-ui/swagger-ui-bundle.js",
+		"GET /docs/swagger-ui/swagger-ui.css", "GET /healthz", "GET /openapi.json",
 		"GET /readyz", "POST /v1/auth/login", "POST /v1/auth/register", "POST /v1/auth/register/verify",
 		"POST /v1/billing/webhook", // authenticated by the provider's HMAC signature, not a token
 	}
@@ -95,6 +96,7 @@ func TestMetaEndpoints(t *testing.T) {
 
 	for path, ct := range map[string]string{
 		"/docs": "text/html", "/docs/docs.js": "text/javascript", "/docs/docs.css": "text/css",
+		"/docs/swagger-ui/swagger-ui-bundle.js": "text/javascript", "/docs/swagger-ui/swagger-ui.css": "text/css",
 	} {
 		r := e.do(t, "GET", path, "", nil).want(t, http.StatusOK)
 		if !strings.HasPrefix(r.Header.Get("Content-Type"), ct) || len(r.Body) == 0 {
