@@ -21,6 +21,7 @@ func (s *Server) routeFinance() {
 	s.handle(http.MethodPatch, project+"/records/{record_id}", s.updateRecord, true)
 	s.handle(http.MethodDelete, project+"/records/{record_id}", s.deleteRecord, true)
 	s.handle(http.MethodPost, project+"/records/{record_id}/restore", s.restoreRecord, true)
+	s.routeFinanceTags(project)
 	s.routeAnalytics(project + "/analytics")
 	s.routeExchangeRates()
 }

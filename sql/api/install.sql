@@ -33,6 +33,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "project_members.sql" . }}
 {{ template "invitations.sql" . }}
 {{ template "finance.sql" . }}
+{{ template "finance_tags.sql" . }}
 {{ template "analytics.sql" . }}
 {{ template "exchange_rates.sql" . }}
 

@@ -38,6 +38,7 @@
 --   sign_in.sql           credentials, sign-in codes, sign-up, password reset, OIDC
 --   step_up.sql           fresh proof before destructive acts
 --   finance.sql           record versions and the daily totals rollup
+--   finance_tags.sql      the per-tag rollup and the one audit entry of a tag operation
 grant create on schema auth, app, platform to rowguard_kernel;
 set local role rowguard_owner;
 
@@ -56,6 +57,7 @@ set local role rowguard_owner;
 {{ template "sign_in.sql" . }}
 {{ template "step_up.sql" . }}
 {{ template "finance.sql" . }}
+{{ template "finance_tags.sql" . }}
 
 reset role;
 revoke create on schema auth, app, platform from rowguard_kernel;
