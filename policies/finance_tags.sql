@@ -28,3 +28,9 @@ grant execute on function
   api.change_finance_tag(uuid, text, text),
   app.audit_tag_operation(uuid, text, text, bigint)
 to rowguard_api;
+
+-- CSV export of the records (sql/api/finance_export.sql): the records' own policies decide.
+grant execute on function
+  api.export_financial_records(uuid, boolean, app.finance_kind, uuid, text[], text[], text, app.payment_source, date, date, numeric, numeric, text),
+  api.financial_record_cells(app.financial_records, text)
+to rowguard_api;
