@@ -112,6 +112,12 @@ func runFinance(ctx context.Context, cfg *config, e *env, tenants []*tenant, std
 			r := &phaseResult{latencies: lat}
 			fmt.Fprintf(stdout, "%-10d %-22s %8.2f %8.2f\n", size, st.name, ms(r.percentile(0.5)), ms(r.percentile(0.99)))
 		}
+		if cfg.financeExport {
+			if err := measureExport(ctx, e, l, size, stdout); err != nil {
+				fmt.Fprintf(stdout, "load: -finance-export at %d rows: %v\n", size, err)
+				return 1
+			}
+		}
 	}
 	return status
 }

@@ -159,6 +159,7 @@ type config struct {
 	finance        bool
 	financeSizes   []int
 	financeSamples int
+	financeExport  bool
 	// -signup-timing N: time N pairs of sign-ups (existing address, new one) and stop.
 	signupTiming int
 }
@@ -199,6 +200,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.finance, "finance", false, "run the finance scenarios (records list/create, trends; ledger sizes at the database) instead of the projects phases")
 	sizes := fs.String("finance-sizes", "10000,100000,1000000", "-finance: ledger sizes (rows in one project) at which the database timings are taken")
 	fs.IntVar(&c.financeSamples, "finance-samples", 200, "-finance: timed requests per statement and size")
+	fs.BoolVar(&c.financeExport, "finance-export", false, "-finance: at each size, also export the whole ledger as CSV through the API and print its time and the process's peak RSS (tests/load/export.go)")
 	fs.IntVar(&c.signupTiming, "signup-timing", 0, "time this many pairs (at least 30) of POST /v1/auth/register for an address that has an account and a new one, print the ratio of the medians, and stop (no phases)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./tests/load [flags]\n\n"+
