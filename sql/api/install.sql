@@ -21,6 +21,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "errors.sql" . }}
 {{ template "json.sql" . }}
 {{ template "identity.sql" . }}
+{{ template "account.sql" . }}
 {{ template "sessions.sql" . }}
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
