@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
 )
 
 // CSV answers (issue 18): GET …/records and …/analytics/* answer text/csv when the
@@ -121,16 +122,33 @@ func csvFileName(r *http.Request, what string) string {
 	return what + "-" + mux.Vars(r)["project_id"] + "-" + time.Now().UTC().Format("20060102") + ".csv"
 }
 
-// streamCSV runs query (selecting one text[] of cells per row) for the authenticated
-// caller in the route's organization, as every request does (one batch: begin_request,
-// then the query, in one transaction), and writes each row as it arrives: the server
-// holds one row at a time. An error before the first row is the usual problem answer;
-// after it, the status is sent, so the connection is aborted (the client sees a
-// truncated answer, never a short file that looks complete).
+// streamCSV runs query (selecting one text[] of cells per row) and writes each row as
+// CSV as it arrives (streamQuery).
 func (s *Server) streamCSV(w http.ResponseWriter, r *http.Request, filename string, header []string, query string, args ...any) {
+	var cw *csvWriter
+	var cells []string
+	s.streamQuery(w, r, func() { cw = startCSV(w, filename, header) },
+		func(rows pgx.Rows) error {
+			if err := rows.Scan(&cells); err != nil {
+				return err
+			}
+			return cw.write(cells)
+		},
+		func() error { return cw.flush() },
+		query, args...)
+}
+
+// streamQuery runs query for the authenticated caller in the route's organization, as
+// every request does (one batch: begin_request, then the query, in one transaction),
+// and hands each row to each as it arrives: the server holds one row at a time. An
+// error before the first row is the usual problem answer; start writes the status and
+// headers just before the first row is handed over; finish ends the answer. After
+// start, an error aborts the connection (the client sees a truncated answer, never a
+// short file that looks complete).
+func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, start func(), each func(pgx.Rows) error, finish func() error, query string, args ...any) {
 	claims, ok := claimsFrom(r.Context())
 	if !ok {
-		s.fail(w, r, errors.New("api: streamCSV on an unauthenticated route"))
+		s.fail(w, r, errors.New("api: streamQuery on an unauthenticated route"))
 		return
 	}
 	// Free of the request timeout (an export is not one page), not of the client.
@@ -153,7 +171,11 @@ func (s *Server) streamCSV(w http.ResponseWriter, r *http.Request, filename stri
 		return
 	}
 	defer conn.Release()
-	br := conn.SendBatch(ctx, RequestBatch(claims.UserID, claims.SessionID, mux.Vars(r)["org_id"], RequestIDFrom(r.Context()), query, args...))
+	var orgID any // NULL unless the route names an organization
+	if id, ok := mux.Vars(r)["org_id"]; ok {
+		orgID = id
+	}
+	br := conn.SendBatch(ctx, RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(r.Context()), query, args...))
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
 		s.fail(w, r, err)
@@ -170,24 +192,20 @@ func (s *Server) streamCSV(w http.ResponseWriter, r *http.Request, filename stri
 		s.fail(w, r, rows.Err())
 		return
 	}
-	cw := startCSV(w, filename, header)
-	var cells []string
-	for more := first; more; more = rows.Next() {
-		if err = rows.Scan(&cells); err != nil {
-			break
-		}
-		if err = cw.write(cells); err != nil {
-			break
-		}
+	start()
+	n := 0
+	for more := first; more && err == nil; more = rows.Next() {
+		err = each(rows)
+		n++
 	}
 	if err == nil {
 		err = rows.Err()
 	}
 	if err == nil {
-		err = cw.flush()
+		err = finish()
 	}
 	if err != nil {
-		s.log(r).Error("csv export aborted", "error", err.Error(), "rows", cw.rows)
+		s.log(r).Error("streamed answer aborted", "error", err.Error(), "rows", n)
 		panic(http.ErrAbortHandler)
 	}
 }

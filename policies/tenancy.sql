@@ -118,3 +118,7 @@ grant execute on function
   api.update_member(uuid, text),
   api.remove_member(uuid)
 to rowguard_api;
+
+-- POST /v1/orgs/{org_id}/export (sql/api/org_export.sql): reads under every table's own
+-- policies, as the OWNER asking.
+grant execute on function api.export_organization() to rowguard_api;

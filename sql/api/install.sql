@@ -36,6 +36,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "finance.sql" . }}
 {{ template "finance_tags.sql" . }}
 {{ template "finance_export.sql" . }}
+{{ template "org_export.sql" . }}
 {{ template "analytics.sql" . }}
 {{ template "exchange_rates.sql" . }}
 
