@@ -17,17 +17,25 @@
 //
 // A difference fails the test with a unified diff of the first differing parts. It
 // catches what an upgrade leaves behind or misses: a function a newer tree no longer
-// defines but an old migration created, a policy or grant renamed in policies/ whose
-// old name stays on upgraded databases, a code package that does not replace what an
-// older one installed, a migration whose data step fails on real rows.
-// TestComparisonSeesAPlantedDifference shows that the comparison can fail.
+// defines but an old migration created, a policy, grant or owner that the code
+// packages do not bring to what a fresh install has, a migration whose data step
+// fails on real rows. Not compared: rows, cluster-wide roles, database-level grants.
+//
+// The test can fail: TestUpgradeSeesWhatAnOldReleaseLeavesBehind plants a function
+// in a copy of the release's last migration and must see exactly it;
+// TestComparisonSeesAPlantedDifference plants a function, a changed policy and a
+// grant in one of two current databases and must see each, after showing that grants
+// merely reordered (which pg_dump prints in another order) do not count.
 //
 // The previous release is pinned in PREVIOUS_RELEASE (a full commit hash, with how
-// that release installed itself). To bump it after a release: set the commit to the
-// release's full hash (git rev-parse), copy the order of code packages from
-// internal/database/migrate.go at that commit, and keep a seed file that exists at
-// that commit and loads on its schema. The commit must be in the clone: CI clones
-// with full history; a shallow clone fails with a message naming the commit.
+// that release installed itself; the file describes its format). To bump it after a
+// release: set the commit to the release's full hash (git rev-parse <tag>), copy the
+// order of code packages from internal/database/migrate.go at that commit (git show
+// <hash>:internal/database/migrate.go, codePackages: sql/kernel comes before sql/api
+// once it exists), and keep seed lines naming files that exist at that commit and
+// load on its schema. Then run go test ./tests/upgrade. The commit must be in the
+// clone: CI clones with full history; a shallow clone fails with a message naming
+// the commit, never a skip.
 package upgrade
 
 import (
