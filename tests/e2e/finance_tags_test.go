@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ type tagJSON struct {
 func init() {
 	snapshotQueries["app.finance_tag_totals"] = `select * from app.finance_tag_totals`
 	validBodies["POST /v1/orgs/{org_id}/projects/{project_id}/tags/rename"] = map[string]any{"from": "a", "to": "b"}
+	// DELETE …/tags/{name}: the name is a value (422 naming it when malformed).
+	sweepPathValues["{name}"] = "shop"
+	sweepPathValid["{name}"] = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,49}$`).MatchString
 }
 
 // tagCounts lists the project's tags as u: name → record count.
