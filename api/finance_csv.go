@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -27,12 +25,6 @@ import (
 
 // CSVContentType is the media type of every CSV answer.
 const CSVContentType = "text/csv; charset=utf-8; header=present"
-
-// ExportTimeout bounds one streamed CSV export of records. The request timeout bounds
-// the work of a JSON answer, which is one page; an export is every matching record, so
-// it gets its own, longer bound (and its own write deadline). A client that goes away
-// still stops it at once.
-var ExportTimeout = 15 * time.Minute
 
 // csvFlushRows: how many rows are buffered before they are pushed to the client.
 const csvFlushRows = 512
@@ -136,78 +128,6 @@ func (s *Server) streamCSV(w http.ResponseWriter, r *http.Request, filename stri
 		},
 		func() error { return cw.flush() },
 		query, args...)
-}
-
-// streamQuery runs query for the authenticated caller in the route's organization, as
-// every request does (one batch: begin_request, then the query, in one transaction),
-// and hands each row to each as it arrives: the server holds one row at a time. An
-// error before the first row is the usual problem answer; start writes the status and
-// headers just before the first row is handed over; finish ends the answer. After
-// start, an error aborts the connection (the client sees a truncated answer, never a
-// short file that looks complete).
-func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, start func(), each func(pgx.Rows) error, finish func() error, query string, args ...any) {
-	claims, ok := claimsFrom(r.Context())
-	if !ok {
-		s.fail(w, r, errors.New("api: streamQuery on an unauthenticated route"))
-		return
-	}
-	// Free of the request timeout (an export is not one page), not of the client.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), ExportTimeout)
-	defer cancel()
-	stop := context.AfterFunc(r.Context(), func() {
-		if errors.Is(r.Context().Err(), context.Canceled) {
-			cancel()
-		}
-	})
-	defer stop()
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ExportTimeout))
-	if s.pool == nil {
-		s.fail(w, r, errNoPool)
-		return
-	}
-	conn, err := s.acquire(ctx)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	defer conn.Release()
-	var orgID any // NULL unless the route names an organization
-	if id, ok := mux.Vars(r)["org_id"]; ok {
-		orgID = id
-	}
-	br := conn.SendBatch(ctx, RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(r.Context()), query, args...))
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	rows, err := br.Query()
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	defer rows.Close()
-	first := rows.Next()
-	if !first && rows.Err() != nil {
-		s.fail(w, r, rows.Err())
-		return
-	}
-	start()
-	n := 0
-	for more := first; more && err == nil; more = rows.Next() {
-		err = each(rows)
-		n++
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	if err == nil {
-		err = finish()
-	}
-	if err != nil {
-		s.log(r).Error("streamed answer aborted", "error", err.Error(), "rows", n)
-		panic(http.ErrAbortHandler)
-	}
 }
 
 // exportRecords: GET …/records as CSV. The list's filters, every matching record
