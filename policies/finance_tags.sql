@@ -1,5 +1,5 @@
 -- Finance tags of a project (issue 18): the rollup app.finance_tag_totals (table:
--- sql/migrations/027_finance_tags.sql, kept by sql/kernel/finance_tags.sql) and the
+-- sql/migrations/026_finance_tags.sql, kept by sql/kernel/finance_tags.sql) and the
 -- functions of GET …/tags, POST …/tags/rename, DELETE …/tags/{name} (sql/api/finance_tags.sql).
 --
 --   finance_tag_totals   read: finance READ (as the records it counts)   written only by the kernel trigger
