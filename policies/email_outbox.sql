@@ -4,6 +4,9 @@
 
 -- Row ids default to app.uuid_v7(), evaluated as the inserting role.
 grant execute on function app.uuid_v7() to rowguard_kernel;
+alter table auth.email_outbox enable row level security;
+alter table auth.email_outbox force row level security;
+
 grant select, insert, delete, update (attempts, next_attempt_at, last_error, sent_at, gave_up_at, payload)
    on auth.email_outbox to rowguard_kernel;
 

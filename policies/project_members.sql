@@ -24,6 +24,9 @@ grant execute on function
   app.invitation_status(timestamptz, timestamptz, timestamptz, timestamptz)
 to rowguard_api, rowguard_kernel;
 
+alter table app.project_members enable row level security;
+alter table app.project_members force row level security;
+
 grant select, insert (org_id, project_id, user_id, role, finance, analytics),
       update (role, finance, analytics), delete
    on app.project_members to rowguard_api;

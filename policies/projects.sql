@@ -3,6 +3,9 @@
 -- ADMINs and to the project's own members (app.project_members). Who may change or
 -- delete it is its effective project role (the matrix in sql/migrations/006_project_rbac.sql).
 
+alter table app.projects enable row level security;
+alter table app.projects force row level security;
+
 grant select, insert (org_id, name, description, created_by), update (name, description), delete
    on app.projects to rowguard_api;
 
