@@ -111,7 +111,7 @@ func (s *Server) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 // acquire timeout (503 beyond, not a request hanging until its own timeout). When the
 // batch fails before anything reached the server (a pooled connection that died with a
 // database restart), it is sent once more on another connection: nothing was executed,
-// so repeating it is safe even for writes. With tracing on, the whole of it (the wait
+// so repeating it is safe even for writes (as a copy: resend). With tracing on, the whole of it (the wait
 // for a connection included) is the request's database span.
 func (s *Server) withConn(ctx context.Context, batch *pgx.Batch, read func(pgx.BatchResults) ([]byte, error)) (body []byte, err error) {
 	if s.pool == nil {
@@ -130,10 +130,22 @@ func (s *Server) withConn(ctx context.Context, batch *pgx.Batch, read func(pgx.B
 		body, err := read(conn.SendBatch(ctx, batch))
 		conn.Release()
 		if err != nil && attempt == 0 && ctx.Err() == nil && pgconn.SafeToRetry(err) {
+			batch = resend(batch)
 			continue
 		}
 		return body, err
 	}
+}
+
+// resend is a copy of a sent batch to send on another connection: pgx remembers in a
+// sent batch the statements it prepared on the first connection, which the other does
+// not have.
+func resend(sent *pgx.Batch) *pgx.Batch {
+	batch := &pgx.Batch{}
+	for _, q := range sent.QueuedQueries {
+		batch.Queue(q.SQL, q.Arguments...)
+	}
+	return batch
 }
 
 // RequestBatch is the one round trip of an authenticated request: auth.begin_request
