@@ -34,6 +34,11 @@
 // revocation costs per request: the "revocation check" lines, with the same two
 // timed inside one backend.
 //
+// Phase "traced" (-phases api,traced,direct): the api phase's request against a second
+// in-process API on the same pool with OpenTelemetry tracing on (every trace sampled,
+// exported over OTLP/HTTP to an in-process receiver): the traced/api ratio is what
+// tracing costs.
+//
 // Phase "direct": the same transaction without HTTP: one pgx batch on a
 // rowguard_app pool of the same size as the API's,
 //
@@ -181,7 +186,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.keepConns, "keep-seed-conns", false, "in-process mode: keep the API pool's connections that served the seeding (by default both pools are reset after seeding, so both phases start on fresh backends)")
 	fs.IntVar(&c.seedWorkers, "seed-concurrency", 8, "concurrent requests while seeding")
 	fs.IntVar(&c.cross, "cross", 100, "cross-tenant probes per path (HTTP and direct) after the phases; 0 disables")
-	fs.StringVar(&c.phases, "phases", "api,direct,unchecked", "phases to run: api, direct, unchecked (direct without the revocation check), login (POST /v1/auth/login: the password hash's cost), comma-separated")
+	fs.StringVar(&c.phases, "phases", "api,direct,unchecked", "phases to run: api, direct, unchecked (direct without the revocation check), login (POST /v1/auth/login: the password hash's cost), traced (api on a second in-process API with OpenTelemetry tracing on, every trace exported over OTLP/HTTP to an in-process receiver), comma-separated")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON on stdout (progress still goes to stderr)")
 	fs.Float64Var(&c.minRatio, "min-ratio", 0, "exit 1 when the API/direct throughput ratio is below this (0: report only)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the api phase's measured window to this file")
@@ -257,10 +262,13 @@ func parseFlags(args []string) (*config, error) {
 	c.url = strings.TrimRight(c.url, "/")
 	for _, p := range strings.Split(c.phases, ",") {
 		switch strings.TrimSpace(p) {
-		case "api", "direct", "unchecked", "login":
+		case "api", "direct", "unchecked", "login", "traced":
 		default:
-			errs = append(errs, fmt.Errorf("-phases: unknown phase %q (api, direct, unchecked, login)", p))
+			errs = append(errs, fmt.Errorf("-phases: unknown phase %q (api, direct, unchecked, login, traced)", p))
 		}
+	}
+	if c.url != "" && c.runs("traced") {
+		errs = append(errs, errors.New("-phases traced needs the in-process API (no -url)"))
 	}
 	return c, errors.Join(errs...)
 }
@@ -353,9 +361,9 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 	var roundRatios []float64 // direct / unchecked req/s, per round
 	for round := range cfg.rounds {
 		rates := map[string]float64{}
-		order := []string{"api", "direct", "unchecked", "login"}
+		order := []string{"api", "traced", "direct", "unchecked", "login"}
 		if round%2 == 1 {
-			order = []string{"unchecked", "direct", "api", "login"}
+			order = []string{"unchecked", "direct", "traced", "api", "login"}
 		}
 		for _, name := range order {
 			if !cfg.runs(name) || ctx.Err() != nil {
@@ -383,7 +391,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "load: interrupted")
 		return 2
 	}
-	for _, name := range []string{"api", "direct", "unchecked", "login"} {
+	for _, name := range []string{"api", "traced", "direct", "unchecked", "login"} {
 		if r := results[name]; r != nil {
 			rep.addPhase(r)
 		}
@@ -395,6 +403,11 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "load: timing the revocation check:", err)
 			return 2
 		}
+	}
+	if env.tracer != nil && results["traced"] != nil {
+		_ = env.tracer.ForceFlush(ctx)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("traced phase: the in-process OTLP receiver got %d export requests, %d bytes of spans",
+			env.otlp.requests.Load(), env.otlp.bytes.Load()))
 	}
 	if cfg.cross > 0 {
 		progress("cross-tenant probes: %d over HTTP, %d direct", cfg.cross, cfg.cross)

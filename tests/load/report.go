@@ -98,6 +98,11 @@ type ratios struct {
 	// when they have the machine to themselves. 0 when not measured.
 	CPUBound float64 `json:"cpu_bound_estimate,omitempty"`
 	Target   float64 `json:"throughput_target"`
+	// Traced is the traced phase's throughput over the api phase's (tracing on / off);
+	// TracedDirect over the direct phase's. 0 without a traced phase.
+	Traced       float64 `json:"throughput_traced_over_api,omitempty"`
+	TracedDirect float64 `json:"throughput_traced_over_direct,omitempty"`
+	TracedP50    float64 `json:"p50_traced_over_api,omitempty"`
 }
 
 // throughputTarget is the project's goal for the API/direct throughput ratio
@@ -204,7 +209,7 @@ func (r *report) phase(name string) *phaseReport {
 
 // finish computes the ratios and the totals.
 func (r *report) finish() {
-	var api, direct, unchecked *phaseReport
+	var api, direct, unchecked, traced *phaseReport
 	for i := range r.Phases {
 		p := &r.Phases[i]
 		r.TotalErrors += p.Errors
@@ -216,6 +221,8 @@ func (r *report) finish() {
 			direct = p
 		case "unchecked":
 			unchecked = p
+		case "traced":
+			traced = p
 		}
 	}
 	if r.Cross != nil {
@@ -234,6 +241,11 @@ func (r *report) finish() {
 		}
 		if a, d := api.CPU, direct.CPU; a != nil && d != nil && a.PostgresMicros > 0 && d.PostgresMicros > 0 {
 			r.Ratios.CPUBound = round((d.SelfMicros+d.PostgresMicros)/(a.SelfMicros+a.PostgresMicros), 3)
+		}
+		if traced != nil && api.ReqPerSec > 0 && api.P50ms > 0 {
+			r.Ratios.Traced = round(traced.ReqPerSec/api.ReqPerSec, 3)
+			r.Ratios.TracedDirect = round(traced.ReqPerSec/direct.ReqPerSec, 3)
+			r.Ratios.TracedP50 = round(traced.P50ms/api.P50ms, 3)
 		}
 	}
 }
@@ -303,6 +315,9 @@ func (r *report) writeText(w io.Writer) {
 			q.Throughput, verdict, q.Target, q.P50, q.P99)
 		if q.CPUBound > 0 {
 			fmt.Fprintf(w, "            CPU-bound estimate %.2f (CPU per direct request / per API request, this process + PostgreSQL)\n", q.CPUBound)
+		}
+		if q.Traced > 0 {
+			fmt.Fprintf(w, "traced/API  throughput %.2f (tracing on / off)   traced/direct %.2f   p50 latency %.2f×\n", q.Traced, q.TracedDirect, q.TracedP50)
 		}
 	}
 	if r.Revocation != nil {
