@@ -167,8 +167,8 @@ func (b *browser) call(ctx context.Context, session, method string, params, resu
 // eval opens url in a new tab, evaluates the expression script there (a
 // promise is awaited) and decodes its JSON value into result. Console
 // messages and exceptions of the page, and the browser's CONSOLE log lines
-// (a CSP refusal is one), fail the test.
-func (b *browser) eval(t *testing.T, url, script string, result any) {
+// (a CSP refusal is one), fail the test. It returns the tab's session.
+func (b *browser) eval(t *testing.T, url, script string, result any) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -234,4 +234,33 @@ func (b *browser) eval(t *testing.T, url, script string, result any) {
 	if err := json.Unmarshal(ev.Result.Value, result); err != nil {
 		t.Fatalf("%s: script result %s: %v", url, tailString(string(ev.Result.Value), 500), err)
 	}
+	return s
+}
+
+// screenshot evaluates script in the tab of session (a promise is awaited)
+// and writes a PNG of the whole page, 1280 pixels wide, to path.
+func (b *browser) screenshot(t *testing.T, session, script, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := b.call(ctx, session, "Runtime.evaluate", map[string]any{"expression": script, "awaitPromise": true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var shot struct {
+		Data []byte `json:"data"` // base64 in JSON
+	}
+	if err := b.call(ctx, session, "Emulation.setDeviceMetricsOverride", map[string]any{
+		"width": 1280, "height": 1000, "deviceScaleFactor": 1, "mobile": false,
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.call(ctx, session, "Page.captureScreenshot", map[string]any{
+		"format": "png", "captureBeyondViewport": true,
+	}, &shot); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, shot.Data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", path)
 }

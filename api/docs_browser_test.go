@@ -47,7 +47,15 @@ func TestDocsRenderInBrowser(t *testing.T) {
 
 	t.Run("every operation", func(t *testing.T) {
 		start := time.Now()
-		page := checkDocsPage(t, b, ts.URL+"/docs", doc.ops, 60*time.Second)
+		page, session := checkDocsPage(t, b, ts.URL+"/docs", doc.ops, 60*time.Second)
+		if path := os.Getenv("ROWGUARD_DOCS_SCREENSHOT"); path != "" {
+			// The page with one operation open, for README and reviews.
+			b.screenshot(t, session, `(async () => {
+			  ui.layoutActions.show(["operations", "organizations", "createOrganization"], true);
+			  while (!document.querySelector("#operations-organizations-createOrganization tr.response"))
+			    await new Promise((r) => setTimeout(r, 50));
+			})()`, path)
+		}
 		for _, p := range page.Problems {
 			t.Errorf("/docs: %s", p)
 		}
@@ -88,7 +96,7 @@ func TestDocsRenderInBrowser(t *testing.T) {
 		if len(ops) != 3 {
 			t.Fatalf("planted check: operations missing from openapi.json: %+v", ops)
 		}
-		page := checkDocsPage(t, b, planted.URL+"/docs", ops, 3*time.Second)
+		page, _ := checkDocsPage(t, b, planted.URL+"/docs", ops, 3*time.Second)
 		var body, schema, object int
 		for _, r := range page.Ops {
 			if len(r.Problems) == 0 {
@@ -156,8 +164,9 @@ type docsResult struct {
 
 // checkDocsPage loads url and runs docsCheckJS over ops; operations that
 // do not show what they should are waited for up to wait, later ones (the
-// check is failing already) for 3 s.
-func checkDocsPage(t *testing.T, b *browser, url string, ops []browserOp, wait time.Duration) docsPage {
+// check is failing already) for 3 s. It returns the results and the tab's
+// session.
+func checkDocsPage(t *testing.T, b *browser, url string, ops []browserOp, wait time.Duration) (docsPage, string) {
 	t.Helper()
 	arg, err := json.Marshal(ops)
 	if err != nil {
@@ -166,8 +175,8 @@ func checkDocsPage(t *testing.T, b *browser, url string, ops []browserOp, wait t
 	const batch = 10 // operations opened at once
 	script := fmt.Sprintf("(%s)(%s, %d, %d, %d, %d)", docsCheckJS, arg, batch, (5 * time.Minute).Milliseconds(), wait.Milliseconds(), 3000)
 	var page docsPage
-	b.eval(t, url, script, &page)
-	return page
+	session := b.eval(t, url, script, &page)
+	return page, session
 }
 
 const docsCheckJS = `// Checks each operation of the /docs page as a reader sees it: listed,
