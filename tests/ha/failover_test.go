@@ -1,0 +1,475 @@
+package ha
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rowguard/rowguard/internal/database"
+	"github.com/rowguard/rowguard/internal/pgcluster"
+	"github.com/rowguard/rowguard/internal/testdb"
+)
+
+const (
+	failoverTenants = 24
+	failoverClients = 16
+	// The drive runs by counts, never by the clock: wantBefore writes acknowledged, then
+	// the kill, then wantAfter writes acknowledged after writes came back.
+	wantBefore = 150
+	wantAfter  = 150
+	driveLimit = 5 * time.Minute // a hang, not a slow machine, fails it
+)
+
+// testWriter sends progress (apt-get, pg_autoctl) to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// outcome is what one request of the drive got.
+type outcome struct {
+	write       bool
+	reqID       string
+	tenant      int
+	start, end  time.Time
+	status      int
+	retryAfter  string
+	transportOK bool
+}
+
+// The API on a pg_auto_failover formation (monitor, primary, synchronous standby) under
+// a mixed load from 24 tenants through two `rowguard serve` processes: the primary's
+// postmaster is SIGKILLed mid-run. The monitor promotes the standby; the API, connected
+// with a multi-host DATABASE_URL (target_session_attrs=read-write), answers 503 with
+// Retry-After meanwhile and writes again on the new primary without a restart; every
+// write it acknowledged is on the new primary; the old primary comes back as a standby.
+func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
+	ctx := t.Context()
+	in, err := pgcluster.EnsureInstall(ctx, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	program, err := pgcluster.EnsureAutoFailover(ctx, in, testWriter{t})
+	if err != nil {
+		t.Fatal(err) // never a skip: the claim is not proven without pg_auto_failover
+	}
+	setupStart := time.Now()
+	f, err := pgcluster.StartFormation(ctx, program, in, "", pgcluster.FormationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range append([]*pgcluster.AutoctlNode{f.Monitor}, f.Nodes...) {
+				t.Logf("pg_autoctl %s (last 3000 bytes):\n%s", n.Name, lastBytes(n.Log(), 3000))
+				t.Logf("postgres %s log:\n%s", n.Name, n.PostgresLog(3000))
+			}
+		}
+		if err := f.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	super := f.Superuser()
+	primaryAdmin := f.URL(super, f.DBName) // the multi-host URL: whichever node is primary
+	if err := database.Migrate(ctx, primaryAdmin, database.Latest, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := database.BootstrapLoginRole(ctx, primaryAdmin, testdb.AppRole); err != nil {
+		t.Fatal(err)
+	}
+	adminConn, err := pgx.Connect(ctx, primaryAdmin) // for the set-up, before the kill
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adminConn.Close(context.Background())
+	admin := func(sql string, args ...any) pgx.Row { return adminConn.QueryRow(ctx, sql, args...) }
+	var syncNames string
+	if err := admin(`select current_setting('synchronous_standby_names')`).Scan(&syncNames); err != nil || syncNames == "" {
+		t.Fatalf("the primary does not replicate synchronously: synchronous_standby_names %q (%v)", syncNames, err)
+	}
+	syncLatency, localLatency := commitLatency(t, primaryAdmin)
+
+	env := map[string]string{
+		"DATABASE_URL":                 f.URL(testdb.AppRole, f.DBName),
+		"ROWGUARD_JWT_PRIVATE_KEY":     signingKeyPEM(t),
+		"ROWGUARD_TRUSTED_PROXIES":     "127.0.0.1",
+		"ROWGUARD_LOG_LEVEL":           "warn",
+		"ROWGUARD_PASSWORD_MEMORY_KIB": "8192",
+		"ROWGUARD_PASSWORD_ITERATIONS": "1",
+	}
+	api := []*instance{startInstance(t, "instance-1", env), startInstance(t, "instance-2", env)}
+	pids := []int{api[0].pid, api[1].pid}
+	proxy := startRoundRobin(t, api)
+	t.Logf("setup: formation, migrations and two API instances in %s", time.Since(setupStart).Round(time.Millisecond))
+
+	// Seed: each tenant's owner signs in and founds an organization on the business plan
+	// (the drive writes more projects than the free plan allows).
+	type tenant struct{ userID, orgID, token string }
+	ts := make([]tenant, failoverTenants)
+	for i := range ts {
+		email := fmt.Sprintf("ha-%d@example.com", i)
+		if err := admin(`insert into auth.users (email, password_hash, email_verified_at) values ($1, $2, now()) returning id::text`,
+			email, cheapHash(t, "correct horse battery")).Scan(&ts[i].userID); err != nil {
+			t.Fatal(err)
+		}
+		a := call(ctx, proxy.URL, "POST", "/v1/auth/login", "", map[string]any{"email": email, "password": "correct horse battery"},
+			"X-Forwarded-For", fmt.Sprintf("198.18.1.%d", i+1))
+		want(t, "login "+email, a, http.StatusOK, "")
+		var s session
+		a.decode(t, &s)
+		ts[i].token = s.AccessToken
+		a = call(ctx, proxy.URL, "POST", "/v1/orgs", s.AccessToken, map[string]any{"name": fmt.Sprintf("HA Tenant %d", i)})
+		want(t, "create org", a, http.StatusCreated, "")
+		var o struct{ ID string }
+		a.decode(t, &o)
+		ts[i].orgID = o.ID
+	}
+	var upgraded string
+	if err := admin(`with u as (update app.subscriptions set plan_code = 'business' returning 1) select count(*)::text from u`).Scan(&upgraded); err != nil {
+		t.Fatal(err)
+	}
+
+	// Drive.
+	var (
+		mu        sync.Mutex
+		outcomes  []outcome
+		leaks     atomic.Int64
+		before    atomic.Int64 // writes acknowledged before the kill
+		after     atomic.Int64 // writes acknowledged that started after writes came back
+		killedAt  atomic.Pointer[time.Time]
+		backAt    atomic.Pointer[time.Time] // end of the first acknowledged write started after the kill
+		requestNo atomic.Int64
+	)
+	leak := func(format string, args ...any) { leaks.Add(1); t.Errorf(format, args...) }
+	driveCtx, stopDrive := context.WithTimeout(ctx, driveLimit)
+	defer stopDrive()
+	var wg sync.WaitGroup
+	for c := range failoverClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; driveCtx.Err() == nil && after.Load() < wantAfter; n++ {
+				i := rand.IntN(failoverTenants)
+				tn := ts[i]
+				o := outcome{tenant: i, start: time.Now(), write: n%4 == 0}
+				var a answer
+				switch n % 4 {
+				case 0:
+					o.reqID = fmt.Sprintf("ha-%d-%d", c, requestNo.Add(1))
+					a = call(driveCtx, proxy.URL, "POST", "/v1/orgs/"+tn.orgID+"/projects", tn.token,
+						map[string]any{"name": fmt.Sprintf("t%d-%s", i, o.reqID)}, "X-Request-Id", o.reqID)
+					if a.Err == nil && a.Status == http.StatusCreated {
+						var p struct {
+							OrgID string `json:"org_id"`
+						}
+						if json.Unmarshal(a.Body, &p) != nil || p.OrgID != tn.orgID {
+							leak("tenant %d's write answered %s", i, a)
+						}
+					}
+				case 1:
+					a = call(driveCtx, proxy.URL, "GET", "/v1/auth/me", tn.token, nil)
+					if a.Err == nil && a.Status == http.StatusOK {
+						var me struct{ User struct{ ID string } }
+						if json.Unmarshal(a.Body, &me) != nil || me.User.ID != tn.userID {
+							leak("tenant %d's /me answered %s", i, a)
+						}
+					}
+				default:
+					a = call(driveCtx, proxy.URL, "GET", "/v1/orgs/"+tn.orgID+"/projects?limit=20", tn.token, nil)
+					if a.Err == nil && a.Status == http.StatusOK {
+						var pg struct {
+							Items []struct {
+								OrgID string `json:"org_id"`
+								Name  string
+							}
+						}
+						if json.Unmarshal(a.Body, &pg) != nil {
+							leak("tenant %d's list answered %s", i, a)
+						}
+						for _, it := range pg.Items {
+							if it.OrgID != tn.orgID || !strings.HasPrefix(it.Name, fmt.Sprintf("t%d-", i)) {
+								leak("tenant %d saw %s / %q", i, it.OrgID, it.Name)
+							}
+						}
+					}
+				}
+				o.end = time.Now()
+				if a.Err != nil {
+					if driveCtx.Err() != nil {
+						return
+					}
+				} else {
+					o.transportOK, o.status, o.retryAfter = true, a.Status, a.Header.Get("Retry-After")
+				}
+				mu.Lock()
+				outcomes = append(outcomes, o)
+				mu.Unlock()
+				if o.write && o.status == http.StatusCreated {
+					k := killedAt.Load()
+					switch {
+					case k == nil:
+						before.Add(1)
+					case o.start.After(*k):
+						if backAt.Load() == nil {
+							end := o.end
+							backAt.CompareAndSwap(nil, &end)
+						}
+						after.Add(1)
+					}
+				}
+				if o.status == http.StatusServiceUnavailable || !o.transportOK {
+					time.Sleep(100 * time.Millisecond) // a client backing off, briefly
+				}
+			}
+		}()
+	}
+
+	// The kill, once wantBefore writes are acknowledged.
+	for before.Load() < wantBefore && driveCtx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	states, err := f.States(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var primary, standby *pgcluster.AutoctlNode
+	for _, n := range f.Nodes {
+		switch states[n.Name].Reported {
+		case "primary":
+			primary = n
+		case "secondary":
+			standby = n
+		}
+	}
+	if primary == nil || standby == nil {
+		t.Fatalf("no primary and secondary before the kill: %v", states)
+	}
+	pid, err := primary.PostmasterPID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	killedAt.Store(&now)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("SIGKILL to %s's postmaster (pid %d) after %d acknowledged writes", primary.Name, pid, before.Load())
+	wg.Wait()
+	if driveCtx.Err() != nil {
+		t.Fatalf("the drive did not finish within %s: writes acknowledged before the kill %d, after recovery %d",
+			driveLimit, before.Load(), after.Load())
+	}
+	driveEnd := time.Now()
+
+	// The old primary comes back as a standby of the new one (pg_autoctl restarts it, the
+	// monitor demotes and rewinds it).
+	if err := f.WaitStates(ctx, 5*time.Minute, map[string]string{standby.Name: "primary", primary.Name: "secondary"}); err != nil {
+		t.Fatal(err)
+	}
+	rejoined := time.Since(*killedAt.Load())
+
+	// Every acknowledged write is on the new primary, in the right organization.
+	acked := map[string]int{}
+	var ambiguous []string // a write without an answer of 201: its outcome is unknown to the client
+	statuses := map[string]int{}
+	var unavailable, unavailableWithRetry, duringOutage int
+	for _, o := range outcomes {
+		key := "transport error"
+		if o.transportOK {
+			key = fmt.Sprintf("%d", o.status)
+		}
+		if !o.start.Before(*killedAt.Load()) && (backAt.Load() == nil || o.start.Before(*backAt.Load())) {
+			duringOutage++
+		}
+		statuses[key]++
+		if o.status == http.StatusServiceUnavailable {
+			unavailable++
+			if o.retryAfter != "" {
+				unavailableWithRetry++
+			}
+		}
+		if o.write {
+			if o.status == http.StatusCreated {
+				acked[o.reqID] = o.tenant
+			} else {
+				ambiguous = append(ambiguous, o.reqID)
+			}
+		}
+	}
+	newPrimary := f.NodeURL(standby, super, f.DBName)
+	found := namesOn(t, newPrimary)
+	foundAcked, foundAmbiguous := 0, 0
+	for id, i := range acked {
+		org, ok := found[fmt.Sprintf("t%d-%s", i, id)]
+		if !ok {
+			t.Errorf("acknowledged write %s (tenant %d) is not on the new primary", id, i)
+			continue
+		}
+		if org != ts[i].orgID {
+			leak("write %s of tenant %d is in organization %s", id, i, org)
+		}
+		foundAcked++
+	}
+	for _, id := range ambiguous {
+		for i := range ts {
+			if _, ok := found[fmt.Sprintf("t%d-%s", i, id)]; ok {
+				foundAmbiguous++
+			}
+		}
+	}
+	// ... and on the old primary, now a standby, once it has replayed the new primary's WAL.
+	var target string
+	if err := queryOne(ctx, newPrimary, `select pg_current_wal_lsn()::text`, nil, &target); err != nil {
+		t.Fatal(err)
+	}
+	oldPrimary := f.NodeURL(primary, super, f.DBName)
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var replayed bool
+		if err := queryOne(ctx, oldPrimary, `select pg_is_in_recovery() and pg_last_wal_replay_lsn() >= $1::pg_lsn`,
+			[]any{target}, &replayed); err == nil && replayed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the old primary %s did not replay the new primary's WAL up to %s within 3 minutes", primary.Name, target)
+		}
+	}
+	onStandby := namesOn(t, oldPrimary)
+	foundOnStandby := 0
+	for id, i := range acked {
+		if _, ok := onStandby[fmt.Sprintf("t%d-%s", i, id)]; ok {
+			foundOnStandby++
+		}
+	}
+
+	for k, in := range api {
+		if !in.alive() || in.pid != pids[k] {
+			t.Errorf("%s did not survive the failover without a restart", in.name)
+		}
+	}
+	var back time.Duration
+	if b := backAt.Load(); b != nil {
+		back = b.Sub(*killedAt.Load())
+	}
+	keys := make([]string, 0, len(statuses))
+	for k := range statuses {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var byStatus []string
+	for _, k := range keys {
+		byStatus = append(byStatus, fmt.Sprintf("%s×%d", k, statuses[k]))
+	}
+	t.Logf("failover (pg_auto_failover %s, synchronous replication %s): %d requests from %d clients for %d tenants through 2 API instances in %s; "+
+		"writes succeeded again %s after the SIGKILL; %d requests started in that window; answers %s; 503 with Retry-After %d of %d; "+
+		"writes acknowledged %d, found on the new primary %d, on the old primary (back as standby after %s) %d; "+
+		"writes without a 201 %d, of which committed %d (outcome unknown to the client); leaks %d; "+
+		"API restarts 0 (same pids); drive %s; commit latency with the synchronous standby %s, with synchronous_commit=local %s (median of 200)",
+		primary.Name+"→"+standby.Name, syncNames, len(outcomes), failoverClients, failoverTenants, driveEnd.Sub(*killedAt.Load()).Round(time.Millisecond),
+		back.Round(time.Millisecond), duringOutage, strings.Join(byStatus, " "), unavailableWithRetry, unavailable,
+		len(acked), foundAcked, rejoined.Round(time.Second), foundOnStandby, len(ambiguous), foundAmbiguous, leaks.Load(),
+		driveEnd.Sub(setupStart).Round(time.Second), syncLatency, localLatency)
+
+	if len(acked) == 0 || foundAcked != len(acked) {
+		t.Errorf("writes acknowledged %d, found on the new primary %d", len(acked), foundAcked)
+	}
+	if foundOnStandby != len(acked) {
+		t.Errorf("writes acknowledged %d, found on the old primary back as standby %d", len(acked), foundOnStandby)
+	}
+	if leaks.Load() != 0 {
+		t.Errorf("%d leaks", leaks.Load())
+	}
+	if unavailableWithRetry != unavailable {
+		t.Errorf("%d of %d answers 503 lacked Retry-After", unavailable-unavailableWithRetry, unavailable)
+	}
+	if back == 0 {
+		t.Error("writes never succeeded again after the kill")
+	}
+	for _, k := range keys {
+		if !slices.Contains([]string{"200", "201", "503"}, k) {
+			t.Errorf("%d requests answered %s: want only 200, 201 and 503 (with Retry-After) across a failover", statuses[k], k)
+		}
+	}
+}
+
+// namesOn reads every drive project (name → organization) on one node.
+func namesOn(t *testing.T, url string) map[string]string {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `select name, org_id::text from app.projects where name ~ '^t[0-9]+-ha-'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for rows.Next() {
+		var name, org string
+		if err := rows.Scan(&name, &org); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = org
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// queryOne runs one query on its own connection to url and scans its row into dest.
+func queryOne(ctx context.Context, url, sql string, args []any, dest ...any) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return conn.QueryRow(ctx, sql, args...).Scan(dest...)
+}
+
+// commitLatency measures the median commit of a one-row insert on the primary with the
+// synchronous standby (synchronous_commit=on, the formation's setting) and without
+// waiting for it (synchronous_commit=local: what asynchronous replication costs).
+func commitLatency(t *testing.T, url string) (sync, local time.Duration) {
+	t.Helper()
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `create table public.ha_commit_latency (id bigint generated always as identity, at timestamptz default now())`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(context.Background(), `drop table public.ha_commit_latency`)
+	measure := func(mode string) time.Duration {
+		if _, err := conn.Exec(ctx, `select set_config('synchronous_commit', $1, false)`, mode); err != nil {
+			t.Fatal(err)
+		}
+		var ds []time.Duration
+		for range 200 {
+			start := time.Now()
+			if _, err := conn.Exec(ctx, `insert into public.ha_commit_latency default values`); err != nil {
+				t.Fatal(err)
+			}
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2].Round(time.Microsecond)
+	}
+	return measure("on"), measure("local")
+}
