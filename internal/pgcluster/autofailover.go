@@ -334,6 +334,29 @@ func (f *Formation) exec(ctx context.Context, n *AutoctlNode, db, sql string) er
 	return err
 }
 
+// Node returns the data node called name, nil when there is none.
+func (f *Formation) Node(name string) *AutoctlNode {
+	for _, n := range f.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Autoctl runs one pg_autoctl command (e.g. set node replication-quorum false --pgdata
+// …) as the formation's user, in its environment, and returns its output.
+func (f *Formation) Autoctl(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, f.program, args...)
+	cmd.Env = f.env
+	cmd.Dir = f.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: f.runAs}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 // PostmasterPID reads the pid of n's running postmaster from its postmaster.pid.
 func (n *AutoctlNode) PostmasterPID() (int, error) {
 	b, err := os.ReadFile(filepath.Join(n.PGData, "postmaster.pid"))

@@ -57,6 +57,8 @@ type outcome struct {
 // with a multi-host DATABASE_URL (target_session_attrs=read-write), answers 503 with
 // Retry-After meanwhile and writes again on the new primary without a restart; every
 // write it acknowledged is on the new primary; the old primary comes back as a standby.
+// Then the same again the other way round: the old primary, back as a standby, takes
+// over in turn.
 func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	ctx := t.Context()
 	in, err := pgcluster.EnsureInstall(ctx, testWriter{t})
@@ -74,6 +76,8 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
+			events, err := f.Autoctl(context.Background(), "show", "events", "--count", "40", "--pgdata", f.Monitor.PGData)
+			t.Logf("pg_autoctl show events (%v):\n%s", err, events)
 			for _, n := range append([]*pgcluster.AutoctlNode{f.Monitor}, f.Nodes...) {
 				t.Logf("pg_autoctl %s (last 3000 bytes):\n%s", n.Name, lastBytes(n.Log(), 3000))
 				t.Logf("postgres %s log:\n%s", n.Name, n.PostgresLog(3000))
@@ -118,7 +122,6 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 
 	// Seed: each tenant's owner signs in and founds an organization on the business plan
 	// (the drive writes more projects than the free plan allows).
-	type tenant struct{ userID, orgID, token string }
 	ts := make([]tenant, failoverTenants)
 	for i := range ts {
 		email := fmt.Sprintf("ha-%d@example.com", i)
@@ -143,6 +146,87 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	e := &failoverEnv{f: f, proxy: proxy, api: api, pids: pids, ts: ts}
+	first := e.round(t, "ha1")
+	t.Logf("failover 1 (synchronous standby: %s): %s", syncNames, first)
+	if first.acked == 0 || first.foundAcked != first.acked {
+		t.Errorf("writes acknowledged %d, found on the new primary %d", first.acked, first.foundAcked)
+	}
+	if first.foundOnOld != first.foundAcked {
+		t.Errorf("writes on the new primary %d, on the old primary back as standby %d", first.foundAcked, first.foundOnOld)
+	}
+	t.Logf("commit latency (one-row insert, medians of 200, interleaved): %s with the synchronous standby, %s with synchronous_commit=local",
+		syncLatency, localLatency)
+
+	// The second round, the other way: the old primary, back as the synchronous standby,
+	// is promoted in turn when the new primary is killed.
+	second := e.round(t, "ha2")
+	t.Logf("failover 2 (back the other way): %s", second)
+	if second.to != first.from {
+		t.Errorf("the second failover promoted %s, want %s (the first round's old primary)", second.to, first.from)
+	}
+	if second.acked == 0 || second.foundAcked != second.acked {
+		t.Errorf("writes acknowledged %d, found on the new primary %d", second.acked, second.foundAcked)
+	}
+	if second.foundOnOld != second.foundAcked {
+		t.Errorf("writes on the new primary %d, on the old primary back as standby %d", second.foundAcked, second.foundOnOld)
+	}
+	t.Logf("set-up, both failovers and checks: %s", time.Since(setupStart).Round(time.Second))
+}
+
+type tenant struct{ userID, orgID, token string }
+
+// failoverEnv is what the rounds share: the formation, the API instances behind their
+// proxy, and the tenants.
+type failoverEnv struct {
+	f     *pgcluster.Formation
+	proxy *roundRobin
+	api   []*instance
+	pids  []int
+	ts    []tenant
+}
+
+// roundResult holds one failover's figures.
+type roundResult struct {
+	from, to             string // the killed primary, the promoted standby
+	requests             int
+	drive, back          time.Duration // kill → end of the drive; kill → first write acknowledged again
+	duringOutage         int           // requests started between the kill and writes coming back
+	statuses             map[string]int
+	unavailable, retried int // 503s, and those with Retry-After
+	acked, foundAcked    int // writes answered 201; of those, on the new primary
+	foundOnOld           int // of those on the new primary, on the old one once back as standby
+	rejoined             time.Duration
+	ambiguous, committed int // writes without a 201; of those, on the new primary
+	leaks                int64
+}
+
+func (r roundResult) String() string {
+	keys := make([]string, 0, len(r.statuses))
+	for k := range r.statuses {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var by []string
+	for _, k := range keys {
+		by = append(by, fmt.Sprintf("%s×%d", k, r.statuses[k]))
+	}
+	return fmt.Sprintf("%s→%s; %d requests from %d clients for %d tenants through 2 API instances, %s from the SIGKILL to the end; "+
+		"writes succeeded again %s after the SIGKILL (%d requests started in that window); answers %s; 503 with Retry-After %d of %d; "+
+		"writes acknowledged %d, found on the new primary %d, on the old primary back as standby (%s after the kill) %d; "+
+		"writes without a 201 %d, of which committed %d (outcome unknown to the client); leaks %d; API restarts 0 (same pids)",
+		r.from, r.to, r.requests, failoverClients, failoverTenants, r.drive.Round(time.Millisecond),
+		r.back.Round(time.Millisecond), r.duringOutage, strings.Join(by, " "), r.retried, r.unavailable,
+		r.acked, r.foundAcked, r.rejoined.Round(time.Second), r.foundOnOld, r.ambiguous, r.committed, r.leaks)
+}
+
+// round drives the API, SIGKILLs the current primary's postmaster once wantBefore
+// writes are acknowledged, drives on until wantAfter writes started after the kill are
+// acknowledged, waits for the old primary to be back as a standby, and counts. Project
+// names carry prefix, so each round counts its own writes.
+func (e *failoverEnv) round(t *testing.T, prefix string) roundResult {
+	t.Helper()
+	ctx, f, ts, proxy := t.Context(), e.f, e.ts, e.proxy
 	// Drive.
 	var (
 		mu        sync.Mutex
@@ -169,7 +253,7 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 				var a answer
 				switch n % 4 {
 				case 0:
-					o.reqID = fmt.Sprintf("ha-%d-%d", c, requestNo.Add(1))
+					o.reqID = fmt.Sprintf("%s-%d-%d", prefix, c, requestNo.Add(1))
 					a = call(driveCtx, proxy.URL, "POST", "/v1/orgs/"+tn.orgID+"/projects", tn.token,
 						map[string]any{"name": fmt.Sprintf("t%d-%s", i, o.reqID)}, "X-Request-Id", o.reqID)
 					if a.Err == nil && a.Status == http.StatusCreated {
@@ -310,13 +394,13 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 			}
 		}
 	}
-	newPrimary := f.NodeURL(standby, super, f.DBName)
+	newPrimary := f.NodeURL(standby, f.Superuser(), f.DBName)
 	found := namesOn(t, newPrimary)
 	foundAcked, foundAmbiguous := 0, 0
 	for id, i := range acked {
 		org, ok := found[fmt.Sprintf("t%d-%s", i, id)]
 		if !ok {
-			t.Errorf("acknowledged write %s (tenant %d) is not on the new primary", id, i)
+			t.Logf("acknowledged write %s (tenant %d) is not on the new primary", id, i)
 			continue
 		}
 		if org != ts[i].orgID {
@@ -336,7 +420,7 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	if err := queryOne(ctx, newPrimary, `select pg_current_wal_lsn()::text`, nil, &target); err != nil {
 		t.Fatal(err)
 	}
-	oldPrimary := f.NodeURL(primary, super, f.DBName)
+	oldPrimary := f.NodeURL(primary, f.Superuser(), f.DBName)
 	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		var replayed bool
 		if err := queryOne(ctx, oldPrimary, `select pg_is_in_recovery() and pg_last_wal_replay_lsn() >= $1::pg_lsn`,
@@ -350,59 +434,42 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	onStandby := namesOn(t, oldPrimary)
 	foundOnStandby := 0
 	for id, i := range acked {
-		if _, ok := onStandby[fmt.Sprintf("t%d-%s", i, id)]; ok {
+		name := fmt.Sprintf("t%d-%s", i, id)
+		if _, ok := found[name]; !ok {
+			continue
+		}
+		if _, ok := onStandby[name]; ok {
 			foundOnStandby++
 		}
 	}
 
-	for k, in := range api {
-		if !in.alive() || in.pid != pids[k] {
+	for k, in := range e.api {
+		if !in.alive() || in.pid != e.pids[k] {
 			t.Errorf("%s did not survive the failover without a restart", in.name)
 		}
 	}
-	var back time.Duration
+	r := roundResult{from: primary.Name, to: standby.Name, requests: len(outcomes), drive: driveEnd.Sub(*killedAt.Load()),
+		duringOutage: duringOutage, statuses: statuses, unavailable: unavailable, retried: unavailableWithRetry,
+		acked: len(acked), foundAcked: foundAcked, foundOnOld: foundOnStandby, rejoined: rejoined,
+		ambiguous: len(ambiguous), committed: foundAmbiguous, leaks: leaks.Load()}
 	if b := backAt.Load(); b != nil {
-		back = b.Sub(*killedAt.Load())
+		r.back = b.Sub(*killedAt.Load())
 	}
-	keys := make([]string, 0, len(statuses))
-	for k := range statuses {
-		keys = append(keys, k)
+	if r.leaks != 0 {
+		t.Errorf("%d leaks", r.leaks)
 	}
-	sort.Strings(keys)
-	var byStatus []string
-	for _, k := range keys {
-		byStatus = append(byStatus, fmt.Sprintf("%s×%d", k, statuses[k]))
+	if r.retried != r.unavailable {
+		t.Errorf("%d of %d answers 503 lacked Retry-After", r.unavailable-r.retried, r.unavailable)
 	}
-	t.Logf("failover (pg_auto_failover %s, synchronous replication %s): %d requests from %d clients for %d tenants through 2 API instances in %s; "+
-		"writes succeeded again %s after the SIGKILL; %d requests started in that window; answers %s; 503 with Retry-After %d of %d; "+
-		"writes acknowledged %d, found on the new primary %d, on the old primary (back as standby after %s) %d; "+
-		"writes without a 201 %d, of which committed %d (outcome unknown to the client); leaks %d; "+
-		"API restarts 0 (same pids); set-up and drive %s; commit latency with the synchronous standby %s, with synchronous_commit=local %s (medians of 200, interleaved)",
-		primary.Name+"→"+standby.Name, syncNames, len(outcomes), failoverClients, failoverTenants, driveEnd.Sub(*killedAt.Load()).Round(time.Millisecond),
-		back.Round(time.Millisecond), duringOutage, strings.Join(byStatus, " "), unavailableWithRetry, unavailable,
-		len(acked), foundAcked, rejoined.Round(time.Second), foundOnStandby, len(ambiguous), foundAmbiguous, leaks.Load(),
-		driveEnd.Sub(setupStart).Round(time.Second), syncLatency, localLatency)
-
-	if len(acked) == 0 || foundAcked != len(acked) {
-		t.Errorf("writes acknowledged %d, found on the new primary %d", len(acked), foundAcked)
-	}
-	if foundOnStandby != len(acked) {
-		t.Errorf("writes acknowledged %d, found on the old primary back as standby %d", len(acked), foundOnStandby)
-	}
-	if leaks.Load() != 0 {
-		t.Errorf("%d leaks", leaks.Load())
-	}
-	if unavailableWithRetry != unavailable {
-		t.Errorf("%d of %d answers 503 lacked Retry-After", unavailable-unavailableWithRetry, unavailable)
-	}
-	if back == 0 {
+	if r.back == 0 {
 		t.Error("writes never succeeded again after the kill")
 	}
-	for _, k := range keys {
+	for k, n := range statuses {
 		if !slices.Contains([]string{"200", "201", "503"}, k) {
-			t.Errorf("%d requests answered %s: want only 200, 201 and 503 (with Retry-After) across a failover", statuses[k], k)
+			t.Errorf("%d requests answered %s: want only 200, 201 and 503 (with Retry-After) across a failover", n, k)
 		}
 	}
+	return r
 }
 
 // namesOn reads every drive project (name → organization) on one node.
@@ -413,7 +480,7 @@ func namesOn(t *testing.T, url string) map[string]string {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(t.Context(), `select name, org_id::text from app.projects where name ~ '^t[0-9]+-ha-'`)
+	rows, err := conn.Query(t.Context(), `select name, org_id::text from app.projects where name ~ '^t[0-9]+-ha[0-9]+-'`)
 	if err != nil {
 		t.Fatal(err)
 	}
