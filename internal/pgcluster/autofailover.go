@@ -122,8 +122,14 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 	if err != nil {
 		return nil, err
 	}
-	dir, err = os.MkdirTemp(dir, "autofailover-")
+	sweepFormations(dir)
+	dir, err = os.MkdirTemp(dir, formationPrefix)
 	if err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	// Who owns the formation, and the pg_autoctl processes it started: what a later
+	// StartFormation needs to stop them if this process dies without Stop.
+	if err := os.WriteFile(filepath.Join(dir, formationOwnerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	f = &Formation{DBName: opts.DBName, program: program, install: in, dir: dir, runAs: runAs}
@@ -177,6 +183,10 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 			return nil, fmt.Errorf("pgcluster: start pg_autoctl %s: %w", name, err)
 		}
 		go func() { _ = n.cmd.Wait(); close(n.done) }()
+		if pf, err := os.OpenFile(filepath.Join(dir, formationPIDsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(pf, n.cmd.Process.Pid)
+			pf.Close()
+		}
 		return n, nil
 	}
 
@@ -243,6 +253,8 @@ func (f *Formation) waitFor(ctx context.Context, limit time.Duration, what strin
 // NodeState is a data node's state as the monitor knows it.
 type NodeState struct {
 	Reported, Assigned string
+	// Healthy: the monitor's last health check of the node succeeded.
+	Healthy bool
 }
 
 // States returns every data node's reported and assigned state, by node name.
@@ -254,7 +266,7 @@ func (f *Formation) States(ctx context.Context) (map[string]NodeState, error) {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, `select nodename, reportedstate::text, goalstate::text from pgautofailover.node`)
+	rows, err := conn.Query(ctx, `select nodename, reportedstate::text, goalstate::text, health = 1 from pgautofailover.node`)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +274,7 @@ func (f *Formation) States(ctx context.Context) (map[string]NodeState, error) {
 	for rows.Next() {
 		var name string
 		var s NodeState
-		if err := rows.Scan(&name, &s.Reported, &s.Assigned); err != nil {
+		if err := rows.Scan(&name, &s.Reported, &s.Assigned, &s.Healthy); err != nil {
 			return nil, err
 		}
 		out[name] = s
@@ -420,6 +432,72 @@ func (f *Formation) Stop() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+const (
+	formationPrefix    = "autofailover-"
+	formationOwnerFile = "rowguard-owner.pid"    // the pid of the process that started the formation
+	formationPIDsFile  = "rowguard-autoctl.pids" // the pg_autoctl processes it started, one a line
+)
+
+// sweepFormations stops and removes the formations in dir whose owner died without
+// calling Stop (a test binary killed at its timeout): their pg_autoctl process groups
+// (SIGKILL, so that nothing restarts postgres) and their postmasters (SIGQUIT). A pid
+// is signalled only while its command line still names the formation's directory.
+func sweepFormations(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), formationPrefix) {
+			continue
+		}
+		fdir := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(filepath.Join(fdir, formationOwnerFile))
+		if err != nil {
+			continue // not ours, or being created right now
+		}
+		if owner, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || processAlive(owner) {
+			continue
+		}
+		names := func(pid int) bool {
+			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			return err == nil && strings.Contains(string(cmdline), fdir)
+		}
+		var postmasters []int
+		if b, err := os.ReadFile(filepath.Join(fdir, formationPIDsFile)); err == nil {
+			for _, line := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(line); err == nil && pid > 0 && names(pid) {
+					_ = syscall.Kill(-pid, syscall.SIGKILL)
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+		nodes, _ := os.ReadDir(fdir)
+		for _, n := range nodes {
+			if pid, err := (&AutoctlNode{PGData: filepath.Join(fdir, n.Name())}).PostmasterPID(); err == nil && names(pid) {
+				_ = syscall.Kill(pid, syscall.SIGQUIT)
+				postmasters = append(postmasters, pid)
+			}
+		}
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			alive := false
+			for _, pid := range postmasters {
+				alive = alive || (processAlive(pid) && names(pid))
+			}
+			if !alive {
+				break
+			}
+		}
+		_ = os.RemoveAll(fdir)
+	}
+}
+
+// processAlive reports whether pid is a running process (signal 0 reaches it).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // lockedBuffer collects a process's output for Log.

@@ -125,7 +125,9 @@ func startInstance(t *testing.T, name string, env map[string]string) *instance {
 		in.cmd.Env = append(in.cmd.Env, k+"="+v)
 	}
 	in.cmd.Stdout, in.cmd.Stderr = in.out, in.out
-	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, and killed with this process (a test binary killed at its
+	// timeout leaves no API behind).
+	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := in.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
