@@ -119,3 +119,29 @@ func TestSchedStat(t *testing.T) {
 		t.Error("read a schedstat for pid -1")
 	}
 }
+
+func TestFinanceSizes(t *testing.T) {
+	s := financeSizes(50, 1)
+	if s[0] != 1_000_000 || s[1] != 100_000 || s[2] != 1000 || s[49] != 10_000 {
+		t.Fatalf("sizes %v", s)
+	}
+	for i := 3; i < 50; i++ {
+		if s[i] < s[i-1] {
+			t.Fatalf("small sizes not rising at %d: %v", i, s)
+		}
+	}
+	if s := financeSizes(4, 0.001); s[0] != 1000 || s[1] != 100 || s[2] != 60 || s[3] != 60 {
+		t.Errorf("scaled down: %v (a ledger keeps at least 60 records)", s)
+	}
+	ls := make([]*financeLedger, 50)
+	for i := range ls {
+		ls[i] = &financeLedger{size: s[i]}
+	}
+	var labels []string
+	for _, c := range sizeClasses(ls) {
+		labels = append(labels, c.label)
+	}
+	if got := strings.Join(labels, "|"); got != "1000000|100000|10000|1000|1000-10000 ×48" {
+		t.Errorf("classes %q", got)
+	}
+}

@@ -120,7 +120,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -158,8 +157,10 @@ type config struct {
 	passwords    password.Params
 	// -finance: the ledger scenarios of finance.go instead of the projects phases.
 	finance        bool
-	financeSizes   []int
+	financeScale   float64
 	financeSamples int
+	financeExplain bool
+	financeDBOnly  bool
 	// -signup-timing N: time N pairs of sign-ups (existing address, new one) and stop.
 	signupTiming int
 }
@@ -198,8 +199,10 @@ func parseFlags(args []string) (*config, error) {
 	fs.UintVar(&iterations, "password-iterations", uint(c.passwords.Iterations), "in-process API: argon2id time cost")
 	fs.UintVar(&parallelism, "password-parallelism", uint(c.passwords.Parallelism), "in-process API: argon2id lanes")
 	fs.BoolVar(&c.finance, "finance", false, "run the finance scenarios (records list/create, trends; ledger sizes at the database) instead of the projects phases")
-	sizes := fs.String("finance-sizes", "10000,100000,1000000", "-finance: ledger sizes (rows in one project) at which the database timings are taken")
-	fs.IntVar(&c.financeSamples, "finance-samples", 200, "-finance: timed requests per statement and size")
+	fs.Float64Var(&c.financeScale, "finance-scale", 1, "-finance: multiplies the ledgers' sizes (1: one tenant at 1,000,000 records, one at 100,000, the others 1,000 to 10,000)")
+	fs.IntVar(&c.financeSamples, "finance-samples", 200, "-finance: timed requests per statement and tenant size")
+	fs.BoolVar(&c.financeExplain, "finance-explain", false, "-finance: print the plans chosen inside the records list for small and large ledgers (auto_explain, ANALYZE)")
+	fs.BoolVar(&c.financeDBOnly, "finance-db-only", false, "-finance: skip the API/direct scenarios, time the statements at the database only")
 	fs.IntVar(&c.signupTiming, "signup-timing", 0, "time this many pairs (at least 30) of POST /v1/auth/register for an address that has an account and a new one, print the ratio of the medians, and stop (no phases)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./tests/load [flags]\n\n"+
@@ -215,12 +218,11 @@ func parseFlags(args []string) (*config, error) {
 	}
 	c.passwords.Memory, c.passwords.Iterations, c.passwords.Parallelism = uint32(memory), uint32(iterations), uint8(min(parallelism, 255))
 	var errs []error
-	for _, f := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("-finance-sizes: %q is not a positive row count", f))
-		}
-		c.financeSizes = append(c.financeSizes, n)
+	if c.financeScale <= 0 || c.financeScale > 10 {
+		errs = append(errs, errors.New("-finance-scale must be above 0 and at most 10"))
+	}
+	if c.financeSamples < 1 {
+		errs = append(errs, errors.New("-finance-samples must be at least 1"))
 	}
 	if c.signupTiming != 0 && c.signupTiming < 30 {
 		errs = append(errs, errors.New("-signup-timing needs at least 30 pairs"))
