@@ -202,11 +202,17 @@ create function api.list_financial_records(
 -- The page's query holds the filters that are present and nothing else, planned with the
 -- values (EXECUTE … USING: the organization and the project are constants, so the
 -- planner reads their own statistics, the extended statistics on (org_id, project_id)
--- included). Its ORDER BY and its equalities are the paging index's, so an unfiltered
--- page is that index's first limit + 1 entries for any tenant size, and a category's
--- page the category paging index's. (The static query before it carried 13 "p IS NULL
--- OR …" predicates; it needed force_custom_plan to use the partial index at all, and
--- its estimates for a small tenant beside a large one were off by orders of magnitude.)
+-- included), and it is planned without sorts: every shape has an index in the page's
+-- order (the paging index; for a category, the category paging index; for deleted
+-- records, theirs), so the plan walks it and stops at limit + 1 rows. The choice is not
+-- left to the estimates: the policy's "project_id = ANY (my projects)" is an unknown
+-- array at plan time, which puts every tenant's estimate several times too low, and
+-- with a low estimate PostgreSQL 15 prefers an unordered scan with that array as an
+-- index condition, then a sort of every matching row: 10,000 rows for a first page of a
+-- 10,000-record project beside a 1,000,000-record one (tests/load -finance, issue 19).
+-- A walk reads at most (limit + 1) / (share of the project's rows that match) entries,
+-- whatever the other tenants hold. (The static query before this carried 13
+-- "p IS NULL OR …" predicates and needed force_custom_plan to use the partial index.)
 language plpgsql stable as $$
 declare
   v_after_on date := coalesce(split_part(p_cursor, '_', 1)::date, 'infinity'::date);
@@ -216,6 +222,7 @@ declare
                      || ' and (r.occurred_on, r.id) < ($3, $4)';
   v_items    json[];
   v_keys     text[];
+  v_sort     text := current_setting('enable_sort');
 begin
   perform api.require_project_level(p_project_id, 'finance', case when p_deleted then 'MANAGE' else 'READ' end::app.domain_level);
   perform api.require_currency(p_currency, 'currency');
@@ -230,6 +237,9 @@ begin
   if p_min_amount is not null then v_where := v_where || ' and r.amount >= $13'; end if;
   if p_max_amount is not null then v_where := v_where || ' and r.amount <= $14'; end if;
   if p_q is not null then v_where := v_where || ' and r.description ilike $15'; end if;
+  -- Only for this statement's plan; restored right after (an error ends the transaction,
+  -- and the setting with it).
+  perform set_config('enable_sort', 'off', true);
   execute 'select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
                   array_agg(r.occurred_on::text || ''_'' || r.id::text order by r.occurred_on desc, r.id desc)
              from (select * from app.financial_records r
@@ -240,6 +250,7 @@ begin
     using app.current_org_id(), p_project_id, v_after_on, v_after_id, p_kind, p_category_id, p_tags_any, p_tags_all,
           p_currency, p_payment_source, p_from, p_to, p_min_amount, p_max_amount,
           '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%', p_limit + 1;
+  perform set_config('enable_sort', v_sort, true);
   return json_build_object(
            'items', coalesce(array_to_json(v_items[1:p_limit]), '[]'::json),
            'next_cursor', case when cardinality(v_keys) > p_limit then v_keys[p_limit] end);

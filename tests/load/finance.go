@@ -122,7 +122,7 @@ func runFinance(ctx context.Context, cfg *config, e *env, tenants []*tenant, std
 		total += l.size
 	}
 	fmt.Fprintf(stdout, "finance: %d tenants' ledgers in one table, %d records (largest %d, then %d, the others %d to %d; -finance-scale %g), seeded in %.0fs\n\n",
-		len(ledgers), total, ledgers[0].size, ledgers[min(1, len(ledgers)-1)].size, ledgers[len(ledgers)-1].size, ledgers[min(2, len(ledgers)-1)].size,
+		len(ledgers), total, ledgers[0].size, ledgers[min(1, len(ledgers)-1)].size, ledgers[min(2, len(ledgers)-1)].size, ledgers[len(ledgers)-1].size,
 		cfg.financeScale, time.Since(start).Seconds())
 
 	status := 0
