@@ -1,5 +1,6 @@
 // Package rowguard holds what the rowguard binary carries besides Go code: the SQL that
-// is the security kernel. The versioned migrations (sql/migrations), the API functions
+// is the security kernel. The versioned migrations (sql/migrations: tables, types,
+// constraints, data), the kernel functions and triggers (sql/kernel), the API functions
 // (sql/api) and the row-level-security policies and grants (policies) are embedded, so
 // `rowguard migrate` installs exactly the SQL the binary was built with.
 //
@@ -16,11 +17,27 @@ import (
 //	go build -ldflags "-X github.com/rowguard/rowguard.Version=1.2.3" ./cmd/rowguard
 var Version = "dev"
 
-//go:embed sql/migrations sql/api policies
+//go:embed sql/migrations sql/kernel sql/api policies
 var sqlFiles embed.FS
 
 // Migrations returns the tern migrations (NNN_name.sql), at the root of the returned FS.
 func Migrations() fs.FS { return sub("sql/migrations") }
+
+// KernelCode returns the tern code package of the security kernel: every function and
+// trigger outside the api schema, each defined once with CREATE OR REPLACE (install.sql
+// at the root). Install it after the migrations and before APICode.
+func KernelCode() fs.FS { return sub("sql/kernel") }
+
+// KernelUninstall is the SQL that removes the kernel before migrating down: every policy
+// (they call kernel functions), every trigger and every kernel function. The functions a
+// table's default or CHECK needs are schema, not kernel, and stay.
+func KernelUninstall() string {
+	b, err := sqlFiles.ReadFile("sql/kernel/uninstall.sql")
+	if err != nil {
+		panic(err) // unreachable: embedded above
+	}
+	return string(b)
+}
 
 // APICode returns the tern code package of the SQL functions the HTTP layer calls
 // (install.sql at the root). It is dropped and recreated on every install.

@@ -2,6 +2,9 @@
 -- own organization); only trigger app.audit_row_change (rowguard_kernel) inserts; nobody
 -- updates or deletes: no grant, no policy, and trigger app.audit_log_refuse_change.
 
+alter table app.audit_log enable row level security;
+alter table app.audit_log force row level security;
+
 grant select on app.audit_log to rowguard_api;
 
 create policy audit_log_select on app.audit_log for select to rowguard_api

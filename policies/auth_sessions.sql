@@ -1,11 +1,13 @@
 -- Sessions, refresh tokens and rate-limit counters hold secrets (a session id is half of
 -- a bearer credential; a refresh token's hash; addresses and emails). rowguard_api has
 -- no privilege on these tables at all: it reaches them through the SECURITY DEFINER
--- functions of migration 011 (auth.open_session, auth.rotate_refresh_token,
+-- functions of sql/kernel/sessions.sql and rate_limits.sql (auth.open_session, auth.rotate_refresh_token,
 -- auth.revoke_my_session(s), auth.my_sessions, auth.hit_rate_limit, ...), which run as
 -- rowguard_kernel under the policies below.
 
 -- ----- auth.sessions ------------------------------------------------------------------
+alter table auth.sessions enable row level security;
+alter table auth.sessions force row level security;
 -- revoked_at: also auth.reset_password (a reset signs the user out everywhere);
 -- reauthenticated_at: the step-up functions (auth.record_reauthentication).
 grant select, insert (user_id, user_agent, ip, expires_at, idle_timeout),
@@ -34,6 +36,8 @@ comment on policy sessions_delete_kernel on auth.sessions is
   'auth.open_session forgets sessions that ended over 30 days ago; a live or recently ended session can never be deleted.';
 
 -- ----- auth.refresh_tokens ----------------------------------------------------------------
+alter table auth.refresh_tokens enable row level security;
+alter table auth.refresh_tokens force row level security;
 grant select, insert, update (rotated_at, successor_hash, successor_sealed) on auth.refresh_tokens to rowguard_kernel;
 
 create policy refresh_tokens_select_kernel on auth.refresh_tokens for select to rowguard_kernel
@@ -52,6 +56,8 @@ comment on policy refresh_tokens_update_kernel on auth.refresh_tokens is
   'auth.rotate_refresh_token marks a token rotated, naming its successor (sealed), and drops older sealed successors (the column grant allows nothing else).';
 
 -- ----- auth.rate_limits -------------------------------------------------------------------
+alter table auth.rate_limits enable row level security;
+alter table auth.rate_limits force row level security;
 grant select, insert, update, delete on auth.rate_limits to rowguard_kernel;
 
 create policy rate_limits_select_kernel on auth.rate_limits for select to rowguard_kernel

@@ -10,15 +10,24 @@
 
 grant usage on schema platform to rowguard_api, rowguard_kernel;
 
+alter table platform.plans enable row level security;
+alter table platform.plans force row level security;
+
 -- ----- the catalogue --------------------------------------------------------------------
 grant select on platform.plans, platform.limit_kinds, platform.plan_limits to rowguard_api, rowguard_kernel;
 
 create policy plans_select on platform.plans for select to rowguard_api
   using ((select app.current_user_id()) is not null);
 comment on policy plans_select on platform.plans is 'The price list: every signed-in user reads it.';
+alter table platform.limit_kinds enable row level security;
+alter table platform.limit_kinds force row level security;
+
 create policy limit_kinds_select on platform.limit_kinds for select to rowguard_api
   using ((select app.current_user_id()) is not null);
 comment on policy limit_kinds_select on platform.limit_kinds is 'What plans limit: every signed-in user reads it.';
+alter table platform.plan_limits enable row level security;
+alter table platform.plan_limits force row level security;
+
 create policy plan_limits_select on platform.plan_limits for select to rowguard_api
   using ((select app.current_user_id()) is not null);
 comment on policy plan_limits_select on platform.plan_limits is 'Each plan''s limits: every signed-in user reads them.';
@@ -31,6 +40,8 @@ create policy plan_limits_select_kernel on platform.plan_limits for select to ro
 comment on policy plan_limits_select_kernel on platform.plan_limits is 'app.enforce_plan_limit and app.plan_usage read the limits.';
 
 -- ----- app.subscriptions ----------------------------------------------------------------
+alter table app.subscriptions enable row level security;
+alter table app.subscriptions force row level security;
 grant select on app.subscriptions to rowguard_api;
 create policy subscriptions_select on app.subscriptions for select to rowguard_api
   using (org_id = (select app.current_org_id()) and (select app.current_org_role()) is not null);
@@ -64,6 +75,8 @@ comment on policy subscriptions_update_platform_admin on app.subscriptions is
   'Platform admins change a tenant''s plan and suspend or unsuspend it (the column grant: plan and suspension only). Tenants have no update policy here at all.';
 
 -- ----- app.checkout_sessions ------------------------------------------------------------
+alter table app.checkout_sessions enable row level security;
+alter table app.checkout_sessions force row level security;
 grant select, insert (org_id, plan_code, created_by), update (provider_session_id, url)
    on app.checkout_sessions to rowguard_api;
 create policy checkout_sessions_select on app.checkout_sessions for select to rowguard_api
@@ -91,6 +104,8 @@ comment on policy checkout_sessions_update_kernel on app.checkout_sessions is
   'app.apply_payment_event completes an open checkout, once.';
 
 -- ----- platform.webhook_events ------------------------------------------------------------
+alter table platform.webhook_events enable row level security;
+alter table platform.webhook_events force row level security;
 grant select, insert, update (outcome, org_id) on platform.webhook_events to rowguard_kernel;
 create policy webhook_events_select_kernel on platform.webhook_events for select to rowguard_kernel using (true);
 comment on policy webhook_events_select_kernel on platform.webhook_events is

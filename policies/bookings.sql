@@ -9,6 +9,8 @@
 -- Which status may follow which is not a role question: app.guard_booking_update.
 
 -- ----- app.services ---------------------------------------------------------------------
+alter table app.services enable row level security;
+alter table app.services force row level security;
 grant select,
       insert (org_id, name, description, duration_minutes, price, currency, capacity, active),
       update (name, description, duration_minutes, price, currency, capacity, active),
@@ -43,6 +45,8 @@ comment on policy services_select_kernel on app.services is
   'app.prepare_booking reads the booked service (duration, capacity, active) of the row being inserted; app.enforce_plan_limit counts an organization''s services.';
 
 -- ----- app.bookings ---------------------------------------------------------------------
+alter table app.bookings enable row level security;
+alter table app.bookings force row level security;
 grant select,
       insert (org_id, service_id, starts_at, customer_name, customer_email, notes, created_by),
       update (status, cancel_reason)

@@ -1,9 +1,12 @@
 -- The email outbox holds secrets (codes, tokens) until delivered: no API role reads or
--- writes it directly. The SECURITY DEFINER functions of migration 007 do, as
+-- writes it directly. The SECURITY DEFINER functions of sql/kernel/email_outbox.sql do, as
 -- rowguard_kernel, under the policies below.
 
 -- Row ids default to app.uuid_v7(), evaluated as the inserting role.
 grant execute on function app.uuid_v7() to rowguard_kernel;
+alter table auth.email_outbox enable row level security;
+alter table auth.email_outbox force row level security;
+
 grant select, insert, delete, update (attempts, next_attempt_at, last_error, sent_at, gave_up_at, payload)
    on auth.email_outbox to rowguard_kernel;
 

@@ -1,6 +1,6 @@
 -- Finance and analytics of a project (tables: sql/migrations/013_finance.sql). The levels
 -- come from the project kernel (app.my_domain_project_ids, the matrix of
--- sql/migrations/006_project_rbac.sql), computed once per statement:
+-- sql/kernel/role_matrix.sql), computed once per statement:
 --
 --   finance_categories      read: finance READ or analytics READ    create/change (archive): finance MANAGE
 --   financial_records       read live rows: finance READ; soft-deleted ones too: finance MANAGE
@@ -13,6 +13,8 @@
 -- Rows are always compared with the current organization too.
 
 -- ----- app.finance_categories -----------------------------------------------------------
+alter table app.finance_categories enable row level security;
+alter table app.finance_categories force row level security;
 grant select, insert (org_id, project_id, kind, name, archived), update (name, archived)
    on app.finance_categories to rowguard_api;
 
@@ -37,6 +39,8 @@ comment on policy finance_categories_update on app.finance_categories is
   'Finance MANAGE renames and (un)archives categories; project and kind never change (no column grant).';
 
 -- ----- app.financial_records ------------------------------------------------------------
+alter table app.financial_records enable row level security;
+alter table app.financial_records force row level security;
 grant select,
       insert (org_id, project_id, kind, amount, currency, category_id, tags, payment_source,
               payment_reference, occurred_on, description, created_by, updated_by),
@@ -75,6 +79,8 @@ comment on policy financial_records_select_kernel on app.financial_records is
   'app.enforce_plan_limit (via app.count_usage) counts an organization''s records this month.';
 
 -- ----- app.finance_idempotency_keys -----------------------------------------------------
+alter table app.finance_idempotency_keys enable row level security;
+alter table app.finance_idempotency_keys force row level security;
 grant select, insert (org_id, project_id, user_id, key, request_hash), update (request_hash, response, created_at)
    on app.finance_idempotency_keys to rowguard_api;
 
@@ -106,6 +112,8 @@ comment on policy finance_idempotency_keys_delete on app.finance_idempotency_key
   'A POST with a key forgets the caller''s own expired keys (over 24 hours old) in that project: the table holds a day of keys, not all of them.';
 
 -- ----- app.finance_daily_totals ---------------------------------------------------------
+alter table app.finance_daily_totals enable row level security;
+alter table app.finance_daily_totals force row level security;
 grant select on app.finance_daily_totals to rowguard_api;
 create policy finance_daily_totals_select on app.finance_daily_totals for select to rowguard_api
   using (org_id = (select app.current_org_id())
@@ -120,6 +128,8 @@ comment on policy finance_daily_totals_all_kernel on app.finance_daily_totals is
   'Only app.maintain_finance_totals (the statement trigger of financial_records) writes the rollup, from the rows the statement changed.';
 
 -- ----- app.finance_daily_currency_totals ------------------------------------------------
+alter table app.finance_daily_currency_totals enable row level security;
+alter table app.finance_daily_currency_totals force row level security;
 grant select on app.finance_daily_currency_totals to rowguard_api;
 create policy finance_daily_currency_totals_select on app.finance_daily_currency_totals for select to rowguard_api
   using (org_id = (select app.current_org_id())
@@ -134,6 +144,8 @@ comment on policy finance_daily_currency_totals_all_kernel on app.finance_daily_
   'Only app.maintain_finance_totals (the statement trigger of financial_records) writes the rollup, from the rows the statement changed.';
 
 -- ----- app.exchange_rates ---------------------------------------------------------------
+alter table app.exchange_rates enable row level security;
+alter table app.exchange_rates force row level security;
 grant select, insert (org_id, rate_date, from_currency, to_currency, rate), update (rate), delete
    on app.exchange_rates to rowguard_api;
 

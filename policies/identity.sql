@@ -2,6 +2,8 @@
 -- so the rules are about the caller and the people they share the current organization with.
 
 -- ----- auth.users ---------------------------------------------------------------------
+alter table auth.users enable row level security;
+alter table auth.users force row level security;
 -- password_hash is not readable by the API role at all: login reads it through
 -- auth.credentials_for. status is not writable: nobody re-enables themselves.
 -- No INSERT: an account is born only when its mailbox answered (auth.verify_sign_up,

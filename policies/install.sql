@@ -1,5 +1,8 @@
--- tern code package: every ENABLE/FORCE ROW LEVEL SECURITY, every policy and every GRANT
--- the API can use, one file per domain. Install after sql/api (which it grants on).
+-- tern code package: per table, ENABLE + FORCE ROW LEVEL SECURITY, every policy and every
+-- GRANT, one file per domain (a table's rules never span two files:
+-- tests/pgtap/policy_files_test.go). Install after sql/kernel and sql/api (it names and
+-- grants on their functions). The migrations create tables without RLS; nothing can
+-- reach them before this package runs, in the same `rowguard migrate`.
 --
 -- Re-installable: it first drops every policy in the rowguard schemas and every
 -- privilege of rowguard_api and PUBLIC, so this package is the whole truth about who

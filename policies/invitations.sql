@@ -6,6 +6,9 @@
 
 -- The invitee's own auth.users row (email_verified_at; users_update_kernel): identity.sql.
 
+alter table app.invitations enable row level security;
+alter table app.invitations force row level security;
+
 -- token_hash is never readable by the API role: a token is looked up by the kernel only.
 -- token_disclosed_at: set when the development switch shows a token in an answer, cleared
 -- only with a new token (trigger invitations_reissue, which also re-checks authority).
@@ -46,6 +49,9 @@ create policy invitations_update_kernel on app.invitations for update to rowguar
   using (true) with check (accepted_by is null or accepted_by = (select app.current_user_id()));
 comment on policy invitations_update_kernel on app.invitations is
   'app.accept_invitation / app.decline_invitation stamp the invitation accepted (by the caller) or declined; app.lapse_invitations_of_inviter revokes those of an inviter who left or was demoted. The column grant allows nothing else.';
+
+alter table app.invitation_projects enable row level security;
+alter table app.invitation_projects force row level security;
 
 grant select, insert (org_id, invitation_id, project_id, role, finance, analytics)
    on app.invitation_projects to rowguard_api;

@@ -14,6 +14,9 @@
 -- Nothing else. An admin who is not a member reads no project, service, booking,
 -- membership or user of a tenant (tests/pgtap/62_platform_admin.sql proves it).
 
+alter table platform.admin_audit enable row level security;
+alter table platform.admin_audit force row level security;
+
 -- ----- the audit log ------------------------------------------------------------------------
 grant select, insert (actor_user_id, actor, action, org_id, details) on platform.admin_audit to rowguard_api;
 create policy admin_audit_select_platform_admin on platform.admin_audit for select to rowguard_api

@@ -1,7 +1,7 @@
 -- Project memberships: who acts in which project with which project role and domain
 -- levels. The matrix itself (role → default levels; org OWNER/ADMIN act as project
 -- OWNER/ADMIN everywhere) is app.project_role_matrix() and its helpers in
--- sql/migrations/006_project_rbac.sql; these policies only apply it:
+-- sql/kernel/role_matrix.sql; these policies only apply it:
 --   * read:   the members of a project the caller can see, and the caller's own rows;
 --   * write:  project OWNER/ADMIN (so org OWNER/ADMIN too), never above their own
 --             permission (app.within_my_project_permission), and only an OWNER touches
@@ -23,6 +23,9 @@ grant execute on function
   app.effective_level(app.org_role, app.project_role, app.domain_level, app.permission_domain),
   app.invitation_status(timestamptz, timestamptz, timestamptz, timestamptz)
 to rowguard_api, rowguard_kernel;
+
+alter table app.project_members enable row level security;
+alter table app.project_members force row level security;
 
 grant select, insert (org_id, project_id, user_id, role, finance, analytics),
       update (role, finance, analytics), delete

@@ -6,6 +6,8 @@
 -- auth.users (the kernel creates accounts, proves addresses): identity.sql.
 
 -- ----- auth.pending_sign_ups ----------------------------------------------------------
+alter table auth.pending_sign_ups enable row level security;
+alter table auth.pending_sign_ups force row level security;
 grant select, insert, update (recipient, code_hash, password_hash, organization_name, attempts, expires_at, created_at), delete
    on auth.pending_sign_ups to rowguard_kernel;
 
@@ -35,6 +37,8 @@ to rowguard_api;
 -- Updates: users_update_kernel_outside_request (identity.sql).
 
 -- ----- auth.email_sign_in_codes -------------------------------------------------------
+alter table auth.email_sign_in_codes enable row level security;
+alter table auth.email_sign_in_codes force row level security;
 grant select, insert, update (code_hash, expires_at, attempts, created_at), delete
    on auth.email_sign_in_codes to rowguard_kernel;
 
@@ -63,6 +67,8 @@ grant execute on function
 to rowguard_api;
 
 -- ----- auth.password_reset_tokens -----------------------------------------------------
+alter table auth.password_reset_tokens enable row level security;
+alter table auth.password_reset_tokens force row level security;
 grant select, insert, delete on auth.password_reset_tokens to rowguard_kernel;
 
 create policy password_reset_tokens_select_kernel on auth.password_reset_tokens for select to rowguard_kernel
@@ -86,6 +92,8 @@ grant execute on function
 to rowguard_api;
 
 -- ----- auth.oidc_login_states ---------------------------------------------------------
+alter table auth.oidc_login_states enable row level security;
+alter table auth.oidc_login_states force row level security;
 grant select, insert, delete on auth.oidc_login_states to rowguard_kernel;
 
 create policy oidc_login_states_select_kernel on auth.oidc_login_states for select to rowguard_kernel
@@ -102,6 +110,8 @@ comment on policy oidc_login_states_delete_kernel on auth.oidc_login_states is
   'A state is deleted when used or expired.';
 
 -- ----- auth.identities ----------------------------------------------------------------
+alter table auth.identities enable row level security;
+alter table auth.identities force row level security;
 grant select, insert, update (email, last_sign_in_at) on auth.identities to rowguard_kernel;
 
 create policy identities_select_kernel on auth.identities for select to rowguard_kernel
@@ -123,6 +133,9 @@ grant execute on function
   auth.oidc_sign_in(text, text, text)
 to rowguard_api;
 
+alter table auth.reauthentication_codes enable row level security;
+alter table auth.reauthentication_codes force row level security;
+
 -- ----- auth.reauthentication_codes (step-up, migration 020) -----------------------------
 grant select, insert, update (code_hash, expires_at, attempts, created_at), delete
    on auth.reauthentication_codes to rowguard_kernel;
@@ -143,6 +156,9 @@ create policy reauthentication_codes_delete_kernel on auth.reauthentication_code
   using (user_id = (select app.current_user_id()) or expires_at < now());
 comment on policy reauthentication_codes_delete_kernel on auth.reauthentication_codes is
   'The caller''s code is deleted once used or guessed wrong too often; anyone''s once expired.';
+
+alter table auth.reauthentications enable row level security;
+alter table auth.reauthentications force row level security;
 
 -- ----- auth.reauthentications (the step-up audit) ----------------------------------------
 grant insert on auth.reauthentications to rowguard_kernel;

@@ -3,6 +3,8 @@
 -- /v1/auth/me), not only the one in the URL. Changes act on the current organization only.
 
 -- ----- app.organizations --------------------------------------------------------------
+alter table app.organizations enable row level security;
+alter table app.organizations force row level security;
 -- No DELETE: an organization is soft-deleted (app.soft_delete_organization, an OWNER
 -- after a fresh reauthentication) and purged only by `rowguard purge-deleted`.
 grant select, insert (id, name, slug), update (name, slug)
@@ -32,10 +34,12 @@ comment on policy organizations_select_platform_admin on app.organizations is
   'Platform admins read every organization (GET /v1/admin/tenants). Not their data: no other tenant table has an admin policy but subscriptions.';
 
 -- ----- app.memberships ----------------------------------------------------------------
+alter table app.memberships enable row level security;
+alter table app.memberships force row level security;
 -- The API role never INSERTs a membership: the founder's OWNER row is written by trigger
 -- app.add_creator_as_owner and an invitee's by app.accept_invitation (both kernel).
 -- Changing a role and removing a member are the policies below; trigger
--- app.keep_an_owner (migration 006) refuses to leave an organization without an OWNER.
+-- app.keep_an_owner (sql/kernel/organizations.sql) refuses to leave an organization without an OWNER.
 grant select, update (role), delete on app.memberships to rowguard_api;
 
 create policy memberships_select on app.memberships for select to rowguard_api

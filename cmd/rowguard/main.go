@@ -29,7 +29,8 @@ var commands = []struct{ name, synopsis, about string }{
 		"Configured by environment variables (rowguard help lists them); every problem with them is " +
 		"reported at once, one line each."},
 	{"migrate", "migrate [--to N]", "apply the embedded migrations (to the latest, or to version N; going down " +
-		"drops the api schema), then install the sql/api and policies code packages (latest only). Uses " +
+		"first removes the code packages), then install the sql/kernel, sql/api and policies code packages " +
+		"(latest only). Uses " +
 		"MIGRATION_DATABASE_URL, else DATABASE_URL, else the development cluster."},
 	{"policies", "policies [--format text|markdown|json]", "print, read live from the catalog, every exposed table " +
 		"with RLS enabled/forced, each policy (command, roles, USING, WITH CHECK, comment) and a table × command × " +

@@ -74,7 +74,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if v := scalar[int32](t, db.AdminURL, "select version from public.schema_version"); v != latest(t) {
 		t.Fatalf("version = %d, want %d", v, latest(t))
 	}
-	for _, want := range []string{"install code package sql/api", "install code package policies", "(latest)"} {
+	for _, want := range []string{"install code package sql/kernel", "install code package sql/api", "install code package policies", "(latest)"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
@@ -100,7 +100,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	if n := scalar[int](t, db.AdminURL, "select count(*)::int from pg_namespace where nspname in ('auth', 'app', 'api')"); n != 0 {
 		t.Fatalf("%d rowguard schemas left at version 0", n)
 	}
-	if !strings.Contains(log.String(), "code packages (sql/api, policies) are installed only at the latest version") {
+	if !strings.Contains(log.String(), "code packages (sql/kernel, sql/api, policies) are installed only at the latest version") {
 		t.Errorf("no note about code packages:\n%s", log.String())
 	}
 	if err := database.Migrate(ctx, db.AdminURL, database.Latest, nil); err != nil {

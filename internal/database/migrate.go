@@ -31,17 +31,18 @@ type codePackage struct {
 }
 
 var codePackages = []codePackage{
-	{"sql/api", rowguard.APICode},   // the functions first...
-	{"policies", rowguard.Policies}, // ...then RLS, policies and the grants on them
+	{"sql/kernel", rowguard.KernelCode}, // the kernel functions and triggers first...
+	{"sql/api", rowguard.APICode},       // ...then the functions the HTTP layer calls...
+	{"policies", rowguard.Policies},     // ...then RLS, policies and the grants on them
 }
 
 // Migrate brings the database at url to migration target (Latest for the newest).
 //
-// At Latest it then installs the code packages sql/api and policies, which drop and
-// recreate what they own: running Migrate again is harmless. Below Latest it first
-// drops the api schema (the code packages are written against the newest tables) and
-// installs no code package: such a database serves no requests until it is migrated
-// forward again.
+// At Latest it then installs the code packages sql/kernel, sql/api and policies, which
+// (re)create what they own: running Migrate again is harmless. Below Latest it first
+// removes the code packages (the api schema, every policy, every kernel function and
+// trigger: they are written against the newest tables) and installs none: such a
+// database serves no requests until it is migrated forward again.
 //
 // Progress lines go to log (nil discards them). The URL must be a role that may run
 // the migrations: a superuser, or a role with CREATEROLE and CREATE on the database
@@ -83,16 +84,18 @@ func Migrate(ctx context.Context, url string, target int32, log io.Writer) error
 
 	if target < latest {
 		// The code packages are written against the newest tables: remove them before
-		// the tables change under them. (Policies and grants on dropped tables go with
-		// the tables; policies on tables that stay would reference the api schema only
-		// through the functions dropped here.)
+		// the tables change under them. The down migrations hold tables and data only;
+		// the kernel of an older version is installed by that version's binary.
 		if _, err := conn.Exec(ctx, "drop schema if exists api cascade"); err != nil {
 			return fmt.Errorf("migrate: drop the api code package: %w", describe("", err))
+		}
+		if _, err := conn.Exec(ctx, rowguard.KernelUninstall()); err != nil {
+			return fmt.Errorf("migrate: remove the kernel code package: %w", describe("", err))
 		}
 		if err := m.MigrateTo(ctx, target); err != nil {
 			return fmt.Errorf("migrate: %w", describe("", err))
 		}
-		fmt.Fprintf(log, "migrate: at version %d of %d; code packages (sql/api, policies) are installed only at the latest version: run migrate without --to before serving\n", target, latest)
+		fmt.Fprintf(log, "migrate: at version %d of %d; code packages (sql/kernel, sql/api, policies) are installed only at the latest version: run migrate without --to before serving\n", target, latest)
 		return nil
 	}
 

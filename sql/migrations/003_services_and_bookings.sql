@@ -33,8 +33,6 @@ comment on table app.services is 'What an organization sells by appointment. Eve
 comment on column app.services.capacity is 'How many bookings one slot (an overlapping time range) may hold at once.';
 comment on column app.services.price is 'ISO 4217 amount in currency; never summed across currencies.';
 create unique index services_org_id_name_key on app.services (org_id, lower(name));
-create trigger services_touch_updated_at before update on app.services
-  for each row execute function app.touch_updated_at();
 
 -- ---------------------------------------------------------------------------------------
 -- Bookings
@@ -78,99 +76,8 @@ create index bookings_service_id_starts_at_idx on app.bookings (org_id, service_
 create index bookings_customer_email_idx on app.bookings (org_id, lower(customer_email));
 -- The plan limit "bookings per month" counts an organization's bookings since the 1st.
 create index bookings_org_id_created_at_idx on app.bookings (org_id, created_at);
-create trigger bookings_touch_updated_at before update on app.bookings
-  for each row execute function app.touch_updated_at();
 
--- The status machine, in one place. Anything not listed is illegal (→ 409).
-create function app.booking_transition_allowed(p_from app.booking_status, p_to app.booking_status) returns boolean
-language sql immutable parallel safe as $$
-  select (p_from, p_to) in (
-    ('pending'::app.booking_status,   'confirmed'::app.booking_status),
-    ('pending',   'cancelled'), ('pending',   'no_show'),
-    ('confirmed', 'completed'), ('confirmed', 'cancelled'), ('confirmed', 'no_show'))
-$$;
-comment on function app.booking_transition_allowed(app.booking_status, app.booking_status) is
-  'The booking status machine: pending → confirmed → completed; pending/confirmed → cancelled or no_show. completed, cancelled and no_show are final.';
-
--- Statuses that occupy a slot: a cancelled or no-show booking frees its place.
-create function app.booking_holds_slot(p_status app.booking_status) returns boolean
-language sql immutable parallel safe as $$
-  select p_status in ('pending', 'confirmed', 'completed')
-$$;
-
-create function app.guard_booking_update() returns trigger
-language plpgsql as $$
-begin
-  if new.status is distinct from old.status
-     and not app.booking_transition_allowed(old.status, new.status) then
-    raise exception 'a % booking cannot become %', old.status, new.status
-      using errcode = 'RG409', column = 'status';
-  end if;
-  -- What was booked stays booked: only the status (and the reason of a cancellation) move.
-  -- created_by may only become NULL: the foreign key's SET NULL when its creator leaves the
-  -- organization (otherwise nobody who ever booked could leave or be removed).
-  if (new.service_id, new.starts_at, new.ends_at, new.created_at)
-     is distinct from (old.service_id, old.starts_at, old.ends_at, old.created_at)
-     or (new.created_by is not null and new.created_by is distinct from old.created_by) then
-    raise exception 'a booking''s service and time cannot change' using errcode = 'RG409';
-  end if;
-  return new;
-end
-$$;
-comment on function app.guard_booking_update() is 'BEFORE UPDATE on bookings: only legal status transitions; service and time are fixed once booked.';
-create trigger bookings_guard_update before update on app.bookings
-  for each row execute function app.guard_booking_update();
-
--- ends_at from the service, and the capacity rule. Race-free: a transaction-scoped
--- advisory lock per service serializes concurrent bookings of one service, and in READ
--- COMMITTED the count after the lock sees every booking committed before it.
--- Counting overlapping bookings (not the peak overlap) is conservative: a booking is
--- refused when `capacity` bookings already overlap its time range.
--- SECURITY DEFINER (kernel): the rule must hold whatever the caller may read.
-grant usage, create on schema app to rowguard_kernel;
-set local role rowguard_kernel;
-
-create function app.prepare_booking() returns trigger
-language plpgsql security definer set search_path = '' as $$
-declare
-  v_service app.services;
-  v_taken   int;
-begin
-  select * into v_service from app.services s where s.org_id = new.org_id and s.id = new.service_id;
-  if not found then
-    raise exception 'service not found' using errcode = 'RG422', column = 'service_id';
-  end if;
-  if not v_service.active then
-    raise exception 'this service is not bookable (inactive)' using errcode = 'RG422', column = 'service_id';
-  end if;
-  new.ends_at := new.starts_at + pg_catalog.make_interval(mins => v_service.duration_minutes);
-
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('rowguard.booking:' || new.service_id::text, 0));
-  select count(*) into v_taken
-    from app.bookings b
-   where b.org_id = new.org_id and b.service_id = new.service_id
-     and b.starts_at < new.ends_at and b.ends_at > new.starts_at
-     and app.booking_holds_slot(b.status);
-  if v_taken >= v_service.capacity then
-    raise exception 'this slot is fully booked (capacity %)', v_service.capacity
-      using errcode = 'RG409', column = 'starts_at';
-  end if;
-  return new;
-end
-$$;
-comment on function app.prepare_booking() is
-  'BEFORE INSERT on bookings: ends_at from the service''s duration; refuses an inactive service and a slot already holding capacity bookings (lock per service, so concurrent bookings cannot overbook).';
-grant execute on function app.prepare_booking() to rowguard_owner;
-
-set local role rowguard_owner;
-revoke create on schema app from rowguard_kernel;
-create trigger bookings_prepare before insert on app.bookings
-  for each row execute function app.prepare_booking();
-
-alter table app.services enable row level security;
-alter table app.services force row level security;
-alter table app.bookings enable row level security;
-alter table app.bookings force row level security;
+grant usage on schema app to rowguard_kernel;
 
 reset role;
 
@@ -179,11 +86,10 @@ reset role;
 set local role rowguard_owner;
 drop table app.bookings;
 drop table app.services;
-drop function app.guard_booking_update();
-drop function app.booking_holds_slot(app.booking_status);
-drop function app.booking_transition_allowed(app.booking_status, app.booking_status);
+drop function if exists app.guard_booking_update();
+drop function if exists app.booking_holds_slot(app.booking_status);
+drop function if exists app.booking_transition_allowed(app.booking_status, app.booking_status);
 drop type app.booking_status;
-reset role;
 set local role rowguard_kernel;
-drop function app.prepare_booking();
+drop function if exists app.prepare_booking();
 reset role;

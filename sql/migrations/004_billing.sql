@@ -75,8 +75,6 @@ create table app.subscriptions (
 );
 comment on table app.subscriptions is 'An organization''s standing with the platform: its plan, and whether an operator suspended it. One row per organization, created with it.';
 comment on column app.subscriptions.suspended_at is 'Set by a platform admin; while set, auth.begin_request refuses every request in the organization (RGS03).';
-create trigger subscriptions_touch_updated_at before update on app.subscriptions
-  for each row execute function app.touch_updated_at();
 
 create type app.checkout_status as enum ('open', 'completed');
 
@@ -106,190 +104,14 @@ create table platform.webhook_events (
 );
 comment on table platform.webhook_events is 'Every payment-provider event processed, by the provider''s event id: a redelivered event finds its row and changes nothing (exactly-once).';
 
-alter table platform.plans          enable row level security;
-alter table platform.plans          force row level security;
-alter table platform.limit_kinds    enable row level security;
-alter table platform.limit_kinds    force row level security;
-alter table platform.plan_limits    enable row level security;
-alter table platform.plan_limits    force row level security;
-alter table app.subscriptions       enable row level security;
-alter table app.subscriptions       force row level security;
-alter table app.checkout_sessions   enable row level security;
-alter table app.checkout_sessions   force row level security;
-alter table platform.webhook_events enable row level security;
-alter table platform.webhook_events force row level security;
-
 -- Platform admins (operators) manage plans and tenants. A column, not a table: the API
 -- role has no column grant on it, so no HTTP request can set it; only `rowguard admin
 -- grant` (auth.grant_platform_admin, run with the migration role) does.
 alter table auth.users add column if not exists is_platform_admin boolean not null default false;
 comment on column auth.users.is_platform_admin is 'Operator of the whole platform. Set only by `rowguard admin grant EMAIL`; policies name it through app.is_platform_admin().';
 
-create function app.billing_period_start() returns timestamptz
-language sql stable parallel safe as $$
-  select pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC')
-$$;
-comment on function app.billing_period_start() is 'Start of the current billing period: the calendar month, in UTC.';
-
--- ---------------------------------------------------------------------------------------
--- Kernel helpers (SECURITY DEFINER, rowguard_kernel, search_path '')
--- ---------------------------------------------------------------------------------------
+-- The kernel's helpers (sql/kernel) run as rowguard_kernel.
 grant usage on schema platform to rowguard_kernel;
-grant create on schema app, platform to rowguard_kernel;
-set local role rowguard_kernel;
-
-create function app.add_free_subscription() returns trigger
-language plpgsql security definer set search_path = '' as $$
-begin
-  insert into app.subscriptions (org_id, plan_code) values (new.id, 'free');
-  return null;
-end
-$$;
-comment on function app.add_free_subscription() is 'AFTER INSERT on organizations: every organization starts on the free plan.';
-grant execute on function app.add_free_subscription() to rowguard_owner;
-
--- How many rows of a kind an organization has (this period when per_month). NULL when
--- the kind's table does not exist yet.
-create function app.count_usage(p_org_id uuid, p_kind platform.limit_kinds) returns bigint
-language plpgsql stable security definer set search_path = '' as $$
-declare
-  v_used bigint;
-begin
-  if pg_catalog.to_regclass(p_kind.counted_table) is null then
-    return null;
-  end if;
-  execute pg_catalog.format('select count(*) from %s where org_id = $1 and created_at >= $2',
-                            pg_catalog.to_regclass(p_kind.counted_table))
-     into v_used
-    using p_org_id, case when p_kind.per_month then app.billing_period_start() else '-infinity'::timestamptz end;
-  return v_used;
-end
-$$;
-comment on function app.count_usage(uuid, platform.limit_kinds) is 'Rows of one limit kind an organization holds (this month for per-month kinds). Kernel-internal: the API cannot call it.';
-
-create function app.enforce_plan_limit() returns trigger
-language plpgsql security definer set search_path = '' as $$
-declare
-  v_kind  platform.limit_kinds;
-  v_plan  text;
-  v_max   int;
-  v_used  bigint;
-begin
-  select * into strict v_kind from platform.limit_kinds k where k.kind = tg_argv[0];
-  v_plan := coalesce((select s.plan_code from app.subscriptions s where s.org_id = new.org_id), 'free');
-  select l.max_count into v_max from platform.plan_limits l where l.plan_code = v_plan and l.kind = v_kind.kind;
-  if v_max is null then
-    return new; -- unlimited on this plan
-  end if;
-  -- Serialize inserts of one kind in one organization: in READ COMMITTED the count below
-  -- then sees every row committed before the lock was granted, so two concurrent inserts
-  -- cannot both take the last place.
-  perform pg_catalog.pg_advisory_xact_lock(
-    pg_catalog.hashtextextended('rowguard.plan_limit:' || new.org_id::text || ':' || v_kind.kind, 0));
-  v_used := app.count_usage(new.org_id, v_kind);
-  if v_used >= v_max then
-    raise exception 'the % plan allows % %; upgrade the plan to add more', v_plan, v_max, v_kind.description
-      using errcode = 'RG402', column = v_kind.kind;
-  end if;
-  return new;
-end
-$$;
-comment on function app.enforce_plan_limit() is
-  'BEFORE INSERT trigger, argument: a platform.limit_kinds kind. Refuses the row (RG402 plan-limit-reached) when the organization''s plan limit of that kind is reached. Race-free: a transaction lock per organization and kind.';
-grant execute on function app.enforce_plan_limit() to rowguard_owner;
-
-create function app.is_platform_admin() returns boolean
-language plpgsql stable security definer set search_path = '' as $$
-begin
-  return coalesce((select u.is_platform_admin
-                     from auth.users u
-                    where u.id = nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid
-                      and u.status = 'active'), false);
-end
-$$;
-comment on function app.is_platform_admin() is 'Whether the caller is an active platform admin. Policies: (select app.is_platform_admin()).';
-
-create function app.plan_usage(p_org_id uuid) returns json
-language plpgsql stable security definer set search_path = '' as $$
-declare
-  v_plan text;
-begin
-  -- Usage is the organization's own business: its members, and platform admins.
-  if not ((p_org_id = app.current_org_id() and app.current_org_role() is not null) or app.is_platform_admin()) then
-    raise exception 'organization not found' using errcode = 'RG404';
-  end if;
-  v_plan := coalesce((select s.plan_code from app.subscriptions s where s.org_id = p_org_id), 'free');
-  return (select pg_catalog.json_agg(pg_catalog.json_build_object(
-                   'kind', k.kind, 'per_month', k.per_month, 'limit', l.max_count,
-                   'used', coalesce(app.count_usage(p_org_id, k), 0)) order by k.kind)
-            from platform.limit_kinds k
-            left join platform.plan_limits l on l.kind = k.kind and l.plan_code = v_plan);
-end
-$$;
-comment on function app.plan_usage(uuid) is 'Per limit kind: the organization''s limit (null: unlimited) and usage. Only for its members and platform admins (else RG404).';
-
--- The payment provider's webhook, after the HTTP layer verified its signature. The
--- event id is recorded first: a redelivery finds it and changes nothing. The plan comes
--- from our own checkout row (named by client_reference_id), never from the payload.
-create function app.apply_payment_event(p_event_id text, p_type text, p_checkout_id uuid,
-                                        p_customer_id text, p_subscription_id text) returns json
-language plpgsql volatile security definer set search_path = '' as $$
-declare
-  v_org     uuid;
-  v_plan    text;
-  v_outcome text;
-begin
-  insert into platform.webhook_events (event_id, type, outcome) values (p_event_id, p_type, 'processing')
-  on conflict (event_id) do nothing;
-  if not found then
-    return pg_catalog.json_build_object('event_id', p_event_id, 'outcome', 'duplicate');
-  end if;
-
-  case p_type
-  when 'checkout.session.completed' then
-    update app.checkout_sessions c set status = 'completed', completed_at = pg_catalog.now()
-     where c.id = p_checkout_id and c.status = 'open'
-    returning c.org_id, c.plan_code into v_org, v_plan;
-    if v_org is null then
-      v_outcome := 'ignored: no open checkout session with this reference';
-    else
-      update app.subscriptions s
-         set plan_code = v_plan, plan_changed_at = pg_catalog.now(),
-             provider_customer_id = coalesce(p_customer_id, s.provider_customer_id),
-             provider_subscription_id = coalesce(p_subscription_id, s.provider_subscription_id)
-       where s.org_id = v_org;
-      v_outcome := 'plan changed to ' || v_plan;
-    end if;
-  when 'customer.subscription.deleted' then
-    update app.subscriptions s
-       set plan_code = 'free', plan_changed_at = pg_catalog.now(), provider_subscription_id = null
-     where p_subscription_id is not null and s.provider_subscription_id = p_subscription_id
-    returning s.org_id into v_org;
-    v_outcome := case when v_org is null then 'ignored: unknown subscription' else 'plan changed to free' end;
-  else
-    v_outcome := 'ignored: event type not handled';
-  end case;
-
-  update platform.webhook_events e set outcome = v_outcome, org_id = v_org where e.event_id = p_event_id;
-  return pg_catalog.json_build_object('event_id', p_event_id, 'outcome', v_outcome);
-end
-$$;
-comment on function app.apply_payment_event(text, text, uuid, text, text) is
-  'POST /v1/billing/webhook, after the signature is verified: records the event id (a duplicate changes nothing) and applies it — checkout.session.completed moves the organization of our checkout row to its plan; customer.subscription.deleted returns it to free.';
-
-set local role rowguard_owner;
-revoke create on schema app, platform from rowguard_kernel;
-
-create trigger organizations_add_free_subscription after insert on app.organizations
-  for each row execute function app.add_free_subscription();
-create trigger memberships_plan_limit before insert on app.memberships
-  for each row execute function app.enforce_plan_limit('members');
-create trigger projects_plan_limit before insert on app.projects
-  for each row execute function app.enforce_plan_limit('projects');
-create trigger services_plan_limit before insert on app.services
-  for each row execute function app.enforce_plan_limit('services');
-create trigger bookings_plan_limit before insert on app.bookings
-  for each row execute function app.enforce_plan_limit('bookings_per_month');
 
 reset role;
 -- Organizations that exist already start on the free plan too. As the migration's own
@@ -302,25 +124,23 @@ insert into app.subscriptions (org_id) select id from app.organizations;
 set local role rowguard_owner;
 -- policies/billing.sql put a kernel policy on a table that stays.
 drop policy if exists projects_select_kernel on app.projects;
-drop trigger bookings_plan_limit on app.bookings;
-drop trigger services_plan_limit on app.services;
-drop trigger projects_plan_limit on app.projects;
-drop trigger memberships_plan_limit on app.memberships;
-drop trigger organizations_add_free_subscription on app.organizations;
+drop trigger if exists bookings_plan_limit on app.bookings;
+drop trigger if exists services_plan_limit on app.services;
+drop trigger if exists projects_plan_limit on app.projects;
+drop trigger if exists memberships_plan_limit on app.memberships;
+drop trigger if exists organizations_add_free_subscription on app.organizations;
 drop table app.checkout_sessions;
 drop type app.checkout_status;
 drop table app.subscriptions;
-drop function app.billing_period_start();
+drop function if exists app.billing_period_start();
 alter table auth.users drop column is_platform_admin;
-reset role;
 set local role rowguard_kernel;
-drop function app.apply_payment_event(text, text, uuid, text, text);
-drop function app.enforce_plan_limit();
-drop function app.count_usage(uuid, platform.limit_kinds);
-drop function app.add_free_subscription();
-drop function app.plan_usage(uuid);
-drop function app.is_platform_admin();
-reset role;
+drop function if exists app.apply_payment_event(text, text, uuid, text, text);
+drop function if exists app.enforce_plan_limit();
+drop function if exists app.count_usage(uuid, platform.limit_kinds);
+drop function if exists app.add_free_subscription();
+drop function if exists app.plan_usage(uuid);
+drop function if exists app.is_platform_admin();
 set local role rowguard_owner;
 drop schema platform cascade;
 reset role;

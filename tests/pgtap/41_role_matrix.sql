@@ -277,7 +277,7 @@ end
 $$;
 
 -- THE PERMISSION EXPECTATION: each actor's effective role and domain levels in Apollo
--- (NULL: no access), as the README matrix states them; compared below with what the
+-- (NULL: no access), as the matrix of docs/roles.md states them; compared below with what the
 -- kernel helpers answer for every role threshold and every domain level.
 create temp table permission_expectation (actor text primary key, role app.project_role, finance app.domain_level, analytics app.domain_level);
 insert into permission_expectation values
