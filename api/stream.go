@@ -53,7 +53,7 @@ func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, start func(
 	if id, ok := mux.Vars(r)["org_id"]; ok {
 		orgID = id
 	}
-	br := conn.SendBatch(ctx, RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(r.Context()), query, args...))
+	br := conn.SendBatch(ctx, requestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(r.Context()), s.traceID(ctx), query, args...))
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
 		s.fail(w, r, err)

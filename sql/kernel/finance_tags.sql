@@ -69,12 +69,13 @@ returns void
 language plpgsql volatile security definer set search_path = '' as $$
 begin
   perform pg_catalog.set_config('app.audit_tag_summary', '', true);
-  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id,
+  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id, trace_id,
                              table_name, row_id, action, old_values, new_values)
   values (app.current_org_id(),
           nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid,
           nullif(pg_catalog.current_setting('app.session_id', true), '')::uuid,
           nullif(pg_catalog.current_setting('app.request_id', true), ''),
+          nullif(pg_catalog.current_setting('app.trace_id', true), ''),
           'app.financial_records', null, 'UPDATE',
           pg_catalog.jsonb_build_object('project_id', p_project_id, 'tags', pg_catalog.jsonb_build_array(p_from)),
           pg_catalog.jsonb_build_object('project_id', p_project_id,
