@@ -31,7 +31,7 @@ type Actor struct {
 var Actors = []Actor{
 	{"org_owner", "org OWNER", "alice"},
 	{"org_admin", "org ADMIN", "adam"},
-	{"org_member", "org MEMBER (in no project)", "mary"},
+	{"org_member", "org MEMBER", "mary"},
 	{"proj_owner", "project OWNER", "olga"},
 	{"proj_admin", "project ADMIN", "paul"},
 	{"analyst", "project ANALYST", "ana"},
@@ -174,7 +174,7 @@ var Expectations = []Expectation{
 	{"app.project_members", "DELETE", "remove OWNER olga", []string{"org_owner", "proj_owner"},
 		`delete from app.project_members where user_id = 'a5000000-0000-4000-8000-000000000005'`, "not an OWNER"},
 	{"app.project_members", "DELETE", "leave (oneself)", []string{"proj_owner", "proj_admin", "analyst", "viewer"},
-		`delete from app.project_members where user_id = app.current_user_id()`, "(no project membership of their own to leave)"},
+		`delete from app.project_members where user_id = app.current_user_id()`, "not themselves (no project membership of their own)"},
 	// invitations
 	{"app.invitations", "SELECT", "inv_a", []string{"org_owner", "org_admin"},
 		`select from app.invitations where id = 'aaaaaaaa-0000-4000-8000-0000000000f1'`, ""},
@@ -271,7 +271,7 @@ var Expectations = []Expectation{
 	{"app.financial_records", "UPDATE", "restore rec_a2", []string{"org_owner", "org_admin", "proj_owner", "proj_admin"},
 		`update app.financial_records set deleted_at = null, updated_by = app.current_user_id() where id = 'aaaaaaaa-0000-4000-8000-0000000002a2'`, ""},
 	{"app.financial_records", "UPDATE", "rec_a1 signed by nina", nil,
-		`update app.financial_records set updated_by = 'aa000000-0000-4000-8000-00000000000a' where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'`, "signed in their own name only"},
+		`update app.financial_records set updated_by = 'aa000000-0000-4000-8000-00000000000a' where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'`, "as updated by themselves only"},
 	{"app.financial_records", "DELETE", "rec_a1", nil,
 		`delete from app.financial_records where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'`, ""},
 	{"app.finance_idempotency_keys", "SELECT", "paul's key", []string{"proj_admin"},
