@@ -19,7 +19,7 @@ import (
 // json.Compact; BenchmarkCompactJSON compares the two: on a page of 20 projects
 // (7.6 KB, 7.0 KB compact) about 10 µs and no allocation, json.Compact about 50 µs
 // (2 cores, shared machine). tests/load's API/direct ratio did not move beyond its
-// noise (README, One JSON style).
+// noise (docs/endpoints.md, One JSON style).
 
 // compactBuffers recycles the buffers of compacted answers.
 var compactBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

@@ -11,7 +11,7 @@ import (
 // .example (RFC 2606): with SMTP configured, the invitation the demo queues goes nowhere.
 
 // demoDevPassword is the password of every demo account when the database is the
-// development cluster and no --password is given (documented in README).
+// development cluster and no --password is given (documented in docs/demo.md and the README).
 const demoDevPassword = "rowguard-demo"
 
 // demoGrant is a project role given with an invitation; empty levels take the role's

@@ -78,7 +78,7 @@ func seedDemoCmd(args []string, stdout, stderr io.Writer) error {
 	if errors.Is(err, errDemoThere) {
 		fmt.Fprintf(stdout, "the demo is already there (%s exists): nothing was changed.\n", demoOrgs[0].owner)
 		if cfg.DevMode() {
-			fmt.Fprintf(stdout, "Its accounts are those of README (Try it with data); unless the first run was given --password, theirs is %s.\n", demoDevPassword)
+			fmt.Fprintf(stdout, "Its accounts are those of docs/demo.md; unless the first run was given --password, theirs is %s.\n", demoDevPassword)
 		} else {
 			fmt.Fprintln(stdout, "Its accounts and their password are those the run that created it printed.")
 		}

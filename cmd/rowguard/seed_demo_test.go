@@ -340,20 +340,17 @@ func TestSeedDemoCommandLine(t *testing.T) {
 	}
 }
 
-// README's table of the demo accounts names exactly the accounts of demoOrgs.
-func TestREADMEListsTheDemoAccounts(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// docs/demo.md's table of the demo accounts names exactly the accounts of demoOrgs,
+// and the README's short version gives the development password.
+func TestDemoDocListsTheDemoAccounts(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/demo.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(readme), "### Try it with data")
-	section, _, _ = strings.Cut(section, "\n## ")
-	if !ok {
-		t.Fatal("README.md has no ### Try it with data section")
-	}
-	var inREADME, inPlan []string
+	section := string(doc)
+	var inDoc, inPlan []string
 	for _, m := range regexp.MustCompile("(?m)^\\| `([^`]+@[^`]+)` \\|").FindAllStringSubmatch(section, -1) {
-		inREADME = append(inREADME, m[1])
+		inDoc = append(inDoc, m[1])
 	}
 	for _, o := range demoOrgs {
 		inPlan = append(inPlan, o.owner)
@@ -361,10 +358,17 @@ func TestREADMEListsTheDemoAccounts(t *testing.T) {
 			inPlan = append(inPlan, m.email)
 		}
 	}
-	if !slices.Equal(inREADME, inPlan) {
-		t.Errorf("README's demo accounts %v, seed-demo's %v", inREADME, inPlan)
+	if !slices.Equal(inDoc, inPlan) {
+		t.Errorf("docs/demo.md's demo accounts %v, seed-demo's %v", inDoc, inPlan)
 	}
 	if !strings.Contains(section, "`"+demoDevPassword+"`") {
+		t.Errorf("docs/demo.md does not give the development password %q", demoDevPassword)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "`"+demoDevPassword+"`") {
 		t.Errorf("README does not give the development password %q", demoDevPassword)
 	}
 }

@@ -32,7 +32,8 @@ type Variable struct {
 	Meaning string
 }
 
-// Variables lists every variable rowguard reads, for `rowguard help` and the README.
+// Variables lists every variable rowguard reads, for `rowguard help` and
+// docs/configuration.md (a test holds that table to this list).
 var Variables = []Variable{
 	{"DATABASE_URL", "(unset: development mode)", "PostgreSQL URL the server logs in with: a role that is NOSUPERUSER, NOBYPASSRLS, owns nothing and is a member of rowguard_api. Unset: `rowguard serve` starts a private cluster in ROWGUARD_DATA_DIR, migrates it and uses the login role rowguard_app."},
 	{"MIGRATION_DATABASE_URL", "DATABASE_URL", "PostgreSQL URL `rowguard migrate` uses: the owner of the rowguard objects or a superuser (the first run creates the roles, so it needs CREATEROLE)."},
@@ -59,7 +60,7 @@ var Variables = []Variable{
 	{"ROWGUARD_RATE_LIMIT_SIGN_UP_ADDRESS", "20/1h", "Sign-ups (POST /v1/auth/register) per client address."},
 	{"ROWGUARD_RATE_LIMIT_SIGN_UP_ACCOUNT", "5/1h", "Sign-ups per email address signed up (each sends that address an email)."},
 	{"ROWGUARD_RATE_LIMIT_EMAIL_ACCOUNT_ADDRESS", "5/15m", "Sign-in codes and reset emails asked for, per email and client address (while one is live, asking again sends nothing)."},
-	{"ROWGUARD_PASSWORD_MEMORY_KIB", "19456", "Argon2id memory cost of new password hashes, in KiB (8192 to 1048576). Each concurrent login holds this much memory; see README for the latency it costs."},
+	{"ROWGUARD_PASSWORD_MEMORY_KIB", "19456", "Argon2id memory cost of new password hashes, in KiB (8192 to 1048576). Each concurrent login holds this much memory; see docs/benchmarks.md for the latency it costs."},
 	{"ROWGUARD_PASSWORD_ITERATIONS", "2", "Argon2id time cost (passes), 1 to 16."},
 	{"ROWGUARD_PASSWORD_PARALLELISM", "1", "Argon2id lanes per hash, 1 to 16."},
 	{"ROWGUARD_MAX_BODY_BYTES", "1MiB", "Largest request body accepted (bytes, or with KiB/MiB/KB/MB), 1KiB to 64MiB; larger → 413."},

@@ -169,7 +169,7 @@ logfile = %s
 
 // URL connects to database through the bouncer as user. pgx's default cache of
 // protocol-level prepared statements breaks behind PgBouncer before 1.21 in transaction
-// mode, so the URL asks for default_query_exec_mode=exec (see README, Operations).
+// mode, so the URL asks for default_query_exec_mode=exec (see docs/operations.md).
 func (b *PgBouncer) URL(user, database string) string {
 	u := url.URL{Scheme: "postgres", User: url.User(user), Host: b.Addr, Path: "/" + database,
 		RawQuery: "sslmode=disable&default_query_exec_mode=exec"}

@@ -42,7 +42,7 @@ var Actors = []Actor{
 }
 
 // Levels is one actor's effective project role and finance/analytics level in Apollo
-// ("" = no access), as the README's role matrix states them.
+// ("" = no access), as the matrix of docs/roles.md states them.
 type Levels struct {
 	Actor     string `json:"actor"`
 	Role      string `json:"role"`

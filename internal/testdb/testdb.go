@@ -132,6 +132,31 @@ func New(t testing.TB) *DB {
 	return db
 }
 
+// NewEmpty returns a fresh, empty database (a copy of template0: no migration, no
+// rowguard schema) on the same server as New's, dropped when t ends: for tests that
+// migrate or install something themselves. The cluster-wide roles exist already (the
+// package's template was migrated first), as they would on a shared server. The
+// package's TestMain must call Main (or Run).
+func NewEmpty(t testing.TB) *DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := server0(ctx)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	db, err := s.create(ctx, "template0")
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.drop(context.Background(), db.Name); err != nil {
+			t.Errorf("testdb: %v", err)
+		}
+	})
+	return db
+}
+
 // NewDB is New outside a test (for example in TestMain, inside Run): the database is
 // dropped when Run returns.
 func NewDB(ctx context.Context) (*DB, error) {
@@ -145,18 +170,27 @@ var (
 )
 
 func newDB(ctx context.Context) (*DB, *server, error) {
+	s, err := server0(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := s.create(ctx, s.template)
+	return db, s, err
+}
+
+// server0 returns the package's server, started (and its template migrated) on first use.
+func server0(ctx context.Context) (*server, error) {
 	mu.Lock()
 	s := current
 	mu.Unlock()
 	if s == nil {
-		return nil, nil, errors.New("call testdb.Main(m) from the package's TestMain (or wrap m.Run in testdb.Run)")
+		return nil, errors.New("call testdb.Main(m) from the package's TestMain (or wrap m.Run in testdb.Run)")
 	}
 	s.once.Do(func() { s.err = s.init(ctx) })
 	if s.err != nil {
-		return nil, nil, s.err
+		return nil, s.err
 	}
-	db, err := s.create(ctx)
-	return db, s, err
+	return s, nil
 }
 
 // server is the PostgreSQL server of one test package: a private cluster, or the
@@ -253,20 +287,24 @@ func (s *server) startCluster(ctx context.Context) error {
 	return nil
 }
 
-func (s *server) create(ctx context.Context) (*DB, error) {
+// create clones template: s.template (migrated) or template0 (empty).
+func (s *server) create(ctx context.Context, template string) (*DB, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock() // one clone at a time: the template must have no other user
 	s.seq++
 	name := fmt.Sprintf("%s_%d", s.prefix, s.seq)
-	err := s.exec(ctx, "create database "+pgx.Identifier{name}.Sanitize()+" template "+pgx.Identifier{s.template}.Sanitize()+s.strategy)
+	err := s.exec(ctx, "create database "+pgx.Identifier{name}.Sanitize()+" template "+pgx.Identifier{template}.Sanitize()+s.strategy)
 	if err != nil {
 		return nil, fmt.Errorf("create database %s: %w", name, err)
 	}
 	s.created[name] = true
 	// Database privileges are not copied from the template: repeat migration 001's
-	// grant, so that migrating the clone again (the owner creates schemas) works.
-	if err := s.exec(ctx, "grant create on database "+pgx.Identifier{name}.Sanitize()+" to rowguard_owner"); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", name, err)
+	// grant, so that migrating the clone again (the owner creates schemas) works. An
+	// empty database gets it from migration 001 like any other.
+	if template == s.template {
+		if err := s.exec(ctx, "grant create on database "+pgx.Identifier{name}.Sanitize()+" to rowguard_owner"); err != nil {
+			return nil, fmt.Errorf("create database %s: %w", name, err)
+		}
 	}
 	db := &DB{Name: name, AdminURL: withDB(s.adminURL, name, "", ""), AppURL: withDB(s.adminURL, name, AppRole, "")}
 	if s.external {

@@ -107,3 +107,14 @@ func TestWithDB(t *testing.T) {
 		}
 	}
 }
+
+func TestNewEmptyHasNoRowguardSchema(t *testing.T) {
+	db := NewEmpty(t)
+	var n int
+	var versionTable *string
+	err := db.AdminPool(t).QueryRow(context.Background(),
+		"select (select count(*) from pg_namespace where nspname in ('auth', 'app', 'api', 'platform')), to_regclass('public.schema_version')::text").Scan(&n, &versionTable)
+	if err != nil || n != 0 || versionTable != nil {
+		t.Fatalf("an empty database has %d rowguard schemas and version table %v (err %v)", n, versionTable, err)
+	}
+}

@@ -446,7 +446,7 @@ func (e *env) check(t testing.TB, r *response) {
 
 // checkCompactJSON fails t unless a JSON answer (application/json or
 // application/problem+json) is laid out as encoding/json writes it: compact, whether
-// Go or Postgres built it (README, One JSON style). Every answer of the suite passes
+// Go or Postgres built it (docs/endpoints.md, One JSON style). Every answer of the suite passes
 // here; TestOneJSONStyle makes sure every documented route has answered.
 func checkCompactJSON(t testing.TB, r *response) {
 	t.Helper()

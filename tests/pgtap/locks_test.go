@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// A reviewer runs this suite against a live deployment (README, For security
-// reviewers), where each file's transaction lasts seconds. Row locks on the file's own
+// A reviewer runs this suite against a live deployment (docs/security-review.md),
+// where each file's transaction lasts seconds. Row locks on the file's own
 // fixtures are harmless there; a lock on a whole live table is not: TRUNCATE, ALTER
 // TABLE … DISABLE TRIGGER or a foreign key to app.projects would stall every request
 // touching that table until the file rolls back. So every statement that locks a table

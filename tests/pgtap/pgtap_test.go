@@ -1,7 +1,7 @@
 // Package pgtap runs the pgTAP suite in this folder with pg_prove, so `go test ./...`
 // covers the SQL kernel too. The .sql files need nothing from Go: a reviewer runs them
-// with plain `pg_prove -d <db> *.sql` against any deployment (README, For security
-// reviewers). So the suite runs twice here: on an empty migrated database, and on one
+// with plain `pg_prove -d <db> *.sql` against any deployment (docs/security-review.md).
+// So the suite runs twice here: on an empty migrated database, and on one
 // full of other tenants' rows (seed-demo, then testdata/activity.sql), and each time
 // every table must be exactly as it was before (no side effects).
 package pgtap

@@ -56,7 +56,7 @@ func (o options) acquire() time.Duration {
 	return o.requestTimeout / 5
 }
 
-// report of one fault run: the figures README quotes, and every broken promise.
+// report of one fault run: the figures docs/testing.md quotes, and every broken promise.
 type report struct {
 	Requests        int                      `json:"requests"`
 	Drive           time.Duration            `json:"drive_ns"`
