@@ -32,7 +32,7 @@ var commands = []struct{ name, synopsis, about string }{
 		"first removes the code packages), then install the sql/kernel, sql/api and policies code packages " +
 		"(latest only). Uses " +
 		"MIGRATION_DATABASE_URL, else DATABASE_URL, else the development cluster."},
-	{"policies", "policies [--format text|markdown|json] [--who-can] | policies who-can [--format F] | policies diff [--format F] OLD.json NEW.json|--against DATABASE_URL OLD.json",
+	{"policies", "policies [--format text|markdown|json] [--who-can] | policies who-can | policies diff [--against URL] OLD.json [NEW.json]",
 		"print, read live from the catalog, every exposed table with RLS enabled/forced, each policy (command, roles, " +
 			"USING, WITH CHECK, comment), a table × command × role summary, the table and column grants of each role, and " +
 			"every function rowguard_api may execute (SECURITY DEFINER or INVOKER, owner, pinned search_path, volatility). " +
@@ -45,7 +45,8 @@ var commands = []struct{ name, synopsis, about string }{
 			"transaction (needs a superuser), exit 1 when Postgres disagrees with the declared expectation table. " +
 			"diff: the access delta between two JSON reports (or a report and a live database): policies added, " +
 			"removed or changed (USING/WITH CHECK), grants gained or lost, functions, who-can cells; exit 0 for no " +
-			"change, 3 for a change, 1 when the new side breaks a rule. Connects like migrate."},
+			"change, 3 for a change, 1 when the new side breaks a rule. who-can and diff take --format too. Connects " +
+			"like migrate (diff --against: that URL). See docs/dba-guide.md."},
 	{"admin", "admin grant|revoke|disable|enable EMAIL", "grant or revoke: make (or unmake) the user with this " +
 		"email a platform admin: the only way to, never over HTTP. disable: disable the account (every live " +
 		"session is revoked at once: its access tokens fail on their next request, its refresh tokens are " +

@@ -105,7 +105,7 @@ func TestPoliciesReport(t *testing.T) {
 	code, out, _ = runArgs(t, "policies")
 	if code != 0 || !strings.Contains(out, "app.projects  (RLS enabled: yes, forced: yes, ") ||
 		!strings.Contains(out, "  app.invitations\n    rowguard_api: INSERT (org_id, email, role, token_hash, expires_at, invited_by); SELECT (org_id, id, email, role, expires_at,") ||
-		!regexp.MustCompile(`app\.my_project_ids\(app\.project_role\) +DEFINER +rowguard_kernel +'' +STABLE +plpgsql`).MatchString(out) {
+		!regexp.MustCompile(`DEFINER +rowguard_kernel +'' +STABLE +plpgsql +app\.my_project_ids\(app\.project_role\)\n`).MatchString(out) {
 		t.Errorf("text: exit %d\n%s", code, out)
 	}
 	if code, _, _ := runArgs(t, "policies", "--format", "yaml"); code != 2 {

@@ -42,7 +42,7 @@ func (t Table) grantRoles() []string {
 
 func (f Function) searchPathWords() string {
 	if f.SearchPath == nil {
-		return "NOT PINNED"
+		return "not pinned"
 	}
 	if *f.SearchPath == "" || *f.SearchPath == `""` {
 		return `''`
@@ -64,9 +64,9 @@ func (r *Report) writeGrantsText(b *strings.Builder) {
 		}
 	}
 	fmt.Fprintf(b, "\nFunctions %s may execute (%d):\n", APIRole, len(r.Functions))
-	rows := [][]string{{"function", "security", "owner", "search_path", "volatility", "language"}}
+	rows := [][]string{{"security", "owner", "search_path", "volatility", "language", "function"}}
 	for _, f := range r.Functions {
-		rows = append(rows, []string{f.Signature, f.Security, f.Owner, f.searchPathWords(), f.Volatility, f.Language})
+		rows = append(rows, []string{f.Security, f.Owner, f.searchPathWords(), f.Volatility, f.Language, f.Signature})
 	}
 	writeColumns(b, rows)
 }
