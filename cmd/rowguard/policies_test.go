@@ -224,7 +224,7 @@ func TestPoliciesWhoCan(t *testing.T) {
 	for _, c := range cells {
 		got = append(got, c.Label+" "+strings.Join(c.Conditions, "; "))
 	}
-	want := []string{"org OWNER ", "org ADMIN ", "project OWNER ", "project ADMIN ", "project ANALYST live rows only", "project VIEWER live rows only"}
+	want := []string{"org OWNER ", "org ADMIN ", "project OWNER ", "project ADMIN ", "project ANALYST live rows only", "project VIEWER live rows only", "project VIEWER with finance MANAGE "}
 	if !slices.Equal(got, want) {
 		t.Errorf("who reads app.financial_records: %q, want %q", got, want)
 	}
@@ -237,7 +237,7 @@ func TestPoliciesWhoCan(t *testing.T) {
 		t.Errorf("text: exit %d\n%s", code, out)
 	}
 	code, out, _ = runArgs(t, "policies", "who-can", "--format", "markdown")
-	if code != 0 || !strings.Contains(out, "| `app.financial_records` | SELECT | org OWNER<br>org ADMIN<br>project OWNER<br>project ADMIN<br>project ANALYST: live rows only<br>project VIEWER: live rows only |") {
+	if code != 0 || !strings.Contains(out, "| `app.financial_records` | SELECT | org OWNER<br>org ADMIN<br>project OWNER<br>project ADMIN<br>project ANALYST: live rows only<br>project VIEWER: live rows only<br>project VIEWER with finance MANAGE |") {
 		t.Errorf("markdown: exit %d\n%s", code, out)
 	}
 	// --who-can adds the section to the whole report.

@@ -221,7 +221,8 @@ func (w *WhoCan) writeMarkdown(b *strings.Builder) {
 
 // legend says who the actors are.
 const legend = "An org MEMBER holds no project role; a project OWNER/ADMIN/ANALYST/VIEWER is an org MEMBER holding " +
-	"that role in the project; org OWNERs and ADMINs act as project OWNER and ADMIN in every project. A signed-in " +
+	"that role in the project (one VIEWER with a finance MANAGE override); org OWNERs and ADMINs act as project " +
+	"OWNER and ADMIN in every project. A signed-in " +
 	"non-member is a user of another organization naming this one; a platform admin is a member of none. " +
 	"Conditions name what an actor is refused among the rows probed (tests/pgtap/41_role_matrix.sql)."
 
