@@ -45,7 +45,8 @@ var commands = []struct{ name, synopsis, about string }{
 			"transaction (needs a superuser), exit 1 when Postgres disagrees with the declared expectation table. " +
 			"diff: the access delta between two JSON reports (or a report and a live database): policies added, " +
 			"removed or changed (USING/WITH CHECK), grants gained or lost, functions, who-can cells; exit 0 for no " +
-			"change, 3 for a change, 1 when the new side breaks a rule. who-can and diff take --format too. Connects " +
+			"change, 3 for a change, 1 when the new side breaks a rule; --against URL without OLD.json compares with the " +
+			"policies/access.json this binary was built with. who-can and diff take --format too. Connects " +
 			"like migrate (diff --against: that URL). See docs/dba-guide.md."},
 	{"admin", "admin grant|revoke|disable|enable EMAIL", "grant or revoke: make (or unmake) the user with this " +
 		"email a platform admin: the only way to, never over HTTP. disable: disable the account (every live " +

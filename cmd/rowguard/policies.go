@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"os/signal"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rowguard/rowguard"
 	"github.com/rowguard/rowguard/internal/config"
 	"github.com/rowguard/rowguard/internal/policyreport"
 )
@@ -100,7 +102,7 @@ func policiesWhoCanCmd(args []string, stdout, stderr io.Writer) error {
 func policiesDiffCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("policies", stderr)
 	format := formatFlag(fs)
-	against := fs.String("against", "", "compare OLD.json with this database (a URL; a superuser's when OLD.json carries who-can) instead of NEW.json")
+	against := fs.String("against", "", "compare OLD.json (default: the policies/access.json this binary was built with) with this database (a URL; a superuser's when OLD.json carries who-can) instead of NEW.json")
 	var files []string
 	for {
 		if err := parseOnly(fs, args); err != nil {
@@ -112,18 +114,22 @@ func policiesDiffCmd(args []string, stdout, stderr io.Writer) error {
 		files = append(files, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	want := 2
-	if *against != "" {
-		want = 1
-	}
-	if len(files) != want {
-		fmt.Fprintf(stderr, "rowguard policies diff: want OLD.json NEW.json, or --against DATABASE_URL OLD.json (got %d files)\n", len(files))
+	if (*against == "" && len(files) != 2) || (*against != "" && len(files) > 1) {
+		fmt.Fprintf(stderr, "rowguard policies diff: want OLD.json NEW.json, or --against DATABASE_URL [OLD.json] (got %d files)\n", len(files))
 		return errUsage
 	}
 	if err := checkFormat(*format, stderr); err != nil {
 		return err
 	}
-	old, err := readReport(files[0])
+	var old *policyreport.Report
+	var err error
+	if len(files) == 0 {
+		// The access model this binary was built with.
+		files = []string{"policies/access.json (built in)"}
+		old, err = parseReport(files[0], func() ([]byte, error) { return iofs.ReadFile(rowguard.Policies(), "access.json") })
+	} else {
+		old, err = readReport(files[0])
+	}
 	if err != nil {
 		return err
 	}
@@ -218,7 +224,11 @@ func reportStatus(rep *policyreport.Report) error {
 
 // readReport reads a `rowguard policies --format json` report.
 func readReport(path string) (*policyreport.Report, error) {
-	b, err := os.ReadFile(path)
+	return parseReport(path, func() ([]byte, error) { return os.ReadFile(path) })
+}
+
+func parseReport(path string, read func() ([]byte, error)) (*policyreport.Report, error) {
+	b, err := read()
 	if err != nil {
 		return nil, fmt.Errorf("policies diff: %w", err)
 	}

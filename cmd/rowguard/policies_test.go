@@ -275,7 +275,14 @@ func TestPoliciesDiff(t *testing.T) {
 	}
 	before := report("before.json")
 
-	code, out, stderr := runArgs(t, "policies", "diff", before, before)
+	// A freshly migrated database grants exactly what the built-in policies/access.json
+	// of this binary declares.
+	code, out, stderr := runArgs(t, "policies", "diff", "--against", db.AdminURL)
+	if code != 0 || !strings.Contains(out, "No access change from policies/access.json (built in) to database ") {
+		t.Errorf("diff --against, built-in access.json: exit %d\n%s%s", code, out, stderr)
+	}
+
+	code, out, stderr = runArgs(t, "policies", "diff", before, before)
 	if code != 0 || !strings.Contains(out, "No access change") {
 		t.Errorf("diff of a report with itself: exit %d\n%s%s", code, out, stderr)
 	}
@@ -346,7 +353,7 @@ func TestPoliciesDiff(t *testing.T) {
 	}
 
 	// Bad command lines.
-	for _, args := range [][]string{{"policies", "diff", before}, {"policies", "diff", before, after, after}, {"policies", "diff", "--format", "yaml", before, after}} {
+	for _, args := range [][]string{{"policies", "diff", before}, {"policies", "diff", before, after, after}, {"policies", "diff", "--against", db.AdminURL, before, after}, {"policies", "diff", "--format", "yaml", before, after}} {
 		if code, _, _ := runArgs(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
