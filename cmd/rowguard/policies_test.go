@@ -247,6 +247,16 @@ func TestPoliciesWhoCan(t *testing.T) {
 		t.Errorf("--who-can: exit %d, %v", code, err)
 	}
 
+	// A table nobody declared an expectation for: who-can cannot say who may use it.
+	conn := connect(t, db.AdminURL)
+	if _, err := conn.Exec(context.Background(), "create table app.uncovered (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runArgs(t, "policies", "who-can")
+	if code != 1 || !strings.Contains(stderr, "app.uncovered DELETE: no declared expectation") {
+		t.Errorf("undeclared table: exit %d\n%s", code, stderr)
+	}
+
 	t.Setenv("MIGRATION_DATABASE_URL", db.AppURL)
 	code, _, stderr = runArgs(t, "policies", "who-can")
 	if code != 1 || !strings.Contains(stderr, "needs a superuser connection") {

@@ -114,6 +114,23 @@ func Probe(ctx context.Context, conn *pgx.Conn) (*WhoCan, error) {
 	}
 
 	w := &WhoCan{Tables: []WhoCanTable{}, Levels: []Levels{}, Mismatches: []string{}}
+	// Coverage: every exposed table of auth, app and platform (and any other the API role
+	// holds a privilege on), each command, has a declared expectation.
+	rows, err := tx.Query(ctx, `select t from (`+exposedTablesSQL+`) tables(oid, t, e, f) where t !~ '^api\.'`)
+	if err != nil {
+		return nil, fmt.Errorf("policyreport: who-can: %w", err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("policyreport: who-can: %w", err)
+	}
+	for _, t := range tables {
+		for _, cmd := range Commands {
+			if !slices.ContainsFunc(Expectations, func(e Expectation) bool { return e.Table == t && e.Command == cmd }) {
+				w.Mismatches = append(w.Mismatches, fmt.Sprintf("%s %s: no declared expectation (internal/policyreport/expectations.go)", t, cmd))
+			}
+		}
+	}
 	for _, a := range Actors {
 		w.Actors = append(w.Actors, ActorLabel{a.Name, a.Label})
 	}
