@@ -10,7 +10,7 @@ import (
 )
 
 // Finance values and limits. The sets mirror app.finance_kind and
-// app.payment_source; the limits mirror the CHECKs of sql/migrations/007_finance.sql.
+// app.payment_source; the limits mirror the CHECKs of sql/migrations/013_finance.sql.
 var (
 	FinanceKinds   = []string{"income", "expense"}
 	PaymentSources = []string{"cash", "card", "bank_transfer", "direct_debit", "cheque", "mobile_wallet", "online", "other"}

@@ -1,7 +1,7 @@
 -- Sessions, refresh tokens and rate-limit counters hold secrets (a session id is half of
 -- a bearer credential; a refresh token's hash; addresses and emails). rowguard_api has
 -- no privilege on these tables at all: it reaches them through the SECURITY DEFINER
--- functions of migration 011 (auth.open_session, auth.rotate_refresh_token,
+-- functions of sql/kernel/sessions.sql and rate_limits.sql (auth.open_session, auth.rotate_refresh_token,
 -- auth.revoke_my_session(s), auth.my_sessions, auth.hit_rate_limit, ...), which run as
 -- rowguard_kernel under the policies below.
 

@@ -1,5 +1,5 @@
 -- The email outbox holds secrets (codes, tokens) until delivered: no API role reads or
--- writes it directly. The SECURITY DEFINER functions of migration 007 do, as
+-- writes it directly. The SECURITY DEFINER functions of sql/kernel/email_outbox.sql do, as
 -- rowguard_kernel, under the policies below.
 
 -- Row ids default to app.uuid_v7(), evaluated as the inserting role.

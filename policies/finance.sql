@@ -1,6 +1,6 @@
 -- Finance and analytics of a project (tables: sql/migrations/013_finance.sql). The levels
 -- come from the project kernel (app.my_domain_project_ids, the matrix of
--- sql/migrations/006_project_rbac.sql), computed once per statement:
+-- sql/kernel/role_matrix.sql), computed once per statement:
 --
 --   finance_categories      read: finance READ or analytics READ    create/change (archive): finance MANAGE
 --   financial_records       read live rows: finance READ; soft-deleted ones too: finance MANAGE

@@ -1,7 +1,7 @@
 -- Project memberships: who acts in which project with which project role and domain
 -- levels. The matrix itself (role → default levels; org OWNER/ADMIN act as project
 -- OWNER/ADMIN everywhere) is app.project_role_matrix() and its helpers in
--- sql/migrations/006_project_rbac.sql; these policies only apply it:
+-- sql/kernel/role_matrix.sql; these policies only apply it:
 --   * read:   the members of a project the caller can see, and the caller's own rows;
 --   * write:  project OWNER/ADMIN (so org OWNER/ADMIN too), never above their own
 --             permission (app.within_my_project_permission), and only an OWNER touches

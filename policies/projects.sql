@@ -1,7 +1,7 @@
 -- Projects: the protected business entity of an organization. A row is visible only in
 -- the organization the request acts in, and there only to the organization's OWNERs and
 -- ADMINs and to the project's own members (app.project_members). Who may change or
--- delete it is its effective project role (the matrix in sql/migrations/006_project_rbac.sql).
+-- delete it is its effective project role (the matrix in sql/kernel/role_matrix.sql).
 
 alter table app.projects enable row level security;
 alter table app.projects force row level security;

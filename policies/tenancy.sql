@@ -39,7 +39,7 @@ alter table app.memberships force row level security;
 -- The API role never INSERTs a membership: the founder's OWNER row is written by trigger
 -- app.add_creator_as_owner and an invitee's by app.accept_invitation (both kernel).
 -- Changing a role and removing a member are the policies below; trigger
--- app.keep_an_owner (migration 006) refuses to leave an organization without an OWNER.
+-- app.keep_an_owner (sql/kernel/organizations.sql) refuses to leave an organization without an OWNER.
 grant select, update (role), delete on app.memberships to rowguard_api;
 
 create policy memberships_select on app.memberships for select to rowguard_api

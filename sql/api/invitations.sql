@@ -1,6 +1,6 @@
 -- Invitations. Who may invite, with which org role and which project grants, is
 -- policies/invitations.sql (never above the inviter's own role and permissions), checked
--- again as a whole at every (re)issue (app.invitation_within_authority, migration 018);
+-- again as a whole at every (re)issue (app.invitation_within_authority, sql/kernel/invitations.sql);
 -- the invitee accepts or declines by token through the kernel (app.accept_invitation,
 -- app.decline_invitation). Tokens are random (made by the API), stored only as sha256,
 -- and leave the database by email only (unless the development switch discloses them).

@@ -1,6 +1,6 @@
 -- Project memberships and the caller's effective permissions. The rules are the
 -- project_members_* policies (policies/project_members.sql) and the matrix helpers of
--- migration 006; these functions only turn what RLS hid or refused into the right code.
+-- sql/kernel/role_matrix.sql; these functions only turn what RLS hid or refused into the right code.
 
 create function api.project_member_json(pm app.project_members) returns json
 language sql stable as $$
