@@ -213,7 +213,11 @@ func constraintField(pe *pgconn.PgError, suffix string) string {
 	return c
 }
 
-// log returns the logger annotated with the request's id.
+// log returns the logger annotated with the request's id (and its trace's, when
+// tracing is on).
 func (s *Server) log(r *http.Request) *slog.Logger {
+	if id := s.traceID(r.Context()); id != "" {
+		return s.logger.With("request_id", RequestIDFrom(r.Context()), "trace_id", id)
+	}
 	return s.logger.With("request_id", RequestIDFrom(r.Context()))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // BeginRequestSQL tells Postgres who is asking, in which organization. It
@@ -24,6 +25,12 @@ import (
 // extra statement to bind and execute.
 const BeginRequestSQL = `select auth.begin_request($1::uuid, $2::uuid, $3::uuid),
        pg_catalog.set_config('app.request_id', $4::text, true)`
+
+// BeginRequestTracedSQL is BeginRequestSQL naming the request's trace too, for the audit
+// trail (app.trace_id): sent instead of it when tracing is on, so that a server without
+// tracing sends nothing more.
+const BeginRequestTracedSQL = BeginRequestSQL + `,
+       pg_catalog.set_config('app.trace_id', $5::text, true)`
 
 // call runs one api.* SQL function for an authenticated request and writes
 // its json result unchanged with status (204: no body).
@@ -74,10 +81,8 @@ func (s *Server) callJSONIn(ctx context.Context, orgID any, query string, args .
 		// A route wired without s.authenticate: a programming error.
 		return nil, errors.New("api: call on an unauthenticated route")
 	}
-	return s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
-		batch := RequestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(ctx), query, args...)
-		return ReadRequestBatch(conn.SendBatch(ctx, batch))
-	})
+	batch := requestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(ctx), s.traceID(ctx), query, args...)
+	return s.withConn(ctx, batch, ReadRequestBatch)
 }
 
 // errPoolExhausted: no database connection became free within the acquire timeout.
@@ -101,27 +106,46 @@ func (s *Server) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	return conn, err
 }
 
-// withConn runs fn on a pooled connection. Waiting for a free connection is bounded
-// by the acquire timeout (503 beyond, not a request hanging until its own timeout).
-// When fn fails before anything reached the server (a pooled connection that died
-// with a database restart), it runs once more on another connection: nothing was
-// executed, so repeating it is safe even for writes.
-func (s *Server) withConn(ctx context.Context, fn func(*pgxpool.Conn) ([]byte, error)) ([]byte, error) {
+// withConn sends batch on a pooled connection and reads its results with read: the one
+// path of every batch to the database. Waiting for a free connection is bounded by the
+// acquire timeout (503 beyond, not a request hanging until its own timeout). When the
+// batch fails before anything reached the server (a pooled connection that died with a
+// database restart), it is sent once more on another connection: nothing was executed,
+// so repeating it is safe even for writes (as a copy: resend). With tracing on, the whole of it (the wait
+// for a connection included) is the request's database span.
+func (s *Server) withConn(ctx context.Context, batch *pgx.Batch, read func(pgx.BatchResults) ([]byte, error)) (body []byte, err error) {
 	if s.pool == nil {
 		return nil, errNoPool
+	}
+	if s.tracer != nil {
+		var span trace.Span
+		ctx, span = s.startBatchSpan(ctx, batch.QueuedQueries[batch.Len()-1].SQL, batch.Len())
+		defer func() { endBatchSpan(span, err) }()
 	}
 	for attempt := 0; ; attempt++ {
 		conn, err := s.acquire(ctx)
 		if err != nil {
 			return nil, err
 		}
-		body, err := fn(conn)
+		body, err := read(conn.SendBatch(ctx, batch))
 		conn.Release()
 		if err != nil && attempt == 0 && ctx.Err() == nil && pgconn.SafeToRetry(err) {
+			batch = resend(batch)
 			continue
 		}
 		return body, err
 	}
+}
+
+// resend is a copy of a sent batch to send on another connection: pgx remembers in a
+// sent batch the statements it prepared on the first connection, which the other does
+// not have.
+func resend(sent *pgx.Batch) *pgx.Batch {
+	batch := &pgx.Batch{}
+	for _, q := range sent.QueuedQueries {
+		batch.Queue(q.SQL, q.Arguments...)
+	}
+	return batch
 }
 
 // RequestBatch is the one round trip of an authenticated request: auth.begin_request
@@ -130,8 +154,18 @@ func (s *Server) withConn(ctx context.Context, fn func(*pgxpool.Conn) ([]byte, e
 // tests/load sends exactly what the server sends when it measures the API against the
 // bare SQL.
 func RequestBatch(userID, sessionID string, orgID any, requestID string, query string, args ...any) *pgx.Batch {
+	return requestBatch(userID, sessionID, orgID, requestID, "", query, args...)
+}
+
+// requestBatch is RequestBatch naming the request's trace too (traceID "": none, and
+// then the very batch RequestBatch sends).
+func requestBatch(userID, sessionID string, orgID any, requestID, traceID string, query string, args ...any) *pgx.Batch {
 	batch := &pgx.Batch{}
-	batch.Queue(BeginRequestSQL, userID, sessionID, orgID, requestID)
+	if traceID == "" {
+		batch.Queue(BeginRequestSQL, userID, sessionID, orgID, requestID)
+	} else {
+		batch.Queue(BeginRequestTracedSQL, userID, sessionID, orgID, requestID, traceID)
+	}
 	batch.Queue(query, args...)
 	return batch
 }
@@ -171,8 +205,8 @@ func readBatch(br pgx.BatchResults, skip int, dest ...any) error {
 // when nothing reached the server), read by readBatch (every statement but the last
 // discarded, the last one's row scanned into dest).
 func (s *Server) sendBatch(ctx context.Context, batch *pgx.Batch, dest ...any) error {
-	_, err := s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
-		return nil, readBatch(conn.SendBatch(ctx, batch), batch.Len()-1, dest...)
+	_, err := s.withConn(ctx, batch, func(br pgx.BatchResults) ([]byte, error) {
+		return nil, readBatch(br, batch.Len()-1, dest...)
 	})
 	return err
 }
@@ -188,12 +222,28 @@ func (s *Server) sendOne(ctx context.Context, dest []any, query string, args ...
 // before a session exists), batched after the request id for the audit trail: one
 // round trip, one implicit transaction.
 func (s *Server) queryJSON(ctx context.Context, query string, args ...any) ([]byte, error) {
-	return s.withConn(ctx, func(conn *pgxpool.Conn) ([]byte, error) {
-		batch := &pgx.Batch{}
-		batch.Queue(`select set_config('app.request_id', $1, true)`, RequestIDFrom(ctx))
-		batch.Queue(query, args...)
-		return ReadRequestBatch(conn.SendBatch(ctx, batch)) // the same shape: one setting, one json value
-	})
+	batch := &pgx.Batch{}
+	s.queueRequestNames(ctx, batch)
+	batch.Queue(query, args...)
+	return s.withConn(ctx, batch, ReadRequestBatch) // the same shape: one setting, one json value
+}
+
+// queueRequestNames queues the statement naming the request for the audit trail outside
+// auth.begin_request: its id, and its trace's id when tracing is on.
+func (s *Server) queueRequestNames(ctx context.Context, batch *pgx.Batch) {
+	if id := s.traceID(ctx); id != "" {
+		batch.Queue(`select set_config('app.request_id', $1, true), set_config('app.trace_id', $2, true)`, RequestIDFrom(ctx), id)
+		return
+	}
+	batch.Queue(`select set_config('app.request_id', $1, true)`, RequestIDFrom(ctx))
+}
+
+// traceID is the id of the trace of ctx's request, "" when tracing is off.
+func (s *Server) traceID(ctx context.Context) string {
+	if s.tracer == nil {
+		return ""
+	}
+	return traceID(ctx)
 }
 
 // writeJSONBytes writes a json document built elsewhere (by Postgres),

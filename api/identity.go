@@ -113,7 +113,7 @@ func (s *Server) verifySignUp(w http.ResponseWriter, r *http.Request) {
 	// One batch, one round trip, one transaction: the request id (the audit trail traces
 	// the founding of an organization to it), the buckets' hits, the sign-up.
 	batch := &pgx.Batch{}
-	batch.Queue(`select set_config('app.request_id', $1, true)`, RequestIDFrom(r.Context()))
+	s.queueRequestNames(r.Context(), batch)
 	for _, b := range buckets {
 		queueRateLimit(batch, b.name, b.limit)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -128,18 +129,25 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, next http.Ha
 	counted := listener == listenerAPI
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
+	info := infoFrom(r.Context())
+	var span trace.Span // nil unless tracing is on; only the API listener is traced
 	if counted {
 		s.metrics.start()
+		if s.tracer != nil {
+			r, span = s.startServerSpan(r, info)
+		}
 	}
 	next.ServeHTTP(sw, r)
 
-	info := infoFrom(r.Context())
 	status := sw.status
 	if status == 0 {
 		status = http.StatusOK
 	}
 	if counted {
 		s.metrics.observe(r.Method, info.route, status, time.Since(start), info.authFailure)
+	}
+	if span != nil {
+		endServerSpan(span, r, info, status)
 	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
@@ -156,6 +164,11 @@ func (s *Server) logRequest(w http.ResponseWriter, r *http.Request, next http.Ha
 	}
 	if info.userID != "" {
 		attrs = append(attrs, slog.String("user_id", info.userID))
+	}
+	if span != nil {
+		if sc := span.SpanContext(); sc.HasTraceID() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		}
 	}
 	level := slog.LevelInfo
 	if !counted {

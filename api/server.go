@@ -19,6 +19,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rowguard/rowguard/internal/oidc"
 	"github.com/rowguard/rowguard/internal/password"
@@ -85,6 +86,11 @@ type Options struct {
 	// whose scripts may call the API port (cors.go). Empty: no CORS headers at all, and
 	// a preflight is an OPTIONS like any other (405). A wildcard panics.
 	CORSAllowedOrigins []string
+	// TracerProvider traces every request of the API port (tracing.go): a server span
+	// named by its route, a child span for its database batch, the trace id in the
+	// access log and in the audit rows the request writes. Nil: tracing is off, and
+	// costs nothing. An incoming traceparent is continued only from TrustedProxies.
+	TracerProvider trace.TracerProvider
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -111,6 +117,10 @@ type Server struct {
 	sessions   SessionOptions
 	limits     RateLimitOptions
 	metrics    *metrics
+	// tracer is nil when tracing is off (Options.TracerProvider).
+	tracer trace.Tracer
+	// proxies are Options.TrustedProxies: the peers whose traceparent is continued.
+	proxies trustedProxies
 
 	acquireTimeout time.Duration
 	// discloseInvitationTokens: Options.InvitationTokensInResponses.
@@ -217,6 +227,10 @@ func NewServer(opts Options) *Server {
 
 		discloseInvitationTokens: opts.InvitationTokensInResponses,
 		successors:               successors,
+		proxies:                  newTrustedProxies(opts.TrustedProxies),
+	}
+	if opts.TracerProvider != nil {
+		s.tracer = opts.TracerProvider.Tracer(tracerName, trace.WithInstrumentationVersion(opts.Version))
 	}
 	s.api, s.mgmt = s.newRouteTable(), s.newRouteTable()
 	s.routeAll(opts.MetricsOnAPIPort)
@@ -235,7 +249,7 @@ func NewServer(opts Options) *Server {
 		h = log(h)
 		return requestInfo(proxies)(h)
 	}
-	s.handler = chain(s.api, s.accessLog(listenerAPI), newTrustedProxies(opts.TrustedProxies), cors)
+	s.handler = chain(s.api, s.accessLog(listenerAPI), s.proxies, cors)
 	// The management listener is reached by operators' tools directly, never through
 	// the public proxies (X-Forwarded-For means nothing there), nor by browsers (no CORS).
 	s.mgmtHandler = chain(s.mgmt, s.accessLog(listenerManagement), nil, nil)

@@ -2,8 +2,8 @@
 // rendering /openapi.json. Everything comes from this server; the page's
 // Content-Security-Policy allows nothing else.
 //
-// /docs?expand=full opens every operation (for Ctrl-F, printing, the
-// screenshot in README and the headless-browser test).
+// /docs?expand=full opens every operation (for Ctrl-F and printing; slow:
+// it resolves and renders all of them, minutes in a browser).
 "use strict";
 window.addEventListener("DOMContentLoaded", function () {
   var expand = new URLSearchParams(window.location.search).get("expand");

@@ -13,12 +13,16 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/rowguard/rowguard"
 	"github.com/rowguard/rowguard/api"
 	"github.com/rowguard/rowguard/internal/config"
 	"github.com/rowguard/rowguard/internal/password"
 	"github.com/rowguard/rowguard/internal/payment"
 	"github.com/rowguard/rowguard/internal/token"
+	"github.com/rowguard/rowguard/internal/tracing"
 )
 
 // shutdownGrace is how long in-flight requests get to finish after SIGINT/SIGTERM.
@@ -73,6 +77,23 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if cfg.DevInvitationTokensInResponses {
 		logger.Warn("ROWGUARD_DEV_INVITATION_TOKENS_IN_RESPONSES is on: invitation tokens appear in API answers (development only; accepting with such a token needs a verified email)")
 	}
+	tracingTo := "off"
+	if cfg.Tracing.Enabled {
+		tp, err := startTracing(ctx, logger)
+		if err != nil {
+			return err
+		}
+		// Deferred after b.close: runs before it, once both listeners have drained, and
+		// flushes the spans still queued.
+		defer func() {
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(flushCtx); err != nil {
+				logger.Warn("opentelemetry: flushing the last spans", "err", err)
+			}
+		}()
+		b.opts.TracerProvider, tracingTo = tp, cfg.Tracing.Endpoint
+	}
 	handler := api.NewServer(b.opts)
 
 	servers := []*http.Server{newHTTPServer(handler, cfg.RequestTimeout, logger)}
@@ -85,7 +106,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 
 	base := baseURL(ln.Addr().(*net.TCPAddr), cfg.Addr)
-	logger.Info("serving", "addr", ln.Addr().String(), "management_addr", managementAddr, "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", b.opts.Tokens.KeyID(), "trusted_keys", b.opts.Tokens.PublicKeys().Len())
+	logger.Info("serving", "addr", ln.Addr().String(), "management_addr", managementAddr, "version", rowguard.Version, "dev_mode", cfg.DevMode(), "jwt_key", cfg.JWTKeySource, "kid", b.opts.Tokens.KeyID(), "trusted_keys", b.opts.Tokens.PublicKeys().Len(), "tracing", tracingTo)
 	fmt.Fprintf(stdout, "\nrowguard %s listening on %s   (API docs: %s/docs)\n", rowguard.Version, base, base)
 	switch {
 	case len(listeners) > 1:
@@ -138,6 +159,15 @@ Press Ctrl-C to stop.
 		return fmt.Errorf("http server: %w", failed)
 	}
 	return nil
+}
+
+// startTracing is the OpenTelemetry tracer provider the OTEL_* variables ask for; the
+// SDK's own errors (an unreachable collector) go to the log as warnings.
+func startTracing(ctx context.Context, logger *slog.Logger) (*sdktrace.TracerProvider, error) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("opentelemetry", "err", err)
+	}))
+	return tracing.NewProvider(ctx, rowguard.Version)
 }
 
 // newHTTPServer serves h with the bounds every listener needs.

@@ -20,6 +20,7 @@ import (
 	"github.com/rowguard/rowguard/internal/mail"
 	"github.com/rowguard/rowguard/internal/oidc"
 	"github.com/rowguard/rowguard/internal/token"
+	"github.com/rowguard/rowguard/internal/tracing"
 )
 
 // DevKeyFile is the development signing key's file name inside the data directory.
@@ -87,6 +88,15 @@ var Variables = []Variable{
 	{"ROWGUARD_MAIL_FROM", "rowguard <no-reply@localhost>", "From address of every email, with an optional display name."},
 	{"ROWGUARD_TRUSTED_PROXIES", "(unset: X-Forwarded-For is ignored)", "Your reverse proxies and load balancers: comma-separated IP addresses and CIDRs, e.g. 10.0.0.0/8,127.0.0.1,::1. For a request from one of them, the client address (per-address rate limits, a session's ip, the access log) is the right-most X-Forwarded-For address that is not one of them. From any other peer X-Forwarded-For is ignored; Forwarded (RFC 7239) is never read. List only addresses clients cannot connect from."},
 	{"ROWGUARD_CORS_ALLOWED_ORIGINS", "(unset: no CORS)", "Origins of the browser front ends that may call the API from another origin: comma-separated, exact, scheme://host[:port], e.g. https://app.example.com,http://localhost:5173. Their requests (and preflights) get Access-Control-* answers; any other origin gets none. No wildcard: `*` is refused."},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "(unset: no tracing)", "OpenTelemetry (the specification's variable, not rowguard's): base URL of an OTLP/HTTP receiver such as a collector, e.g. http://otel-collector:4318; spans go to <it>/v1/traces. Setting it (or the next one, or OTEL_TRACES_EXPORTER=otlp) turns tracing on: one server span per request named by its route, a child span for its database batch, the trace id in the access log (trace_id) and in the audit rows the request writes. An incoming traceparent is continued only from ROWGUARD_TRUSTED_PROXIES. The exporter also reads OTEL_EXPORTER_OTLP_[TRACES_]HEADERS, _TIMEOUT, _COMPRESSION and _CERTIFICATE, the batch processor OTEL_BSP_*."},
+	{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "(unset)", "The full URL spans are sent to (e.g. http://otel-collector:4318/v1/traces), instead of the base URL above."},
+	{"OTEL_TRACES_EXPORTER", "otlp when an endpoint is set", "`otlp` turns tracing on (endpoint default http://localhost:4318); `none` turns it off whatever else is set. No other exporter is built in."},
+	{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "OTLP transport (also OTEL_EXPORTER_OTLP_TRACES_PROTOCOL). Only http/protobuf is built in: grpc or http/json stop the start."},
+	{"OTEL_SERVICE_NAME", "rowguard", "service.name of the spans (OTEL_RESOURCE_ATTRIBUTES may name it too; this wins)."},
+	{"OTEL_RESOURCE_ATTRIBUTES", "", "More resource attributes of the spans, key=value pairs separated by commas, e.g. deployment.environment.name=production,service.instance.id=api-1."},
+	{"OTEL_TRACES_SAMPLER", "parentbased_always_on", "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio (with OTEL_TRACES_SAMPLER_ARG, a ratio from 0 to 1)."},
+	{"OTEL_TRACES_SAMPLER_ARG", "1.0", "The sampling ratio of the *traceidratio samplers, 0 to 1."},
+	{"OTEL_SDK_DISABLED", "false", "`true` turns tracing off whatever else is set."},
 }
 
 // ServeConfig is the configuration of `rowguard serve`.
@@ -133,6 +143,9 @@ type ServeConfig struct {
 	// CORSAllowedOrigins are the origins of ROWGUARD_CORS_ALLOWED_ORIGINS, normalized as
 	// browsers send them; empty: CORS is off.
 	CORSAllowedOrigins []string `ignored:"true"`
+
+	// Tracing is what the OTEL_* variables ask for (internal/tracing).
+	Tracing tracing.Settings `ignored:"true"`
 
 	// TrustedProxies are the networks of ROWGUARD_TRUSTED_PROXIES (single addresses as
 	// /32 or /128); empty: forwarded headers are ignored.
@@ -367,6 +380,9 @@ func (c *ServeConfig) validate() error {
 		bad("ROWGUARD_CORS_ALLOWED_ORIGINS", "must be a comma-separated list of origins such as https://app.example.com: %s",
 			strings.Join(badOrigins, "; "))
 	}
+	var tracingErrs []error
+	c.Tracing, tracingErrs = tracing.Check()
+	errs = append(errs, tracingErrs...)
 	switch c.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 	default:

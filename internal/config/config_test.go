@@ -412,3 +412,34 @@ func TestConfigurationDocListsEveryVariable(t *testing.T) {
 		t.Errorf("%s is in docs/configuration.md's table but not known to the config package", name)
 	}
 }
+
+// The OTEL_* variables are the OpenTelemetry specification's: never "unknown", and the
+// ones that decide what is exported are checked with the rest, every error at once.
+func TestServeTracingVariables(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ROWGUARD_DATA_DIR", t.TempDir())
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+	t.Setenv("OTEL_SERVICE_NAME", "api-eu")
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret") // read by the exporter
+	c, err := LoadServe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Tracing.Enabled || c.Tracing.Endpoint != "http://collector:4318/v1/traces" {
+		t.Fatalf("tracing %+v", c.Tracing)
+	}
+
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	t.Setenv("ROWGUARD_LOG_LEVEL", "loud")
+	_, err = LoadServe()
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL: must be http/protobuf") ||
+		!strings.Contains(err.Error(), "ROWGUARD_LOG_LEVEL") || strings.Contains(err.Error(), "unknown variable") {
+		t.Fatalf("err = %v", err)
+	}
+
+	clearEnv(t)
+	t.Setenv("ROWGUARD_DATA_DIR", t.TempDir())
+	if c, err := LoadServe(); err != nil || c.Tracing.Enabled {
+		t.Fatalf("unset: %+v, %v", c.Tracing, err)
+	}
+}

@@ -39,6 +39,12 @@ type PgBouncerOptions struct {
 	PoolSize int
 	// MaxClientConn bounds client connections (default 500).
 	MaxClientConn int
+	// ServerLoginRetry is how long pgbouncer waits after a failed server connection
+	// before it tries again (0: pgbouncer's default, 15 s).
+	ServerLoginRetry time.Duration
+	// QueryWaitTimeout bounds a client's wait for a server connection; past it the
+	// client gets an error (0: pgbouncer's default, 120 s).
+	QueryWaitTimeout time.Duration
 }
 
 // EnsurePgBouncer returns the path of the pgbouncer program, installing Debian's
@@ -123,6 +129,12 @@ ignore_startup_parameters = extra_float_digits
 logfile = %s
 `, opts.ServerHost, opts.ServerPort, port, filepath.Join(dir, "userlist.txt"), opts.PoolMode,
 		opts.PoolSize, opts.MaxClientConn, filepath.Join(dir, "pgbouncer.log"))
+	if opts.ServerLoginRetry > 0 {
+		ini += fmt.Sprintf("server_login_retry = %g\n", opts.ServerLoginRetry.Seconds())
+	}
+	if opts.QueryWaitTimeout > 0 {
+		ini += fmt.Sprintf("query_wait_timeout = %g\n", opts.QueryWaitTimeout.Seconds())
+	}
 	for name, content := range map[string]string{"pgbouncer.ini": ini, "userlist.txt": users.String()} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			return nil, fmt.Errorf("pgcluster: %w", err)

@@ -33,22 +33,52 @@ begin
   -- One pass over the rollup: per currency, and per day too when a base currency is asked
   -- for (each day at its rate); without one, day is NULL and there are as many groups as
   -- currencies (tests/load, 1,000,000 rows: summary p50 5.1 → 2.5 ms).
-  with per_day as (
-         select g.*, case when p_base_currency is not null then api.rate_on(g.currency, p_base_currency, g.day) end as rate
-           from (select case when p_base_currency is not null then t.day end as day, t.currency,
-                        coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
-                        coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
-                        coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
-                        coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
-                   from app.finance_daily_currency_totals t
-                  where t.org_id = app.current_org_id() and t.project_id = p_project_id
-                    and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
-                    and t.record_count > 0
-                  group by 1, 2) g),
+  -- Each day's rate is api.rate_on's (the latest direct rate on or before the day, else
+  -- the inverse of the latest opposite one), found in one sorted pass instead of two
+  -- index probes per day and currency: the organization's rates to and from the base
+  -- are merged into the days in date order, and every day takes the last rate seen
+  -- before it (rates of the same date come first). tests/load, 24 months at 1,000,000
+  -- records: hundreds of ms → a few ms.
+  with g as (
+         select case when p_base_currency is not null then t.day end as day, t.currency,
+                coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
+                coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
+                coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
+                coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
+           from app.finance_daily_currency_totals t
+          where t.org_id = app.current_org_id() and t.project_id = p_project_id
+            and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
+            and t.record_count > 0
+          group by 1, 2),
+       events as (
+         select g.day, g.currency, true as is_day, null::numeric as direct, null::numeric as inverse,
+                g.income, g.expense, g.income_count, g.expense_count
+           from g
+         union all
+         select x.rate_date, x.from_currency, false, x.rate, null, null, null, null, null
+           from app.exchange_rates x
+          where p_base_currency is not null and x.org_id = app.current_org_id() and x.to_currency = p_base_currency
+            and x.rate_date <= coalesce(p_to, 'infinity')
+         union all
+         select x.rate_date, x.to_currency, false, null, 1 / x.rate, null, null, null, null
+           from app.exchange_rates x
+          where p_base_currency is not null and x.org_id = app.current_org_id() and x.from_currency = p_base_currency
+            and x.rate_date <= coalesce(p_to, 'infinity')),
+       marked as (
+         select e.*, count(e.direct) over w as direct_seen, count(e.inverse) over w as inverse_seen
+           from events e
+         window w as (partition by e.currency order by e.day, e.is_day)),
+       per_day as (
+         select m.day, m.currency, m.income, m.expense, m.income_count, m.expense_count, m.is_day,
+                case when p_base_currency is null then null
+                     when m.currency = p_base_currency then 1
+                     else coalesce(max(m.direct) over (partition by m.currency, m.direct_seen),
+                                   max(m.inverse) over (partition by m.currency, m.inverse_seen)) end as rate
+           from marked m),
        per_currency as (
          select d.currency, sum(d.income) as income, sum(d.expense) as expense,
                 sum(d.income_count) as income_count, sum(d.expense_count) as expense_count
-           from per_day d group by d.currency)
+           from per_day d where d.is_day group by d.currency)
   select (select coalesce(json_agg(json_build_object(
                    'currency', c.currency,
                    'income', api.money(c.income), 'expense', api.money(c.expense), 'net', api.money(c.income - c.expense),
@@ -63,7 +93,7 @@ begin
                    'net', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum((d.income - d.expense) * d.rate)) end,
                    'missing_rates', coalesce(array_to_json(array_agg(distinct d.currency) filter (where d.rate is null)), '[]'::json))
             from per_day d
-           where p_base_currency is not null
+           where p_base_currency is not null and d.is_day
           having p_base_currency is not null)
     into v_by_currency, v_base;
   return json_build_object('from', p_from, 'to', p_to, 'currencies', v_by_currency, 'base', v_base);

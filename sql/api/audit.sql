@@ -8,6 +8,7 @@ language sql stable as $$
            'id', a.id, 'org_id', a.org_id, 'table', a.table_name, 'row_id', a.row_id,
            'action', a.action, 'actor_user_id', a.actor_user_id,
            'actor_session_id', a.actor_session_id, 'request_id', a.request_id,
+           'trace_id', a.trace_id,
            'old', a.old_values, 'new', a.new_values, 'changed_at', a.changed_at)
 $$;
 

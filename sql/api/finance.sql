@@ -199,39 +199,65 @@ create function api.list_financial_records(
   p_kind app.finance_kind, p_category_id uuid, p_tags_any text[], p_tags_all text[], p_currency text,
   p_payment_source app.payment_source, p_from date, p_to date, p_min_amount numeric, p_max_amount numeric, p_q text
 ) returns json
--- Custom plans always: a generic plan (PL/pgSQL's cached plan after five calls) cannot use
--- the partial list indexes (deleted is a parameter) nor fold the absent filters away, and
--- tests/load measured it at 16 ms for a page of a 10,000-row ledger instead of 1.5 ms.
-language plpgsql stable set plan_cache_mode = force_custom_plan as $$
+-- The page's query holds the filters that are present and nothing else, planned with the
+-- values (EXECUTE … USING: the organization and the project are constants, so the
+-- planner reads their own statistics, the extended statistics on (org_id, project_id)
+-- included), and it is planned without sorts: every shape has an index in the page's
+-- order (the paging index; for a category, the category paging index; for deleted
+-- records, theirs), so the plan walks it and stops at limit + 1 rows. The choice is not
+-- left to the estimates: the policy's "project_id = ANY (my projects)" is an unknown
+-- array at plan time, which puts every tenant's estimate several times too low, and
+-- with a low estimate PostgreSQL 15 prefers an unordered scan with that array as an
+-- index condition, then a sort of every matching row: 10,000 rows for a first page of a
+-- 10,000-record project beside a 1,000,000-record one (tests/load -finance, issue 19).
+-- A walk reads at most (limit + 1) / (share of the project's rows that match) entries,
+-- whatever the other tenants hold. (The static query before this carried 13
+-- "p IS NULL OR …" predicates and needed force_custom_plan to use the partial index.)
+language plpgsql stable as $$
 declare
   v_after_on date := coalesce(split_part(p_cursor, '_', 1)::date, 'infinity'::date);
   v_after_id uuid := coalesce(nullif(split_part(p_cursor, '_', 2), '')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid);
+  v_where    text := 'r.org_id = $1 and r.project_id = $2 and r.deleted_at is '
+                     || case when p_deleted then 'not null' else 'null' end
+                     || ' and (r.occurred_on, r.id) < ($3, $4)';
   v_items    json[];
   v_keys     text[];
+  v_sort     text := current_setting('enable_sort');
 begin
   perform api.require_project_level(p_project_id, 'finance', case when p_deleted then 'MANAGE' else 'READ' end::app.domain_level);
   perform api.require_currency(p_currency, 'currency');
-  select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
-         array_agg(r.occurred_on::text || '_' || r.id::text order by r.occurred_on desc, r.id desc)
+  -- "to" is where the walk starts: folded into the keyset bound (occurred_on ≤ to is
+  -- (occurred_on, id) < (to + 1, the least uuid)), so the scan begins at that day instead
+  -- of at the newest record and filtering its way down (a month a year back of a
+  -- 1,000,000-record ledger: 18 ms).
+  if p_to is not null and (p_to + 1, '00000000-0000-0000-0000-000000000000'::uuid) < (v_after_on, v_after_id) then
+    v_after_on := p_to + 1;
+    v_after_id := '00000000-0000-0000-0000-000000000000';
+  end if;
+  if p_kind is not null then v_where := v_where || ' and r.kind = $5'; end if;
+  if p_category_id is not null then v_where := v_where || ' and r.category_id = $6'; end if;
+  if p_tags_any is not null then v_where := v_where || ' and r.tags && $7'; end if;
+  if p_tags_all is not null then v_where := v_where || ' and r.tags @> $8'; end if;
+  if p_currency is not null then v_where := v_where || ' and r.currency = $9'; end if;
+  if p_payment_source is not null then v_where := v_where || ' and r.payment_source = $10'; end if;
+  if p_from is not null then v_where := v_where || ' and r.occurred_on >= $11'; end if;
+  if p_min_amount is not null then v_where := v_where || ' and r.amount >= $13'; end if;
+  if p_max_amount is not null then v_where := v_where || ' and r.amount <= $14'; end if;
+  if p_q is not null then v_where := v_where || ' and r.description ilike $15'; end if;
+  -- Only for this statement's plan; restored right after (an error ends the transaction,
+  -- and the setting with it).
+  perform set_config('enable_sort', 'off', true);
+  execute 'select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
+                  array_agg(r.occurred_on::text || ''_'' || r.id::text order by r.occurred_on desc, r.id desc)
+             from (select * from app.financial_records r
+                    where ' || v_where || '
+                    order by r.occurred_on desc, r.id desc
+                    limit $16) r'
     into v_items, v_keys
-    from (select *
-            from app.financial_records r
-           where r.org_id = app.current_org_id() and r.project_id = p_project_id
-             and (r.deleted_at is not null) = p_deleted
-             and (r.occurred_on, r.id) < (v_after_on, v_after_id)
-             and (p_kind is null or r.kind = p_kind)
-             and (p_category_id is null or r.category_id = p_category_id)
-             and (p_tags_any is null or r.tags && p_tags_any)
-             and (p_tags_all is null or r.tags @> p_tags_all)
-             and (p_currency is null or r.currency = p_currency)
-             and (p_payment_source is null or r.payment_source = p_payment_source)
-             and (p_from is null or r.occurred_on >= p_from)
-             and (p_to is null or r.occurred_on <= p_to)
-             and (p_min_amount is null or r.amount >= p_min_amount)
-             and (p_max_amount is null or r.amount <= p_max_amount)
-             and (p_q is null or r.description ilike '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
-           order by r.occurred_on desc, r.id desc
-           limit p_limit + 1) r;
+    using app.current_org_id(), p_project_id, v_after_on, v_after_id, p_kind, p_category_id, p_tags_any, p_tags_all,
+          p_currency, p_payment_source, p_from, p_to, p_min_amount, p_max_amount,
+          '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%', p_limit + 1;
+  perform set_config('enable_sort', v_sort, true);
   return json_build_object(
            'items', coalesce(array_to_json(v_items[1:p_limit]), '[]'::json),
            'next_cursor', case when cardinality(v_keys) > p_limit then v_keys[p_limit] end);

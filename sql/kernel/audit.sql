@@ -72,12 +72,15 @@ begin
      where i.indrelid = tg_relid and i.indisprimary and a.attname <> 'org_id';
   end if;
 
-  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id,
+  -- app.trace_id: the request's OpenTelemetry trace, set beside app.request_id when
+  -- tracing is on (migration 024).
+  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id, trace_id,
                              table_name, row_id, action, old_values, new_values)
   values ((v_row ->> v_org_column)::uuid,
           nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid,
           nullif(pg_catalog.current_setting('app.session_id', true), '')::uuid,
           nullif(pg_catalog.current_setting('app.request_id', true), ''),
+          nullif(pg_catalog.current_setting('app.trace_id', true), ''),
           tg_table_schema || '.' || tg_table_name, v_row_id, tg_op, v_old, v_new);
   return null;
 end

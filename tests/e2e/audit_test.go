@@ -18,6 +18,7 @@ type auditEntry struct {
 	ActorUserID    *string        `json:"actor_user_id"`
 	ActorSessionID *string        `json:"actor_session_id"`
 	RequestID      *string        `json:"request_id"`
+	TraceID        *string        `json:"trace_id"`
 	Old            map[string]any `json:"old"`
 	New            map[string]any `json:"new"`
 	ChangedAt      time.Time      `json:"changed_at"`

@@ -336,6 +336,10 @@ func TestFinanceRecordFiltersAndPages(t *testing.T) {
 		{"currency=USD", []string{b}},
 		{"payment_source=cash", []string{b}},
 		{"from=2030-01-06&to=2030-01-31", []string{b}},
+		// "to" is inclusive: both records of its day (the walk starts after that day).
+		{"to=2030-02-01", append(same(d, c), b, a)},
+		{"to=2030-01-06", []string{b, a}},
+		{"from=2030-02-01&to=2030-02-01", same(d, c)},
 		{"min_amount=15&max_amount=20", []string{b}},
 		{"q=" + url.QueryEscape("100%"), []string{b}},
 		{"q=RENT+TWIN", []string{d}},
@@ -343,6 +347,16 @@ func TestFinanceRecordFiltersAndPages(t *testing.T) {
 		if got := list(tc.query); !slices.Equal(got, tc.want) {
 			t.Errorf("records?%s = %v, want %v", tc.query, got, tc.want)
 		}
+	}
+
+	// A keyset page after a cursor stays within "to", and "to" after the cursor changes nothing.
+	var first page[record]
+	e.do(t, http.MethodGet, pt.financePath("/records?limit=1&to=2030-01-31"), pt.Member.Token, nil).want(t, http.StatusOK).decode(t, &first)
+	if len(first.Items) != 1 || first.Items[0].ID != b || first.NextCursor == nil {
+		t.Fatalf("first page up to 2030-01-31: %+v", first)
+	}
+	if got := list("limit=5&to=2030-12-31&cursor=" + url.QueryEscape(*first.NextCursor)); !slices.Equal(got, []string{a}) {
+		t.Errorf("after %s up to 2030-12-31: %v, want %v", *first.NextCursor, got, []string{a})
 	}
 
 	// Keyset pages of 1 walk the whole list in order, each record once.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -80,23 +81,67 @@ func TestRevocationVerdict(t *testing.T) {
 	}
 	direct, unchecked, apiPhase := phase("direct", 3900, 150, 350), phase("unchecked", 4000, 150, 340), phase("api", 3000, 280, 360)
 	for _, tc := range []struct {
-		checked, without float64
-		want             []string
+		bt   backendTiming
+		want []string
 	}{
-		// 10 µs of a 500 µs direct request: 2 %.
-		{210, 200, []string{"+10.0 µs per request", "= 2.0% of a direct request's CPU (500 µs", "meets the target", "5.0% of the in-backend request time", "1.6% of an API request's CPU"}},
+		// 10 µs of CPU of a 500 µs direct request: 2 %, whatever the wall clock says.
+		{backendTiming{CPUOK: true, CheckedCPU: 210, UncheckedCPU: 200, MedianCostCPU: 10, CheckedWall: 900, UncheckedWall: 300, CheckedWait: 40, UncheckedWait: 20},
+			[]string{"+10.0 µs of backend CPU per request", "= 2.0% of a direct request's CPU (500 µs", "meets the target", "5.0% of the in-backend request alone", "1.6% of an API request's CPU", "900.0 vs 300.0 µs, of which 30.0 µs waiting"}},
 		// 30 µs: 6 %.
-		{230, 200, []string{"= 6.0% of a direct request's CPU", "ABOVE the target"}},
+		{backendTiming{CPUOK: true, CheckedCPU: 230, UncheckedCPU: 200, MedianCostCPU: 30, CheckedWall: 230, UncheckedWall: 200},
+			[]string{"+30.0 µs of backend CPU", "= 6.0% of a direct request's CPU", "ABOVE the target"}},
+		// No CPU time to read: the wall clock, said so.
+		{backendTiming{CheckedWall: 210, UncheckedWall: 200},
+			[]string{"+10.0 µs per request WALL-CLOCK", "= 2.0% of a direct request's CPU"}},
 	} {
 		c := newRevocationCost(direct, unchecked)
 		c.RoundRatios = []float64{0.97, 0.98}
-		c.addBackend(tc.checked, tc.without, direct, apiPhase)
+		c.addBackend(tc.bt, direct, apiPhase)
 		var out strings.Builder
 		c.writeText(&out)
 		for _, w := range append(tc.want, "throughput 0.975 (-2.5%), per round 0.970 0.980", "CPU per request +2.0%") {
 			if !strings.Contains(out.String(), w) {
-				t.Errorf("%v/%v: output lacks %q:\n%s", tc.checked, tc.without, w, out.String())
+				t.Errorf("%+v: output lacks %q:\n%s", tc.bt, w, out.String())
 			}
 		}
+	}
+}
+
+func TestSchedStat(t *testing.T) {
+	run, _, ok := schedStat(os.Getpid())
+	if !ok {
+		t.Skip("no /proc/<pid>/schedstat on this kernel")
+	}
+	if run <= 0 {
+		t.Errorf("this process ran %v", run)
+	}
+	if _, _, ok := schedStat(-1); ok {
+		t.Error("read a schedstat for pid -1")
+	}
+}
+
+func TestFinanceSizes(t *testing.T) {
+	s := financeSizes(50, 1)
+	if s[0] != 1_000_000 || s[1] != 100_000 || s[2] != 1000 || s[49] != 10_000 {
+		t.Fatalf("sizes %v", s)
+	}
+	for i := 3; i < 50; i++ {
+		if s[i] < s[i-1] {
+			t.Fatalf("small sizes not rising at %d: %v", i, s)
+		}
+	}
+	if s := financeSizes(4, 0.001); s[0] != 1000 || s[1] != 100 || s[2] != 60 || s[3] != 60 {
+		t.Errorf("scaled down: %v (a ledger keeps at least 60 records)", s)
+	}
+	ls := make([]*financeLedger, 50)
+	for i := range ls {
+		ls[i] = &financeLedger{size: s[i]}
+	}
+	var labels []string
+	for _, c := range sizeClasses(ls) {
+		labels = append(labels, c.label)
+	}
+	if got := strings.Join(labels, "|"); got != "1000000|100000|10000|1000|1000-10000 ×48" {
+		t.Errorf("classes %q", got)
 	}
 }

@@ -1,46 +1,103 @@
 package main
 
-// The finance scenarios (-finance): instead of the projects list, the ledger of one
-// project of the first seeded tenant, with every other tenant holding a ledger too.
+// The finance scenarios (-finance): project ledgers of skewed sizes in one table, as
+// multi-tenant data always is: the first seeded tenant's project holds 1,000,000
+// records, the second's 100,000, every other tenant's 1,000 to 10,000 (spread
+// log-uniformly); -finance-scale multiplies all of them (0.1 seeds a tenth). Records
+// are spread like real ledgers: 4 income and 8 expense categories used unevenly (the
+// first of a kind takes about half of it), 70 % expenses, three currencies (70/25/5 %),
+// tags of very different frequencies (recurring 30 %, online 20 %, travel 10 %, shop
+// 5 %, promo 2 %, audit 0.2 %), days over five years, denser towards today, amounts
+// log-uniform from 1 to 50,000. Every organization has monthly USD→EUR and GBP→EUR
+// rates over those years (for the summary in a base currency).
 //
-// 1. Scenarios, each through the API and then as the same pgx batch directly
-//    (api.RequestBatch with the handler's statement and argument types), for
-//    -concurrency clients and -duration: "records-list" (GET …/records?limit=50),
-//    "records-create" (POST …/records) and "trends" (GET …/analytics/trends, 24 months).
-//    Printed: req/s, p50, p99, and API/direct ratios of throughput and p50.
-// 2. Scale: the ledger is grown with generate_series (as the superuser, triggers on, so
-//    the rollup is kept as in production) to each size of -finance-sizes, and at each
-//    size one client times -finance-samples requests of each statement at the database
-//    (the direct batch: begin_request + the API function): the first list page, a page
-//    in the middle (keyset cursor), a filtered page, trends over 24 months, the summary
-//    and the category breakdown. The target: list p50 flat across sizes, analytics p50
-//    ≤ 5 ms at 1,000,000 rows.
+//  1. Scenarios on the largest ledger, each through the API and then as the same pgx
+//     batch directly (api.RequestBatch with the handler's statement and argument types),
+//     for -concurrency clients and -duration: "records-list" (GET …/records?limit=50),
+//     "records-create" (POST …/records) and "trends" (GET …/analytics/trends, 24
+//     months). Printed: req/s, p50, p99, and API/direct ratios of throughput and p50.
+//  2. At the database, per tenant size: one client times -finance-samples requests of
+//     each statement (the direct batch: begin_request + the API function) for the 1M
+//     tenant, the 100k one, the largest and the smallest of the small ones, and all the
+//     small ones in turn: list pages (first, middle, filtered four ways), trends,
+//     summary (with and without a base currency) and the category breakdown. The
+//     targets: a first page ≤ 1 ms p50 for every size; analytics ≤ 3 ms p50 at 1M; no
+//     statement slower for a small tenant than for a big one.
+//  3. -finance-explain: the plans PostgreSQL chose inside api.list_financial_records
+//     (auto_explain, nested statements, with ANALYZE) for the first page and a filtered
+//     page of the smallest, a small, and the largest ledger.
 
 import (
-	"github.com/google/uuid"
-
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rowguard/rowguard/api"
+	"github.com/rowguard/rowguard/internal/database"
 )
 
-// financeLedger is the measured project and what its requests need.
+// financeLedger is one tenant's project and what its requests need.
 type financeLedger struct {
 	t          *tenant
 	projectID  string
-	categories []string // 4 income, then 4 expense
+	categories []string // 4 income, then 8 expense, most used first
+	size       int      // records seeded
 	from, to   string   // the trends window: 24 months up to today
+}
+
+// financeSizes are the ledgers' sizes for n tenants at scale: 1M, 100k, then n−2 from
+// 1k to 10k, log-uniform (at least 60 records each: a middle page needs them).
+func financeSizes(n int, scale float64) []int {
+	sizes := make([]int, n)
+	for i := range n {
+		var f float64
+		switch i {
+		case 0:
+			f = 1_000_000
+		case 1:
+			f = 100_000
+		default:
+			f = 1000
+			if n > 3 {
+				f = 1000 * math.Pow(10, float64(i-2)/float64(n-3))
+			}
+		}
+		sizes[i] = max(60, int(math.Round(f*scale)))
+	}
+	return sizes
+}
+
+// sizeClass is a group of ledgers whose figures are reported together.
+type sizeClass struct {
+	label   string
+	ledgers []*financeLedger
+}
+
+func sizeClasses(ls []*financeLedger) []sizeClass {
+	cls := []sizeClass{{fmt.Sprintf("%d", ls[0].size), ls[:1]}}
+	if len(ls) > 1 {
+		cls = append(cls, sizeClass{fmt.Sprintf("%d", ls[1].size), ls[1:2]})
+	}
+	if small := ls[2:]; len(small) > 0 {
+		cls = append(cls, sizeClass{fmt.Sprintf("%d", small[len(small)-1].size), small[len(small)-1:]},
+			sizeClass{fmt.Sprintf("%d", small[0].size), small[:1]})
+		if len(small) > 2 {
+			cls = append(cls, sizeClass{fmt.Sprintf("%d-%d ×%d", small[0].size, small[len(small)-1].size, len(small)), small})
+		}
+	}
+	return cls
 }
 
 func runFinance(ctx context.Context, cfg *config, e *env, tenants []*tenant, stdout io.Writer, progress func(string, ...any)) int {
@@ -54,15 +111,106 @@ func runFinance(ctx context.Context, cfg *config, e *env, tenants []*tenant, std
 		return 2
 	}
 	defer admin.Close(context.Background())
-	l, err := prepareLedgers(ctx, e, admin, tenants, progress)
+	start := time.Now()
+	ledgers, err := prepareLedgers(ctx, cfg, e, admin, tenants, progress)
 	if err != nil {
 		fmt.Fprintln(stdout, "load: -finance: preparing the ledgers:", err)
 		return 2
 	}
+	total := 0
+	for _, l := range ledgers {
+		total += l.size
+	}
+	fmt.Fprintf(stdout, "finance: %d tenants' ledgers in one table, %d records (largest %d, then %d, the others %d to %d; -finance-scale %g), seeded in %.0fs\n\n",
+		len(ledgers), total, ledgers[0].size, ledgers[min(1, len(ledgers)-1)].size, ledgers[min(2, len(ledgers)-1)].size, ledgers[len(ledgers)-1].size,
+		cfg.financeScale, time.Since(start).Seconds())
 
 	status := 0
-	fmt.Fprintf(stdout, "finance scenarios: %d clients, %s each (after %s warm-up), ledger of %d rows, %d other tenants with ledgers\n\n",
-		cfg.concurrency, cfg.duration, cfg.warmup, financeSeedRows, len(tenants)-1)
+	if cfg.duration > 0 && !cfg.financeDBOnly {
+		status = financeScenarioRuns(ctx, cfg, e, ledgers[0], stdout)
+	}
+
+	classes := sizeClasses(ledgers)
+	// One connection, its backend's CPU time read around every request (schedstat, ns):
+	// the figure that does not move with the machine's load. Wall-clock beside it.
+	conn, err := e.direct.Acquire(ctx)
+	if err != nil {
+		fmt.Fprintln(stdout, "load: -finance:", err)
+		return 2
+	}
+	defer conn.Release()
+	var pid int
+	if err := conn.QueryRow(ctx, `select pg_backend_pid()`).Scan(&pid); err != nil {
+		fmt.Fprintln(stdout, "load: -finance:", err)
+		return 2
+	}
+	_, _, cpuOK := schedStat(pid)
+	header := fmt.Sprintf("%-30s", "statement \\ records")
+	for _, c := range classes {
+		header += fmt.Sprintf(" %20s", c.label)
+	}
+	var cpuLines, wallLines []string
+	for si, name := range financeStatementNames {
+		cpuLine, wallLine := fmt.Sprintf("%-30s", name), fmt.Sprintf("%-30s", name)
+		for _, c := range classes {
+			lat := make([]time.Duration, 0, cfg.financeSamples)
+			cpu := make([]time.Duration, 0, cfg.financeSamples)
+			stmts := make([]dbStatement, len(c.ledgers))
+			for i, l := range c.ledgers {
+				stmts[i] = dbStatements(ctx, admin, l)[si]
+			}
+			for k := range cfg.financeSamples {
+				l, st := c.ledgers[k%len(c.ledgers)], stmts[k%len(c.ledgers)]
+				c0, _, _ := schedStat(pid)
+				t0 := time.Now()
+				body, err := api.ReadRequestBatch(conn.SendBatch(ctx, api.RequestBatch(l.t.userID, l.t.sessionID, l.t.orgID, uuid.NewString(), st.sql, st.args...)))
+				lat = append(lat, time.Since(t0))
+				c1, _, ok := schedStat(pid)
+				cpuOK = cpuOK && ok
+				cpu = append(cpu, c1-c0)
+				if err == nil && (len(body) == 0 || body[0] != '{') {
+					err = errors.New("not a JSON object")
+				}
+				if err == nil && st.check != nil {
+					if msg := st.check(body); msg != "" {
+						err = errors.New(msg)
+					}
+				}
+				if err != nil {
+					fmt.Fprintf(stdout, "load: -finance: %s, ledger of %d: %v\n", name, l.size, err)
+					return 1
+				}
+			}
+			r, rc := &phaseResult{latencies: lat}, &phaseResult{latencies: cpu}
+			wallLine += fmt.Sprintf(" %20s", fmt.Sprintf("%.2f (%.2f)", ms(r.percentile(0.5)), ms(r.percentile(0.99))))
+			cpuLine += fmt.Sprintf(" %20s", fmt.Sprintf("%.3f (%.3f)", ms(rc.percentile(0.5)), ms(rc.percentile(0.99))))
+		}
+		cpuLines, wallLines = append(cpuLines, cpuLine), append(wallLines, wallLine)
+	}
+	if cpuOK {
+		fmt.Fprintf(stdout, "\nat the database, per tenant size: the backend's CPU time per request (begin_request + the API function, one connection, %d samples each; p50 (p99) ms)\n", cfg.financeSamples)
+		fmt.Fprintln(stdout, header)
+		for _, l := range cpuLines {
+			fmt.Fprintln(stdout, l)
+		}
+	}
+	fmt.Fprintf(stdout, "\nthe same requests, wall-clock at the client (moves with the machine's load; p50 (p99) ms)\n")
+	fmt.Fprintln(stdout, header)
+	for _, l := range wallLines {
+		fmt.Fprintln(stdout, l)
+	}
+	if cfg.financeExplain {
+		if err := explainLists(ctx, e, ledgers, stdout); err != nil {
+			fmt.Fprintln(stdout, "load: -finance-explain:", err)
+			return 2
+		}
+	}
+	return status
+}
+
+func financeScenarioRuns(ctx context.Context, cfg *config, e *env, l *financeLedger, stdout io.Writer) int {
+	status := 0
+	fmt.Fprintf(stdout, "scenarios on the ledger of %d records: %d clients, %s each (after %s warm-up)\n", l.size, cfg.concurrency, cfg.duration, cfg.warmup)
 	fmt.Fprintf(stdout, "%-16s %-7s %10s %9s %9s %7s\n", "scenario", "via", "req/s", "p50 ms", "p99 ms", "errors")
 	for _, sc := range financeScenarios(e, l) {
 		var res [2]*phaseResult
@@ -81,50 +229,32 @@ func runFinance(ctx context.Context, cfg *config, e *env, tenants []*tenant, std
 				status = 1
 			}
 		}
-		fmt.Fprintf(stdout, "%-16s ratio   throughput api/direct %.2f, p50 api/direct %.2f\n", sc.name,
+		fmt.Fprintf(stdout, "%-16s ratio   wall-clock throughput api/direct %.2f, p50 api/direct %.2f\n", sc.name,
 			res[0].rate()/res[1].rate(), float64(res[0].percentile(0.5))/float64(res[1].percentile(0.5)))
-	}
-
-	fmt.Fprintf(stdout, "\nat the database (direct batch, 1 client, %d samples each; ms)\n", cfg.financeSamples)
-	fmt.Fprintf(stdout, "%-10s %-22s %8s %8s\n", "rows", "statement", "p50", "p99")
-	for _, size := range cfg.financeSizes {
-		progress("growing the ledger to %d rows", size)
-		start := time.Now()
-		if err := growLedger(ctx, admin, l, size); err != nil {
-			fmt.Fprintln(stdout, "load: -finance: growing the ledger:", err)
-			return 2
-		}
-		progress("grown in %.1fs", time.Since(start).Seconds())
-		for _, st := range dbStatements(ctx, admin, l) {
-			lat := make([]time.Duration, 0, cfg.financeSamples)
-			for range cfg.financeSamples {
-				t0 := time.Now()
-				body, err := api.ReadRequestBatch(e.direct.SendBatch(ctx, api.RequestBatch(l.t.userID, l.t.sessionID, l.t.orgID, uuid.NewString(), st.sql, st.args...)))
-				if err == nil && (len(body) == 0 || body[0] != '{') {
-					err = errors.New("not a JSON object")
-				}
-				if err != nil {
-					fmt.Fprintf(stdout, "load: -finance: %s at %d rows: %v\n", st.name, size, err)
-					return 1
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			r := &phaseResult{latencies: lat}
-			fmt.Fprintf(stdout, "%-10d %-22s %8.2f %8.2f\n", size, st.name, ms(r.percentile(0.5)), ms(r.percentile(0.99)))
-		}
 	}
 	return status
 }
 
-// financeSeedRows is the ledger's size for the scenarios (and each other tenant's).
-const financeSeedRows = 10_000
-
-func prepareLedgers(ctx context.Context, e *env, admin *pgx.Conn, tenants []*tenant, progress func(string, ...any)) (*financeLedger, error) {
+func prepareLedgers(ctx context.Context, cfg *config, e *env, admin *pgx.Conn, tenants []*tenant, progress func(string, ...any)) ([]*financeLedger, error) {
 	// Unlimited plans: the ledgers are far beyond the free plan's monthly records.
 	if _, err := admin.Exec(ctx, `update app.subscriptions set plan_code = 'business'`); err != nil {
 		return nil, err
 	}
-	var ledger *financeLedger
+	// Monthly rates to EUR over the ledgers' five years, for every organization.
+	if _, err := admin.Exec(ctx, `
+		insert into app.exchange_rates (org_id, rate_date, from_currency, to_currency, rate)
+		select o.id, d::date, c.cur, 'EUR', c.base + 0.05 * sin(extract(epoch from d) / 1e7)
+		  from app.organizations o
+		 cross join generate_series(date_trunc('month', current_date) - interval '61 months', current_date, interval '1 month') d
+		 cross join (values ('USD', 0.9), ('GBP', 1.15)) c(cur, base)
+		on conflict do nothing`); err != nil {
+		return nil, err
+	}
+	sizes := financeSizes(len(tenants), cfg.financeScale)
+	ledgers := make([]*financeLedger, len(tenants))
+	now := time.Now().UTC()
+	to := now.Format(time.DateOnly)
+	from := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -23, 0).Format(time.DateOnly)
 	for i, t := range tenants {
 		ids := slices.Sorted(func(yield func(string) bool) {
 			for id := range t.projects {
@@ -133,8 +263,12 @@ func prepareLedgers(ctx context.Context, e *env, admin *pgx.Conn, tenants []*ten
 				}
 			}
 		})
-		l := &financeLedger{t: t, projectID: ids[0]}
-		for j, kind := range []string{"income", "income", "income", "income", "expense", "expense", "expense", "expense"} {
+		l := &financeLedger{t: t, projectID: ids[0], from: from, to: to}
+		for j := range 12 {
+			kind := "expense"
+			if j < 4 {
+				kind = "income"
+			}
 			var c struct {
 				ID string `json:"id"`
 			}
@@ -144,27 +278,53 @@ func prepareLedgers(ctx context.Context, e *env, admin *pgx.Conn, tenants []*ten
 			}
 			l.categories = append(l.categories, c.ID)
 		}
-		size := financeSeedRows
-		if i > 0 {
-			size = financeSeedRows / 10 // other tenants: present, and smaller
+		ledgers[i] = l
+	}
+	// The big ones first: the small ones then land on a table already skewed (the
+	// order does not matter to the plans; statistics are taken at the end).
+	for i, l := range ledgers {
+		if i < 2 || i%10 == 0 {
+			progress("seeding ledger %d/%d: %d records", i+1, len(ledgers), sizes[i])
 		}
-		if err := growLedger(ctx, admin, l, size); err != nil {
+		if err := growLedger(ctx, admin, l, sizes[i]); err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			ledger = l
-		}
 	}
-	now := time.Now().UTC()
-	ledger.to = now.Format(time.DateOnly)
-	ledger.from = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -23, 0).Format(time.DateOnly)
-	progress("ledgers seeded: %d rows in the measured project, %d in each of %d others", financeSeedRows, financeSeedRows/10, len(tenants)-1)
-	return ledger, nil
+	progress("vacuum analyze")
+	if _, err := admin.Exec(ctx, `vacuum analyze app.financial_records, app.finance_daily_totals, app.finance_daily_currency_totals, app.exchange_rates`); err != nil {
+		return nil, err
+	}
+	return ledgers, nil
 }
 
-// growLedger inserts rows until the project holds size records: amounts, currencies,
-// categories, tags and days (two years back from today) spread by the row number, in
-// statements of 100,000 rows (one rollup pass each).
+// u is a pseudo-random number in [0, 1) from the row number g (a multiplicative hash;
+// each multiplier its own stream), so that a ledger's rows are the same on every run.
+func u(mult uint32) string {
+	return fmt.Sprintf("((g::bigint * %d) %% 4294967296)::float8 / 4294967296", mult)
+}
+
+// growLedgerSQL inserts rows $5..$6 of a ledger ($1 org, $2 project, $3 categories: 4
+// income then 8 expense, $4 the author), spread as the doc comment at the top says.
+var growLedgerSQL = `
+insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, tags,
+                                   payment_source, occurred_on, description, created_by, updated_by)
+select $1, $2, x.kind, round((exp(x.u8 * ln(50000)))::numeric, 2) + 0.01,
+       case when x.u7 < 0.70 then 'EUR' when x.u7 < 0.95 then 'USD' else 'GBP' end,
+       ($3::uuid[])[case when x.kind = 'income' then 1 + floor(4 * x.u2 ^ 3)::int else 5 + floor(8 * x.u2 ^ 3)::int end],
+       array_remove(array[case when x.u3 < 0.30 then 'recurring' end,
+                          case when x.u5 < 0.20 then 'online' when x.u5 < 0.25 then 'shop' end,
+                          case when x.u3 >= 0.90 then 'travel' end,
+                          case when x.u6 < 0.02 then 'promo' when x.u6 >= 0.998 then 'audit' end], null),
+       (case when x.u8 * 7 - floor(x.u8 * 7) < 0.2 then 'cash' when x.u8 * 7 - floor(x.u8 * 7) < 0.8 then 'card' else 'bank_transfer' end)::app.payment_source,
+       current_date - floor(1826 * x.u4 ^ 2)::int, 'seeded row ' || x.g, $4, $4
+  from (select g, (case when ` + u(2654435761) + ` < 0.3 then 'income' else 'expense' end)::app.finance_kind as kind,
+               ` + u(2246822519) + ` as u2, ` + u(3266489917) + ` as u3, ` + u(668265263) + ` as u4,
+               ` + u(374761393) + ` as u5, ` + u(2870177450) + ` as u6, ` + u(1103515245) + ` as u7,
+               ` + u(4049345443) + ` as u8
+          from generate_series($5::int, $6::int) g) x`
+
+// growLedger inserts rows until the project holds size records, in statements of
+// 100,000 rows (as the superuser, triggers on: one rollup pass each, as in production).
 func growLedger(ctx context.Context, admin *pgx.Conn, l *financeLedger, size int) error {
 	var have int
 	if err := admin.QueryRow(ctx, `select count(*) from app.financial_records where project_id = $1`, l.projectID).Scan(&have); err != nil {
@@ -172,23 +332,13 @@ func growLedger(ctx context.Context, admin *pgx.Conn, l *financeLedger, size int
 	}
 	for have < size {
 		n := min(size-have, 100_000)
-		_, err := admin.Exec(ctx, `
-			insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, tags,
-			                                   payment_source, occurred_on, description, created_by, updated_by)
-			select $1, $2, case when g % 8 < 4 then 'income' else 'expense' end::app.finance_kind,
-			       (g::bigint * 7919 % 100000 + 1) / 100.0, (array['EUR', 'USD', 'GBP'])[1 + g % 3], ($3::uuid[])[1 + g % 8],
-			       case when g % 10 = 0 then array['shop'] when g % 10 = 1 then array['online', 'promo'] else '{}' end,
-			       (array['cash', 'card', 'bank_transfer'])[1 + g % 3]::app.payment_source,
-			       current_date - (g::bigint * 31 % 730)::int, 'seeded row ' || g, $4, $4
-			  from generate_series($5::int, $6::int) g`,
-			l.t.orgID, l.projectID, l.categories, l.t.userID, have+1, have+n)
-		if err != nil {
+		if _, err := admin.Exec(ctx, growLedgerSQL, l.t.orgID, l.projectID, l.categories, l.t.userID, have+1, have+n); err != nil {
 			return err
 		}
 		have += n
 	}
-	_, err := admin.Exec(ctx, `vacuum analyze app.financial_records, app.finance_daily_totals`)
-	return err
+	l.size = have
+	return nil
 }
 
 type financeScenario struct {
@@ -303,15 +453,23 @@ func checkTrends(body []byte) string {
 }
 
 type dbStatement struct {
-	name string
-	sql  string
-	args []any
+	name  string
+	sql   string
+	args  []any
+	check func([]byte) string
 }
 
-// dbStatements are timed at each ledger size. The middle page's cursor is the
-// record in the middle of the ledger's order.
+// financeStatementNames are dbStatements' names, in order.
+var financeStatementNames = []string{
+	"list first page", "list middle page", "list income, tag shop", "list rare category",
+	"list tag audit (0.2%)", "list one month", "trends 24 months", "summary 24 months",
+	"summary 24 months, base EUR", "categories 24 months",
+}
+
+// dbStatements are timed for each ledger, named as financeStatementNames. The middle
+// page's cursor is the record in the middle of the ledger's order.
 func dbStatements(ctx context.Context, admin *pgx.Conn, l *financeLedger) []dbStatement {
-	none := func(extra ...any) []any {
+	list := func(extra ...any) []any {
 		args := []any{l.projectID, 50, nil, false, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil}
 		for i := 0; i+1 < len(extra); i += 2 {
 			args[extra[i].(int)] = extra[i+1]
@@ -322,13 +480,98 @@ func dbStatements(ctx context.Context, admin *pgx.Conn, l *financeLedger) []dbSt
 	_ = admin.QueryRow(ctx, `select occurred_on::text || '_' || id::text from (
 	    select occurred_on, id, row_number() over (order by occurred_on desc, id desc) n, count(*) over () c
 	      from app.financial_records where project_id = $1 and deleted_at is null) x where n = c / 2`, l.projectID).Scan(&cursor)
+	now := time.Now().UTC()
+	monthFrom := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -13, 0)
+	monthTo := monthFrom.AddDate(0, 1, -1)
+	own := checkProjectRecords(l)
 	return []dbStatement{
-		{"list first page", api.ListRecordsSQL, none()},
-		{"list middle page", api.ListRecordsSQL, none(2, cursor)},
-		{"list income, tag shop", api.ListRecordsSQL, none(4, "income", 6, []string{"shop"})},
-		{"trends 24 months", api.TrendsSQL, []any{l.projectID, "month", l.from, l.to}},
-		{"summary 24 months", api.SummarySQL, []any{l.projectID, l.from, l.to, nil}},
-		{"categories 24 months", `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
-			[]any{l.projectID, l.from, l.to, nil}},
+		{financeStatementNames[0], api.ListRecordsSQL, list(), own},
+		{financeStatementNames[1], api.ListRecordsSQL, list(2, cursor), own},
+		{financeStatementNames[2], api.ListRecordsSQL, list(4, "income", 7, []string{"shop"}), own},
+		{financeStatementNames[3], api.ListRecordsSQL, list(5, l.categories[11]), own},
+		{financeStatementNames[4], api.ListRecordsSQL, list(6, []string{"audit"}), own},
+		{financeStatementNames[5], api.ListRecordsSQL, list(10, monthFrom.Format(time.DateOnly), 11, monthTo.Format(time.DateOnly)), own},
+		{financeStatementNames[6], api.TrendsSQL, []any{l.projectID, "month", l.from, l.to}, nil},
+		{financeStatementNames[7], api.SummarySQL, []any{l.projectID, l.from, l.to, nil}, nil},
+		{financeStatementNames[8], api.SummarySQL, []any{l.projectID, l.from, l.to, "EUR"}, nil},
+		{financeStatementNames[9], `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
+			[]any{l.projectID, l.from, l.to, nil}, nil},
 	}
+}
+
+// checkProjectRecords: a page (of any size) of the ledger's project's records only.
+func checkProjectRecords(l *financeLedger) func([]byte) string {
+	return func(body []byte) string {
+		var pg struct {
+			Items []struct {
+				ProjectID string `json:"project_id"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(body, &pg); err != nil {
+			return "bad page: " + truncate(string(body), 200)
+		}
+		for _, it := range pg.Items {
+			if it.ProjectID != l.projectID {
+				return "LEAK: record of project " + it.ProjectID + " in the ledger of " + l.projectID
+			}
+		}
+		return ""
+	}
+}
+
+// explainLists prints the plans chosen inside api.list_financial_records (auto_explain
+// of the nested statements, ANALYZE, sent back as notices) for the first page and two
+// filtered pages of the smallest ledger, the largest small one, the 100k and the 1M, run as the
+// serving role with the tenant's request context, exactly as the API would.
+func explainLists(ctx context.Context, e *env, ledgers []*financeLedger, stdout io.Writer) error {
+	cfg, err := pgx.ParseConfig(e.adminURL)
+	if err != nil {
+		return err
+	}
+	var notices []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Message) }
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `load 'auto_explain'`); err != nil {
+		return err
+	}
+	for _, set := range []string{"auto_explain.log_min_duration = 0", "auto_explain.log_nested_statements = on",
+		"auto_explain.log_analyze = on", "auto_explain.log_buffers = on", "auto_explain.log_timing = on",
+		"auto_explain.log_level = notice", "client_min_messages = notice"} {
+		if _, err := conn.Exec(ctx, "set "+set); err != nil {
+			return err
+		}
+	}
+	picks := []*financeLedger{ledgers[len(ledgers)-1], ledgers[min(2, len(ledgers)-1)], ledgers[min(1, len(ledgers)-1)], ledgers[0]}
+	for _, l := range slices.Compact(picks) {
+		sts := dbStatements(ctx, conn, l)
+		for _, st := range []dbStatement{sts[0], sts[2], sts[3]} {
+			notices = notices[:0]
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			b := &pgx.Batch{}
+			b.Queue(`set local role ` + database.DevLoginRole)
+			rb := api.RequestBatch(l.t.userID, l.t.sessionID, l.t.orgID, uuid.NewString(), st.sql, st.args...)
+			for _, q := range rb.QueuedQueries {
+				b.Queue(q.SQL, q.Arguments...)
+			}
+			err = tx.SendBatch(ctx, b).Close()
+			_ = tx.Rollback(ctx)
+			if err != nil {
+				return fmt.Errorf("%s, ledger of %d: %w", st.name, l.size, err)
+			}
+			fmt.Fprintf(stdout, "\n--- %s, ledger of %d records: plans inside the function\n", st.name, l.size)
+			for _, n := range notices {
+				if strings.Contains(n, "financial_records") && strings.Contains(n, "Query Text") {
+					fmt.Fprintln(stdout, n)
+				}
+			}
+		}
+	}
+	return nil
 }

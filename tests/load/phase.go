@@ -104,7 +104,9 @@ func runPhase(ctx context.Context, cfg *config, e *env, name string, tenants []*
 	var f op
 	switch name {
 	case "api":
-		f = apiOp(e, cfg.pageLimit)
+		f = apiOp(e, cfg.pageLimit, false)
+	case "traced":
+		f = apiOp(e, cfg.pageLimit, true)
 	case "direct":
 		f = directOp(e, cfg.pageLimit)
 	case "unchecked":
@@ -233,9 +235,13 @@ func drive(ctx context.Context, cfg *config, meter *cpuMeter, d time.Duration, f
 }
 
 // apiOp is GET /v1/orgs/{org_id}/projects?limit=N with the tenant's token.
-func apiOp(e *env, limit int) op {
+func apiOp(e *env, limit int, traced bool) op {
 	return func(ctx context.Context, w *worker, t *tenant) (string, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.listURL, nil)
+		u := t.listURL
+		if traced {
+			u = t.tracedURL
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return "", err
 		}

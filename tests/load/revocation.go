@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -68,40 +72,31 @@ alter function rowguard_load.begin_request_unchecked(uuid, uuid, uuid) owner to 
 
 -- Whole requests as the caller (SECURITY INVOKER: the API role, under RLS), each its
 -- own transaction (COMMIT: locks, snapshot and plan revalidation every time, as for a
--- real request), in alternating blocks of 100 so drifts hit both sides alike.
-create procedure rowguard_load.time_requests(p_user_id uuid, p_session_id uuid, p_org_id uuid,
-  p_limit int, p_blocks int, inout checked_us float8 default null, inout unchecked_us float8 default null)
+-- real request): one block of p_n, with the check or without it. The client alternates
+-- the blocks and reads the backend's CPU time around each (timeRequestsInBackend).
+create procedure rowguard_load.time_block(p_user_id uuid, p_session_id uuid, p_org_id uuid,
+  p_limit int, p_checked boolean, p_n int, inout wall_us float8 default null)
 language plpgsql as $$
 declare
-  t0          timestamptz;
-  v_checked   interval := '0';
-  v_unchecked interval := '0';
-  v_body      json;
+  t0     timestamptz := clock_timestamp();
+  v_body json;
 begin
-  for b in 1 .. p_blocks loop
-    t0 := clock_timestamp();
-    for i in 1 .. 100 loop
+  for i in 1 .. p_n loop
+    if p_checked then
       perform auth.begin_request(p_user_id, p_session_id, p_org_id), pg_catalog.set_config('app.request_id', 'timing', true);
-      v_body := api.list_projects(p_limit, null);
-      commit;
-    end loop;
-    v_checked := v_checked + (clock_timestamp() - t0);
-    t0 := clock_timestamp();
-    for i in 1 .. 100 loop
+    else
       perform rowguard_load.begin_request_unchecked(p_user_id, p_session_id, p_org_id), pg_catalog.set_config('app.request_id', 'timing', true);
-      v_body := api.list_projects(p_limit, null);
-      commit;
-    end loop;
-    v_unchecked := v_unchecked + (clock_timestamp() - t0);
+    end if;
+    v_body := api.list_projects(p_limit, null);
+    commit;
   end loop;
-  checked_us := extract(epoch from v_checked) * 1e6 / (p_blocks * 100);
-  unchecked_us := extract(epoch from v_unchecked) * 1e6 / (p_blocks * 100);
+  wall_us := extract(epoch from clock_timestamp() - t0) * 1e6;
 end
 $$;
 
 grant usage on schema rowguard_load to rowguard_api;
 grant execute on function rowguard_load.begin_request_unchecked(uuid, uuid, uuid) to rowguard_api;
-grant execute on procedure rowguard_load.time_requests(uuid, uuid, uuid, int, int, float8, float8) to rowguard_api;
+grant execute on procedure rowguard_load.time_block(uuid, uuid, uuid, int, boolean, int, float8) to rowguard_api;
 `
 
 // installProbe creates the scratch schema; the returned function drops it.
@@ -151,20 +146,84 @@ func uncheckedOp(pool *pgxpool.Pool, limit int) op {
 	}
 }
 
-// backendBlocks × 100 requests each way are timed inside one backend.
-const backendBlocks = 100
+// backendBlocks blocks of backendBlockSize requests each way are timed inside one backend.
+const (
+	backendBlocks    = 100
+	backendBlockSize = 100
+)
 
-// timeRequestsInBackend runs rowguard_load.time_requests on a connection of pool (the
-// API role) as tenant t: a real, live session, so the check does its full work.
-func timeRequestsInBackend(ctx context.Context, pool *pgxpool.Pool, t *tenant, limit int) (checked, unchecked float64, err error) {
+// backendTiming is what timeRequestsInBackend measured, µs per request.
+type backendTiming struct {
+	// CPU: the backend's own time on a CPU (/proc/<pid>/schedstat), summed over the
+	// blocks; MedianCostCPU the median over block pairs of (checked − unchecked). Zero
+	// (CPUOK false) when the backend is not a process of this machine that we can read.
+	CPUOK                      bool
+	CheckedCPU, UncheckedCPU   float64
+	MedianCostCPU              float64
+	CheckedWait, UncheckedWait float64 // time the backend waited for a CPU (runqueue)
+	// Wall: clock time inside the backend (what the verdict used to be).
+	CheckedWall, UncheckedWall float64
+}
+
+// timeRequestsInBackend runs rowguard_load.time_block on one connection of pool (the
+// API role) as tenant t — a real, live session, so the check does its full work — in
+// alternating blocks with and without the check (the order flips every pair), and
+// reads the backend's CPU time (pg_backend_pid's /proc/<pid>/schedstat) around each
+// block. CPU time, unlike wall time, does not count the time the backend waits for a
+// CPU, so the figure does not move with whatever else the machine runs.
+func timeRequestsInBackend(ctx context.Context, pool *pgxpool.Pool, t *tenant, limit int) (backendTiming, error) {
+	var bt backendTiming
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return 0, 0, err
+		return bt, err
 	}
 	defer conn.Release()
-	err = conn.QueryRow(ctx, `call rowguard_load.time_requests($1, $2, $3, $4, $5)`,
-		t.userID, t.sessionID, t.orgID, limit, backendBlocks).Scan(&checked, &unchecked)
-	return checked, unchecked, err
+	var pid int
+	if err := conn.QueryRow(ctx, `select pg_backend_pid()`).Scan(&pid); err != nil {
+		return bt, err
+	}
+	// A backend of another machine (-database-url) has no /proc entry here, or another
+	// process's: only a local postgres process counts.
+	comm, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+	_, _, bt.CPUOK = schedStat(pid)
+	bt.CPUOK = bt.CPUOK && strings.TrimSpace(string(comm)) == "postgres"
+	var costs []float64 // per pair, µs per request
+	var wall [2]float64
+	var cpu, wait [2]time.Duration
+	for b := range backendBlocks {
+		var pair [2]time.Duration
+		order := []bool{true, false}
+		if b%2 == 1 {
+			order = []bool{false, true}
+		}
+		for _, checked := range order {
+			i := 1
+			if checked {
+				i = 0
+			}
+			c0, w0, _ := schedStat(pid)
+			var us float64
+			if err := conn.QueryRow(ctx, `call rowguard_load.time_block($1, $2, $3, $4, $5, $6)`,
+				t.userID, t.sessionID, t.orgID, limit, checked, backendBlockSize).Scan(&us); err != nil {
+				return bt, err
+			}
+			c1, w1, ok := schedStat(pid)
+			bt.CPUOK = bt.CPUOK && ok
+			wall[i] += us
+			pair[i] = c1 - c0
+			cpu[i] += c1 - c0
+			wait[i] += w1 - w0
+		}
+		costs = append(costs, float64(pair[0]-pair[1])/1e3/backendBlockSize)
+	}
+	n := float64(backendBlocks * backendBlockSize)
+	bt.CheckedWall, bt.UncheckedWall = wall[0]/n, wall[1]/n
+	if bt.CPUOK {
+		bt.CheckedCPU, bt.UncheckedCPU = float64(cpu[0])/1e3/n, float64(cpu[1])/1e3/n
+		bt.CheckedWait, bt.UncheckedWait = float64(wait[0])/1e3/n, float64(wait[1])/1e3/n
+		bt.MedianCostCPU = median(costs)
+	}
+	return bt, nil
 }
 
 // revocationTarget: the check may cost at most this fraction of a request.
@@ -196,13 +255,21 @@ type revocationCost struct {
 }
 
 type backendCost struct {
-	Requests        int     `json:"requests_each"`
+	Requests int `json:"requests_each"`
+	// Measure is "cpu" (the backend's CPU time: the verdict) or "wall" (clock time in
+	// the backend, when its CPU time cannot be read: moves with the machine's load).
+	Measure         string  `json:"measure"`
 	CheckedMicros   float64 `json:"checked_us_per_request"`
 	UncheckedMicros float64 `json:"unchecked_us_per_request"`
-	CostMicros      float64 `json:"cost_us_per_request"`
-	// The cost as a share of: the in-backend request time without the check; a
-	// direct request's CPU (the verdict); an API request's CPU. Zero when unknown.
-	PercentOfBackend       float64 `json:"cost_percent_of_backend_time"`
+	// CostMicros is the median over alternating block pairs of checked − unchecked.
+	CostMicros float64 `json:"cost_us_per_request"`
+	// Wall-clock inside the backend, and (CPU measure) the time it waited for a CPU.
+	CheckedWallMicros   float64 `json:"checked_wall_us_per_request"`
+	UncheckedWallMicros float64 `json:"unchecked_wall_us_per_request"`
+	WaitMicros          float64 `json:"runqueue_wait_us_per_request,omitempty"`
+	// The cost as a share of: the in-backend request without the check; a direct
+	// request's CPU (the verdict); an API request's CPU. Zero when unknown.
+	PercentOfBackend       float64 `json:"cost_percent_of_backend"`
 	PercentOfDirectRequest float64 `json:"cost_percent_of_direct_request_cpu,omitempty"`
 	PercentOfAPIRequest    float64 `json:"cost_percent_of_api_request_cpu,omitempty"`
 	DirectRequestMicros    float64 `json:"direct_request_cpu_us,omitempty"`
@@ -235,14 +302,25 @@ func requestCPU(p *phaseReport) float64 {
 	return p.CPU.SelfMicros + p.CPU.PostgresMicros
 }
 
-func (c *revocationCost) addBackend(checkedMicros, uncheckedMicros float64, direct, api *phaseReport) {
-	cost := checkedMicros - uncheckedMicros
+func (c *revocationCost) addBackend(bt backendTiming, direct, api *phaseReport) {
 	b := &backendCost{
-		Requests:         backendBlocks * 100,
-		CheckedMicros:    round(checkedMicros, 1),
-		UncheckedMicros:  round(uncheckedMicros, 1),
-		CostMicros:       round(cost, 1),
-		PercentOfBackend: round(100*cost/uncheckedMicros, 1),
+		Requests:            backendBlocks * backendBlockSize,
+		Measure:             "wall",
+		CheckedMicros:       round(bt.CheckedWall, 1),
+		UncheckedMicros:     round(bt.UncheckedWall, 1),
+		CostMicros:          round(bt.CheckedWall-bt.UncheckedWall, 1),
+		CheckedWallMicros:   round(bt.CheckedWall, 1),
+		UncheckedWallMicros: round(bt.UncheckedWall, 1),
+	}
+	if bt.CPUOK {
+		b.Measure = "cpu"
+		b.CheckedMicros, b.UncheckedMicros = round(bt.CheckedCPU, 1), round(bt.UncheckedCPU, 1)
+		b.CostMicros = round(bt.MedianCostCPU, 1)
+		b.WaitMicros = round((bt.CheckedWait+bt.UncheckedWait)/2, 1)
+	}
+	cost := b.CostMicros
+	if b.UncheckedMicros > 0 {
+		b.PercentOfBackend = round(100*cost/b.UncheckedMicros, 1)
 	}
 	if d := requestCPU(direct); d > 0 {
 		b.DirectRequestMicros = round(d, 0)
@@ -257,8 +335,15 @@ func (c *revocationCost) addBackend(checkedMicros, uncheckedMicros float64, dire
 func (c *revocationCost) writeText(w io.Writer) {
 	fmt.Fprintf(w, "revocation check (same run; target ≤ %.0f%% of a request)\n", c.TargetPercent)
 	if b := c.Backend; b != nil {
-		fmt.Fprintf(w, "  %+.1f µs per request: one backend, %d whole requests each way in their own transactions, alternating (%.1f vs %.1f µs)\n",
-			b.CostMicros, b.Requests, b.CheckedMicros, b.UncheckedMicros)
+		if b.Measure == "cpu" {
+			fmt.Fprintf(w, "  %+.1f µs of backend CPU per request (median of %d alternating block pairs; %d whole requests each way, own transactions; mean %.1f vs %.1f µs CPU)\n",
+				b.CostMicros, backendBlocks, b.Requests, b.CheckedMicros, b.UncheckedMicros)
+			fmt.Fprintf(w, "    wall-clock in the backend, not the verdict: %.1f vs %.1f µs, of which %.1f µs waiting for a CPU\n",
+				b.CheckedWallMicros, b.UncheckedWallMicros, b.WaitMicros)
+		} else {
+			fmt.Fprintf(w, "  %+.1f µs per request WALL-CLOCK (the backend's CPU time cannot be read here: this moves with the machine's load): one backend, %d whole requests each way, alternating (%.1f vs %.1f µs)\n",
+				b.CostMicros, b.Requests, b.CheckedMicros, b.UncheckedMicros)
+		}
 		if b.PercentOfDirectRequest != 0 {
 			verdict := "meets"
 			if b.PercentOfDirectRequest > c.TargetPercent {
@@ -267,7 +352,7 @@ func (c *revocationCost) writeText(w io.Writer) {
 			fmt.Fprintf(w, "  = %.1f%% of a direct request's CPU (%.0f µs, load client + PostgreSQL): %s the target\n",
 				b.PercentOfDirectRequest, b.DirectRequestMicros, verdict)
 		}
-		fmt.Fprintf(w, "    (%.1f%% of the in-backend request time alone", b.PercentOfBackend)
+		fmt.Fprintf(w, "    (%.1f%% of the in-backend request alone", b.PercentOfBackend)
 		if b.PercentOfAPIRequest != 0 {
 			fmt.Fprintf(w, "; %.1f%% of an API request's CPU", b.PercentOfAPIRequest)
 		}

@@ -140,12 +140,22 @@ func TestUncheckedCopyMatchesBeginRequest(t *testing.T) {
 	if _, err := admin.Exec(ctx, `update auth.sessions set revoked_at = null where id = $1`, aliceSession); err != nil {
 		t.Fatal(err)
 	}
-	var checked, unchecked float64
-	if err := app.QueryRow(ctx, `call rowguard_load.time_requests($1, $2, $3, 20, 1)`, alice, aliceSession, orgA).Scan(&checked, &unchecked); err != nil {
+	for _, checked := range []bool{true, false} {
+		var us float64
+		if err := app.QueryRow(ctx, `call rowguard_load.time_block($1, $2, $3, 20, $4, 5)`, alice, aliceSession, orgA, checked).Scan(&us); err != nil {
+			t.Fatal(err)
+		}
+		if us <= 0 {
+			t.Errorf("time_block(checked %v): %v µs", checked, us)
+		}
+	}
+	// A revoked session makes the checked block fail: it does run the check.
+	if _, err := admin.Exec(ctx, `update auth.sessions set revoked_at = now() where id = $1`, aliceSession); err != nil {
 		t.Fatal(err)
 	}
-	if checked <= 0 || unchecked <= 0 {
-		t.Errorf("time_requests: %v µs and %v µs", checked, unchecked)
+	var us float64
+	if err := app.QueryRow(ctx, `call rowguard_load.time_block($1, $2, $3, 20, true, 1)`, alice, aliceSession, orgA).Scan(&us); err == nil {
+		t.Error("time_block with the check passed on a revoked session")
 	}
 
 	drop()

@@ -23,6 +23,7 @@ type tenant struct {
 	sessionID string // sid of the access token
 	auth      string // "Bearer <token>"
 	listURL   string // GET .../projects?limit=N
+	tracedURL string // the same on the traced API (phase traced), "" without it
 	projects  map[string]bool
 	email     string // the founder's credentials (phase login)
 	password  string
@@ -70,6 +71,9 @@ func seed(ctx context.Context, cfg *config, e *env) ([]*tenant, error) {
 			projects:  make(map[string]bool, cfg.projects),
 			email:     body["email"].(string),
 			password:  body["password"].(string),
+		}
+		if e.tracedURL != "" {
+			tenants[i].tracedURL = e.tracedURL + strings.TrimPrefix(tenants[i].listURL, e.baseURL)
 		}
 		return nil
 	})

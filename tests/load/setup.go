@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/rowguard/rowguard"
 	"github.com/rowguard/rowguard/api"
@@ -49,6 +50,12 @@ type env struct {
 	cpu        cpuMeter
 	sharedPool bool   // direct is apiPool
 	adminURL   string // superuser URL ("" in -url mode without -database-url): the finance seed
+
+	// Phase traced (traced.go): the in-process API with tracing on, and its receiver.
+	tracedURL    string
+	tracedServer *http.Server
+	tracer       *sdktrace.TracerProvider
+	otlp         *otlpReceiver
 }
 
 // setup prepares the database, the API and the clients. The returned env is
@@ -184,14 +191,20 @@ func (e *env) serveInProcess(ctx context.Context, cfg *config, appURL string, st
 	// The load signs the same accounts in over and over from one address: lift the
 	// brute-force limits (they are still counted, in PostgreSQL, as in production).
 	unlimited := api.RateLimit{Max: 1 << 30, Window: time.Minute}
-	srv := api.NewServer(api.Options{
+	opts := api.Options{
 		Pool: pool, Tokens: tokens, Logger: logger, Version: rowguard.Version, Passwords: hasher,
 		RateLimits: api.RateLimitOptions{
 			LoginPerAddress: unlimited, LoginPerAccountAddress: unlimited, LoginPerAccount: unlimited,
 			RefreshPerAddress: unlimited, RefreshPerAccount: unlimited, PasswordChangePerAccount: unlimited,
 			SignInPerAddress: unlimited, EmailPerAccountAddress: unlimited, SignUpPerAddress: unlimited, SignUpPerAccount: unlimited,
 		},
-	})
+	}
+	srv := api.NewServer(opts)
+	if cfg.runs("traced") {
+		if err := e.serveTraced(ctx, opts, stderr); err != nil {
+			return fmt.Errorf("traced API: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -208,6 +221,7 @@ func (e *env) serveInProcess(ctx context.Context, cfg *config, appURL string, st
 }
 
 func (e *env) close(progress func(string, ...any)) {
+	e.closeTraced()
 	if e.httpServer != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = e.httpServer.Shutdown(ctx)

@@ -3,7 +3,7 @@
 -- update, soft delete, restore and hard delete in the same transaction; the plan limit.
 begin;
 create extension if not exists pgtap;
-select plan(31);
+select plan(32);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 \ir fixtures/finance.sql
@@ -67,6 +67,7 @@ select throws_ok(format('select api.create_finance_category(%L, %L)', :proj_a, '
                  'a VIEWER (finance READ) cannot create a category: 403');
 select is((api.list_financial_records(:proj_a, 50, null, false, null, null, null, null, null, null, null, null, null, null, null)::jsonb -> 'items' -> 0 ->> 'id')::uuid,
           :rec_a1::uuid, 'a VIEWER lists the live record');
+select is(current_setting('enable_sort'), 'on', 'the list plans its page without sorts and puts the setting back');
 select throws_ok(format('select api.list_financial_records(%L, 50, null, true, null, null, null, null, null, null, null, null, null, null, null)', :proj_a),
                  'RG403', null, 'a VIEWER cannot list deleted records: 403');
 select pg_temp.act_as(:mary, :org_a);

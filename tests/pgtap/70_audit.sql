@@ -4,7 +4,7 @@
 -- deletes or truncates them, and nobody forges one.
 begin;
 create extension if not exists pgtap;
-select plan(32);
+select plan(34);
 \ir fixtures/tenants.sql
 \set session_alice '''5e5e5e5e-0000-4000-8000-000000000001'''
 update auth.sessions set id = :session_alice where user_id = :alice;
@@ -27,6 +27,14 @@ select results_eq(
            ('UPDATE', 'a1000000-0000-4000-8000-000000000001'::uuid, '5e5e5e5e-0000-4000-8000-000000000001'::uuid, 'req-pgtap-1', 'app.projects'),
            ('DELETE', 'a1000000-0000-4000-8000-000000000001'::uuid, '5e5e5e5e-0000-4000-8000-000000000001'::uuid, 'req-pgtap-1', 'app.projects')$$,
   'insert, update and delete each leave one entry with actor, session, request id and table (a no-op update none)');
+select is((select count(*) from app.audit_log where row_id = current_setting('test.audited') and trace_id is null),
+          3::bigint, 'without app.trace_id (tracing off) the entries have no trace id');
+select set_config('app.trace_id', '4bf92f3577b34da6a3ce929d0e0e4736', true);
+insert into app.projects (org_id, name, description, created_by)
+values (:org_a, 'Traced', 'v1', :alice) returning id as traced \gset
+select is((select trace_id from app.audit_log where row_id = :'traced' and action = 'INSERT'),
+          '4bf92f3577b34da6a3ce929d0e0e4736', 'the entry names the trace of app.trace_id (tracing on)');
+select set_config('app.trace_id', '', true);
 select is((select new_values ->> 'name' from app.audit_log where row_id = current_setting('test.audited') and action = 'INSERT'),
           'Audited', 'INSERT records the new row');
 select is((select old_values from app.audit_log where row_id = current_setting('test.audited') and action = 'INSERT'),
