@@ -47,6 +47,17 @@ func APICode() fs.FS { return sub("sql/api") }
 // policy and every grant (install.sql at the root). Install it after APICode.
 func Policies() fs.FS { return sub("policies") }
 
+//go:embed tests/pgtap/fixtures/*.sql
+var pgtapFixtures embed.FS
+
+// PgTAPFixture returns tests/pgtap/fixtures/NAME, a psql script the pgTAP suite includes
+// with \ir. `rowguard policies who-can` runs the role matrix's fixtures with it, in a
+// rolled-back transaction, so that it proves the cells the suite proves.
+func PgTAPFixture(name string) (string, error) {
+	b, err := pgtapFixtures.ReadFile("tests/pgtap/fixtures/" + name)
+	return string(b), err
+}
+
 func sub(dir string) fs.FS {
 	f, err := fs.Sub(sqlFiles, dir)
 	if err != nil {

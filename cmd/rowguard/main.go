@@ -32,9 +32,22 @@ var commands = []struct{ name, synopsis, about string }{
 		"first removes the code packages), then install the sql/kernel, sql/api and policies code packages " +
 		"(latest only). Uses " +
 		"MIGRATION_DATABASE_URL, else DATABASE_URL, else the development cluster."},
-	{"policies", "policies [--format text|markdown|json]", "print, read live from the catalog, every exposed table " +
-		"with RLS enabled/forced, each policy (command, roles, USING, WITH CHECK, comment) and a table × command × " +
-		"role summary. Exits 1 when a table lacks enabled+forced RLS or a policy lacks a comment. Connects like migrate."},
+	{"policies", "policies [--format text|markdown|json] [--who-can] | policies who-can | policies diff [--against URL] OLD.json [NEW.json]",
+		"print, read live from the catalog, every exposed table with RLS enabled/forced, each policy (command, roles, " +
+			"USING, WITH CHECK, comment), a table × command × role summary, the table and column grants of each role, and " +
+			"every function rowguard_api may execute (SECURITY DEFINER or INVOKER, owner, pinned search_path, volatility). " +
+			"Exits 1 on a violation: a table without enabled+forced RLS, a policy without a comment, a SECURITY DEFINER " +
+			"function without a pinned search_path, a grant to PUBLIC, a secret column (hash, token, sealed, password) " +
+			"rowguard_api may read. who-can (or --who-can, added to the report): for every table × command, the " +
+			"application actors allowed (anonymous, signed-in non-member, org OWNER/ADMIN/MEMBER, project " +
+			"OWNER/ADMIN/ANALYST/VIEWER, platform admin) with their conditions in words, and each actor's finance and " +
+			"analytics level; computed by running the pgTAP role matrix's probes as each actor in a rolled-back " +
+			"transaction (needs a superuser), exit 1 when Postgres disagrees with the declared expectation table. " +
+			"diff: the access delta between two JSON reports (or a report and a live database): policies added, " +
+			"removed or changed (USING/WITH CHECK), grants gained or lost, functions, who-can cells; exit 0 for no " +
+			"change, 3 for a change, 1 when the new side breaks a rule; --against URL without OLD.json compares with the " +
+			"policies/access.json this binary was built with. who-can and diff take --format too. Connects " +
+			"like migrate (diff --against: that URL). See docs/dba-guide.md."},
 	{"admin", "admin grant|revoke|disable|enable EMAIL", "grant or revoke: make (or unmake) the user with this " +
 		"email a platform admin: the only way to, never over HTTP. disable: disable the account (every live " +
 		"session is revoked at once: its access tokens fail on their next request, its refresh tokens are " +
@@ -115,6 +128,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.As(err, new(*exitStatus)):
+		var status *exitStatus
+		errors.As(err, &status)
+		if status.msg != "" {
+			fmt.Fprintf(stderr, "rowguard: %s\n", status.msg)
+		}
+		return status.code
 	case err != nil:
 		// One line per problem (a configuration may have several), each on its own
 		// "rowguard: " line.

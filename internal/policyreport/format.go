@@ -84,6 +84,11 @@ func (r *Report) writeText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	r.writeGrantsText(&b)
+	if r.WhoCan != nil {
+		b.WriteString("\n")
+		r.WhoCan.writeText(&b)
+	}
 	r.writeViolations(&b, "")
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -123,6 +128,11 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "| %s | %s | %s | `%s` | `%s` | %s |\n", mdCell(p.Name), cmd, mdCell(strings.Join(p.Roles, ", ")),
 				mdCell(orDash(p.Using)), mdCell(orDash(p.WithCheck)), mdCell(orDash(p.Comment)))
 		}
+	}
+	r.writeGrantsMarkdown(&b)
+	if r.WhoCan != nil {
+		b.WriteString("\n")
+		r.WhoCan.writeMarkdown(&b)
 	}
 	r.writeViolations(&b, "\n## Violations\n\n")
 	_, err := io.WriteString(w, b.String())

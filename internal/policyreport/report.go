@@ -1,9 +1,16 @@
 // Package policyreport reads the access model of a rowguard database live from the
 // catalog — every exposed table with its row-level security switches, every policy
-// (command, roles, USING, WITH CHECK, comment) and a table × command × role matrix —
-// and prints it for DBAs (`rowguard policies`). Violations of the project's rules (a
-// table without enabled and forced RLS, a policy without a comment) make the report
-// fail, so CI can run it.
+// (command, roles, USING, WITH CHECK, comment), a table × command × role matrix, the
+// table and column grants, and every function the API role may execute — and prints it
+// for DBAs (`rowguard policies`). Violations of the project's rules (a table without
+// enabled and forced RLS, a policy without a comment, a SECURITY DEFINER function
+// without a pinned search_path, a PUBLIC grant, a secret column the API role may read)
+// make the report fail, so CI can run it.
+//
+// WhoCan (whocan.go) restates the model in application actors (org OWNER, project
+// VIEWER, …) from the declared expectation table the pgTAP role matrix is generated
+// from, proven by running every probe in a rolled-back transaction; Diff (diff.go) says
+// what changed between two reports.
 package policyreport
 
 import (
@@ -19,8 +26,14 @@ var Commands = []string{"SELECT", "INSERT", "UPDATE", "DELETE"}
 
 // Report is the access model of one database.
 type Report struct {
-	Database   string   `json:"database"`
-	Tables     []Table  `json:"tables"`
+	Database string  `json:"database"`
+	Tables   []Table `json:"tables"`
+	// Functions are the functions the API role may execute (outside the system schemas
+	// and extensions), by signature.
+	Functions []Function `json:"functions"`
+	// WhoCan is the access model in application actors, proven by probes (Probe); nil
+	// unless asked for.
+	WhoCan     *WhoCan  `json:"who_can,omitempty"`
 	Violations []string `json:"violations"`
 }
 
@@ -33,6 +46,10 @@ type Table struct {
 	// Matrix maps each command to the roles some policy lets act (sorted); a command
 	// nobody may use is absent.
 	Matrix map[string][]string `json:"matrix"`
+	// Grants maps each role (or PUBLIC) to its table privileges; ColumnGrants to its
+	// column privileges, as "SELECT (col, col)". The owner's own are left out.
+	Grants       map[string][]string `json:"grants"`
+	ColumnGrants map[string][]string `json:"column_grants"`
 }
 
 // Policy is one row-level security policy.
@@ -74,7 +91,7 @@ select p.polrelid, p.polname,
 
 // Load reads the report from the database conn is connected to.
 func Load(ctx context.Context, conn *pgx.Conn) (*Report, error) {
-	rep := &Report{Database: conn.Config().Database, Tables: []Table{}, Violations: []string{}}
+	rep := &Report{Database: conn.Config().Database, Tables: []Table{}, Functions: []Function{}, Violations: []string{}}
 	rows, err := conn.Query(ctx, exposedTablesSQL)
 	if err != nil {
 		return nil, fmt.Errorf("policyreport: read tables: %w", err)
@@ -82,7 +99,7 @@ func Load(ctx context.Context, conn *pgx.Conn) (*Report, error) {
 	byOID := map[uint32]int{}
 	for rows.Next() {
 		var oid uint32
-		t := Table{Policies: []Policy{}, Matrix: map[string][]string{}}
+		t := Table{Policies: []Policy{}, Matrix: map[string][]string{}, Grants: map[string][]string{}, ColumnGrants: map[string][]string{}}
 		if err := rows.Scan(&oid, &t.Name, &t.RLSEnabled, &t.RLSForced); err != nil {
 			return nil, fmt.Errorf("policyreport: read tables: %w", err)
 		}
@@ -113,6 +130,9 @@ func Load(ctx context.Context, conn *pgx.Conn) (*Report, error) {
 	for i := range rep.Tables {
 		rep.Tables[i].buildMatrix()
 		rep.Violations = append(rep.Violations, rep.Tables[i].violations()...)
+	}
+	if err := rep.loadGrants(ctx, conn, byOID); err != nil {
+		return nil, err
 	}
 	return rep, nil
 }
