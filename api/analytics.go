@@ -29,16 +29,18 @@ func periodParams(q *queryFilters) (from, to any) {
 	return from, to
 }
 
-// GET …/analytics/summary?from&to&base
+// GET …/analytics/summary?from&to&base[&format=csv]: the CSV holds the per-currency rows
+// (the conversion into base is in the JSON answer only).
 func (s *Server) financeSummary(w http.ResponseWriter, r *http.Request) {
 	q := queryFilters{r: r}
 	from, to := periodParams(&q)
 	base := q.get("base", checkCurrency)
+	asCSV := wantsCSV(r, &q)
 	if err := q.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusOK, SummarySQL, mux.Vars(r)["project_id"], from, to, base)
+	s.answerAnalytics(w, r, asCSV, summaryCSV, SummarySQL, mux.Vars(r)["project_id"], from, to, base)
 }
 
 // GET …/analytics/categories?from&to&kind
@@ -46,11 +48,12 @@ func (s *Server) financeCategories(w http.ResponseWriter, r *http.Request) {
 	q := queryFilters{r: r}
 	from, to := periodParams(&q)
 	kind := q.get("kind", oneOf(FinanceKinds...))
+	asCSV := wantsCSV(r, &q)
 	if err := q.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusOK, `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
+	s.answerAnalytics(w, r, asCSV, categoriesCSV, `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
 		mux.Vars(r)["project_id"], from, to, kind)
 }
 
@@ -62,20 +65,22 @@ func (s *Server) financeTrends(w http.ResponseWriter, r *http.Request) {
 		interval = "month"
 	}
 	from, to := periodParams(&q)
+	asCSV := wantsCSV(r, &q)
 	if err := q.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusOK, TrendsSQL, mux.Vars(r)["project_id"], interval, from, to)
+	s.answerAnalytics(w, r, asCSV, trendsCSV, TrendsSQL, mux.Vars(r)["project_id"], interval, from, to)
 }
 
 // GET …/analytics/recent?limit
 func (s *Server) financeRecent(w http.ResponseWriter, r *http.Request) {
 	q := queryFilters{r: r}
 	limit := q.intParam("limit", 1, 50, 10)
+	asCSV := wantsCSV(r, &q)
 	if err := q.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusOK, `select api.finance_recent($1::uuid, $2::int)`, mux.Vars(r)["project_id"], limit)
+	s.answerAnalytics(w, r, asCSV, recentCSV, `select api.finance_recent($1::uuid, $2::int)`, mux.Vars(r)["project_id"], limit)
 }

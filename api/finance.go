@@ -21,6 +21,7 @@ func (s *Server) routeFinance() {
 	s.handle(http.MethodPatch, project+"/records/{record_id}", s.updateRecord, true)
 	s.handle(http.MethodDelete, project+"/records/{record_id}", s.deleteRecord, true)
 	s.handle(http.MethodPost, project+"/records/{record_id}/restore", s.restoreRecord, true)
+	s.routeFinanceTags(project)
 	s.routeAnalytics(project + "/analytics")
 	s.routeExchangeRates()
 }
@@ -108,6 +109,10 @@ const CreateRecordSQL = `select api.create_financial_record($1::uuid, $2::jsonb,
 // GET …/records?limit&cursor&deleted&kind&category_id&tags_any&tags_all&currency&payment_source&from&to&min_amount&max_amount&q
 func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	q := queryFilters{r: r}
+	if wantsCSV(r, &q) { // finance_csv.go
+		s.exportRecords(w, r, &q)
+		return
+	}
 	limit := q.intParam("limit", 1, MaxRecordPageLimit, DefaultPageLimit)
 	cursor := q.get("cursor", checkRecordCursor)
 	deleted := q.get("deleted", oneOf("true", "false")) == "true"

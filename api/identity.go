@@ -266,6 +266,12 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	s.call(w, r, http.StatusOK, `select api.me()`)
 }
 
+// DELETE /v1/auth/me: the caller erases their account (auth.delete_account: a fresh
+// proof, never the last OWNER of an organization).
+func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request) {
+	s.call(w, r, http.StatusNoContent, `select api.delete_me()`)
+}
+
 // withHashSlot runs f (an argon2id hash) once fewer than the configured
 // number of hashes are running, and fewer than half of them for the request's client
 // network (hashSlots). Each hash holds its memory cost (19 MiB by default) for tens of

@@ -307,6 +307,7 @@ func (s *Server) routeAll(metricsOnAPIPort bool) {
 	s.handle(http.MethodPost, "/v1/auth/register/verify", s.verifySignUp, public)
 	s.handle(http.MethodPost, "/v1/auth/login", s.login, public)
 	s.handle(http.MethodGet, "/v1/auth/me", s.me, private)
+	s.handle(http.MethodDelete, "/v1/auth/me", s.deleteMe, private)
 
 	s.handle(http.MethodGet, "/v1/orgs", s.listOrganizations, private)
 	s.handle(http.MethodPost, "/v1/orgs", s.createOrganization, private)
@@ -315,6 +316,7 @@ func (s *Server) routeAll(metricsOnAPIPort bool) {
 	s.handle(http.MethodPatch, "/v1/orgs/{org_id}", s.updateOrganization, private)
 	s.handle(http.MethodDelete, "/v1/orgs/{org_id}", s.deleteOrganization, private)
 	s.handle(http.MethodPost, "/v1/orgs/{org_id}/restore", s.restoreOrganization, private)
+	s.handle(http.MethodPost, "/v1/orgs/{org_id}/export", s.exportOrganization, private)
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/members", s.listMembers, private)
 
 	s.handle(http.MethodGet, "/v1/orgs/{org_id}/projects", s.listProjects, private)

@@ -36,6 +36,9 @@ comment on policy users_select_kernel on auth.users is
 -- a proven mailbox; the column grants say what each writer may change.
 grant insert (email, password_hash, email_verified_at), update (password_hash, email_verified_at)
    on auth.users to rowguard_kernel;
+-- DELETE /v1/auth/me (auth.delete_account, the caller's own row: users_update_kernel)
+-- replaces the address by a pseudonym and marks the tombstone.
+grant update (email, deleted_at) on auth.users to rowguard_kernel;
 create policy users_insert_kernel on auth.users for insert to rowguard_kernel
   with check (status = 'active');
 comment on policy users_insert_kernel on auth.users is
@@ -61,6 +64,7 @@ grant execute on function
   api.create_session(uuid, text, text, bytea, interval, interval),
   api.me()
 to rowguard_api;
+grant execute on function api.delete_me(), auth.delete_account() to rowguard_api;
 
 -- Kernel functions that change a user they identified by a proven secret or the command
 -- line run outside any request (no app.user_id); inside one, the kernel changes the

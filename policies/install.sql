@@ -52,3 +52,4 @@ grant usage on schema auth, app to rowguard_kernel;
 {{ template "email_outbox.sql" . }}
 {{ template "sign_in.sql" . }}
 {{ template "finance.sql" . }}
+{{ template "finance_tags.sql" . }}

@@ -112,7 +112,11 @@ comment on policy oidc_login_states_delete_kernel on auth.oidc_login_states is
 -- ----- auth.identities ----------------------------------------------------------------
 alter table auth.identities enable row level security;
 alter table auth.identities force row level security;
-grant select, insert, update (email, last_sign_in_at) on auth.identities to rowguard_kernel;
+grant select, insert, update (email, last_sign_in_at), delete on auth.identities to rowguard_kernel;
+create policy identities_delete_kernel on auth.identities for delete to rowguard_kernel
+  using (user_id = (select app.current_user_id()));
+comment on policy identities_delete_kernel on auth.identities is
+  'auth.delete_account (DELETE /v1/auth/me) unlinks the caller''s provider accounts; never anyone else''s.';
 
 create policy identities_select_kernel on auth.identities for select to rowguard_kernel
   using (true);

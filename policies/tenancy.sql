@@ -77,6 +77,11 @@ create policy memberships_update_kernel on app.memberships for update to rowguar
   with check (user_id = (select app.current_user_id()));
 comment on policy memberships_update_kernel on app.memberships is
   'app.accept_invitation raises the caller''s own role to the invited one when they already belong; never anyone else''s.';
+grant delete on app.memberships to rowguard_kernel;
+create policy memberships_delete_kernel on app.memberships for delete to rowguard_kernel
+  using (user_id = (select app.current_user_id()));
+comment on policy memberships_delete_kernel on app.memberships is
+  'auth.delete_account (DELETE /v1/auth/me) ends every membership of the caller, in every organization; never anyone else''s.';
 
 grant select on app.organizations to rowguard_kernel;
 create policy organizations_select_kernel on app.organizations for select to rowguard_kernel
@@ -113,3 +118,7 @@ grant execute on function
   api.update_member(uuid, text),
   api.remove_member(uuid)
 to rowguard_api;
+
+-- POST /v1/orgs/{org_id}/export (sql/api/org_export.sql): reads under every table's own
+-- policies, as the OWNER asking.
+grant execute on function api.export_organization() to rowguard_api;

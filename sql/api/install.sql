@@ -21,6 +21,7 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "errors.sql" . }}
 {{ template "json.sql" . }}
 {{ template "identity.sql" . }}
+{{ template "account.sql" . }}
 {{ template "sessions.sql" . }}
 {{ template "organizations.sql" . }}
 {{ template "projects.sql" . }}
@@ -33,6 +34,9 @@ comment on schema api is 'The functions the HTTP layer calls. SECURITY INVOKER: 
 {{ template "project_members.sql" . }}
 {{ template "invitations.sql" . }}
 {{ template "finance.sql" . }}
+{{ template "finance_tags.sql" . }}
+{{ template "finance_export.sql" . }}
+{{ template "org_export.sql" . }}
 {{ template "analytics.sql" . }}
 {{ template "exchange_rates.sql" . }}
 

@@ -48,6 +48,15 @@ begin
     if v_new = '{}'::jsonb then
       return null;
     end if;
+    -- A tag rename or removal (api.rename_finance_tag, api.delete_finance_tag) is audited
+    -- once for the operation by app.audit_tag_operation, not once per record: while it
+    -- runs, a change of a record's tags (and the columns every change moves) is not
+    -- written here. Any other column changed in the same row is, as always.
+    if tg_table_schema = 'app' and tg_table_name = 'financial_records'
+       and pg_catalog.current_setting('app.audit_tag_summary', true) = 'on'
+       and (v_new - '{tags,updated_by,updated_at,version}'::text[]) = '{}'::jsonb then
+      return null;
+    end if;
   end if;
   -- A row that belongs to no organization (a nullable org column outside app) has no
   -- administrator to read its trail: nothing to record.

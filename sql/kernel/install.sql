@@ -37,7 +37,9 @@
 --   rate_limits.sql       rate limits and sign-in failure counting
 --   sign_in.sql           credentials, sign-in codes, sign-up, password reset, OIDC
 --   step_up.sql           fresh proof before destructive acts
+--   account_deletion.sql  a user erases their account (DELETE /v1/auth/me)
 --   finance.sql           record versions and the daily totals rollup
+--   finance_tags.sql      the per-tag rollup and the one audit entry of a tag operation
 grant create on schema auth, app, platform to rowguard_kernel;
 set local role rowguard_owner;
 
@@ -55,7 +57,9 @@ set local role rowguard_owner;
 {{ template "rate_limits.sql" . }}
 {{ template "sign_in.sql" . }}
 {{ template "step_up.sql" . }}
+{{ template "account_deletion.sql" . }}
 {{ template "finance.sql" . }}
+{{ template "finance_tags.sql" . }}
 
 reset role;
 revoke create on schema auth, app, platform from rowguard_kernel;

@@ -211,6 +211,9 @@ func (o sweepOp) cases(e *env, concrete string, maxBody int) []sweepCase {
 				c := sweepCase{name: "path " + seg + "=" + bad, path: p, status: http.StatusNotFound}
 				if _, isValue := sweepPathValues[seg]; isValue {
 					c.status, c.field = http.StatusUnprocessableEntity, strings.Trim(seg, "{}")
+					if valid := sweepPathValid[seg]; valid != nil && valid(bad) {
+						c.status, c.field = http.StatusNotFound, "" // well-formed, names nothing
+					}
 				}
 				cs = append(cs, c)
 			}
@@ -272,6 +275,10 @@ func (o sweepOp) cases(e *env, concrete string, maxBody int) []sweepCase {
 // sweepPathValues are the path parameters that are values rather than ids, each with a
 // valid one; any other parameter is an id.
 var sweepPathValues = map[string]string{"{from_currency}": "EUR", "{to_currency}": "USD", "{date}": "2030-01-01"}
+
+// sweepPathValid says, for a value parameter whose form admits some of the sweep's bad
+// values (a tag may be "not-a-uuid"), which ones are well-formed: those answer 404.
+var sweepPathValid = map[string]func(string) bool{}
 
 func (e *env) fillPath(p string) string {
 	for v, id := range e.sweepIDs {

@@ -20,7 +20,8 @@ package main
 //     each statement (the direct batch: begin_request + the API function) for the 1M
 //     tenant, the 100k one, the largest and the smallest of the small ones, and all the
 //     small ones in turn: list pages (first, middle, filtered four ways), trends,
-//     summary (with and without a base currency) and the category breakdown. The
+//     summary (with and without a base currency), the category breakdown and the tag
+//     list (GET …/tags, target ≤ 10 ms at 1M). The
 //     targets: a first page ≤ 1 ms p50 for every size; analytics ≤ 3 ms p50 at 1M; no
 //     statement slower for a small tenant than for a big one.
 //  3. -finance-explain: the plans PostgreSQL chose inside api.list_financial_records
@@ -198,6 +199,16 @@ func runFinance(ctx context.Context, cfg *config, e *env, tenants []*tenant, std
 	fmt.Fprintln(stdout, header)
 	for _, l := range wallLines {
 		fmt.Fprintln(stdout, l)
+	}
+	if cfg.financeExport {
+		// The largest ledger and the smallest: a flat peak RSS across them is what
+		// "bounded memory" means.
+		for _, l := range []*financeLedger{ledgers[0], ledgers[len(ledgers)-1]} {
+			if err := measureExport(ctx, e, l, l.size, stdout); err != nil {
+				fmt.Fprintf(stdout, "load: -finance-export at %d rows: %v\n", l.size, err)
+				return 1
+			}
+		}
 	}
 	if cfg.financeExplain {
 		if err := explainLists(ctx, e, ledgers, stdout); err != nil {
@@ -463,7 +474,7 @@ type dbStatement struct {
 var financeStatementNames = []string{
 	"list first page", "list middle page", "list income, tag shop", "list rare category",
 	"list tag audit (0.2%)", "list one month", "trends 24 months", "summary 24 months",
-	"summary 24 months, base EUR", "categories 24 months",
+	"summary 24 months, base EUR", "categories 24 months", "tags list",
 }
 
 // dbStatements are timed for each ledger, named as financeStatementNames. The middle
@@ -496,6 +507,7 @@ func dbStatements(ctx context.Context, admin *pgx.Conn, l *financeLedger) []dbSt
 		{financeStatementNames[8], api.SummarySQL, []any{l.projectID, l.from, l.to, "EUR"}, nil},
 		{financeStatementNames[9], `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
 			[]any{l.projectID, l.from, l.to, nil}, nil},
+		{financeStatementNames[10], api.ListTagsSQL, []any{l.projectID}, nil},
 	}
 }
 

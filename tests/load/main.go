@@ -165,6 +165,7 @@ type config struct {
 	financeScale   float64
 	financeSamples int
 	financeExplain bool
+	financeExport  bool
 	financeDBOnly  bool
 	// -signup-timing N: time N pairs of sign-ups (existing address, new one) and stop.
 	signupTiming int
@@ -206,6 +207,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.finance, "finance", false, "run the finance scenarios (records list/create, trends; ledger sizes at the database) instead of the projects phases")
 	fs.Float64Var(&c.financeScale, "finance-scale", 1, "-finance: multiplies the ledgers' sizes (1: one tenant at 1,000,000 records, one at 100,000, the others 1,000 to 10,000)")
 	fs.IntVar(&c.financeSamples, "finance-samples", 200, "-finance: timed requests per statement and tenant size")
+	fs.BoolVar(&c.financeExport, "finance-export", false, "-finance: also export the largest and the smallest ledger as CSV through the API and print the time and the process's peak RSS (tests/load/export.go)")
 	fs.BoolVar(&c.financeExplain, "finance-explain", false, "-finance: print the plans chosen inside the records list for small and large ledgers (auto_explain, ANALYZE)")
 	fs.BoolVar(&c.financeDBOnly, "finance-db-only", false, "-finance: skip the API/direct scenarios, time the statements at the database only")
 	fs.IntVar(&c.signupTiming, "signup-timing", 0, "time this many pairs (at least 30) of POST /v1/auth/register for an address that has an account and a new one, print the ratio of the medians, and stop (no phases)")

@@ -1,0 +1,99 @@
+-- Finance tags as entities of a project (issue 18): the per-tag rollup the tag list reads,
+-- and the one audit entry a tag rename or removal leaves (not one per record).
+-- Part of the kernel code package (install.sql).
+
+set local role rowguard_kernel;
+
+create or replace function app.maintain_finance_tag_totals() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_old text := 'select o.org_id, o.project_id, t.tag, -1 as n
+                    from old_rows o cross join lateral pg_catalog.unnest(o.tags) as t(tag)
+                   where o.deleted_at is null';
+  v_new text := 'select n.org_id, n.project_id, t.tag, 1 as n
+                    from new_rows n cross join lateral pg_catalog.unnest(n.tags) as t(tag)
+                   where n.deleted_at is null';
+  v_orgs     uuid[];
+  v_projects uuid[];
+  v_tags     text[];
+begin
+  -- (Dynamic: a trigger on INSERT has no old_rows, one on DELETE no new_rows.)
+  -- An UPDATE that leaves a record's tags alone nets to 0 per tag and writes nothing.
+  -- Sorted, so concurrent statements lock rollup rows in one order (no deadlock). Rows of
+  -- a project being deleted are skipped: its rollup goes with it. A tag whose count grew
+  -- was just put on a record: its last_used_at moves to now.
+  execute pg_catalog.format($q$
+    with deltas as (
+      select d.org_id, d.project_id, d.tag, sum(d.n) as n
+        from (%s) d
+       where exists (select from app.projects p where p.org_id = d.org_id and p.id = d.project_id)
+       group by d.org_id, d.project_id, d.tag
+      having sum(d.n) <> 0),
+    upserted as (
+      insert into app.finance_tag_totals as t (org_id, project_id, tag, record_count, last_used_at)
+      select d.org_id, d.project_id, d.tag, d.n, pg_catalog.now()
+        from deltas d
+       order by d.org_id, d.project_id, d.tag
+      on conflict (org_id, project_id, tag) do update
+         set record_count = t.record_count + excluded.record_count,
+             last_used_at = case when excluded.record_count > 0 then excluded.last_used_at else t.last_used_at end
+      returning t.org_id, t.project_id, t.tag, t.record_count)
+    select array_agg(u.org_id), array_agg(u.project_id), array_agg(u.tag)
+      from upserted u where u.record_count <= 0$q$,
+    case tg_op when 'INSERT' then v_new when 'DELETE' then v_old else v_old || ' union all ' || v_new end)
+    into v_orgs, v_projects, v_tags;
+
+  -- A tag no live record carries any more leaves the list.
+  if v_tags is not null then
+    delete from app.finance_tag_totals t
+     using rows from (pg_catalog.unnest(v_orgs), pg_catalog.unnest(v_projects), pg_catalog.unnest(v_tags)) as g(org_id, project_id, tag)
+     where t.org_id = g.org_id and t.project_id = g.project_id and t.tag = g.tag
+       and t.record_count <= 0;
+  end if;
+  return null;
+end
+$$;
+comment on function app.maintain_finance_tag_totals() is
+  'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows'' tags to app.finance_tag_totals in the same transaction.';
+grant execute on function app.maintain_finance_tag_totals() to rowguard_owner;
+
+-- The one audit entry of a tag operation. The API function (api.rename_finance_tag,
+-- api.delete_finance_tag) sets app.audit_tag_summary = 'on' before its one UPDATE, so that
+-- app.audit_row_change does not write an entry per record for it (only for changes of
+-- tags, updated_by, updated_at and version: anything else is still audited row by row),
+-- then calls this, which switches the setting off and appends the entry: table
+-- app.financial_records, action UPDATE, row_id null, old {project_id, tags: [from]},
+-- new {project_id, tags: [to] or [], records: how many records changed}.
+create or replace function app.audit_tag_operation(p_project_id uuid, p_from text, p_to text, p_records bigint)
+returns void
+language plpgsql volatile security definer set search_path = '' as $$
+begin
+  perform pg_catalog.set_config('app.audit_tag_summary', '', true);
+  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id, trace_id,
+                             table_name, row_id, action, old_values, new_values)
+  values (app.current_org_id(),
+          nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid,
+          nullif(pg_catalog.current_setting('app.session_id', true), '')::uuid,
+          nullif(pg_catalog.current_setting('app.request_id', true), ''),
+          nullif(pg_catalog.current_setting('app.trace_id', true), ''),
+          'app.financial_records', null, 'UPDATE',
+          pg_catalog.jsonb_build_object('project_id', p_project_id, 'tags', pg_catalog.jsonb_build_array(p_from)),
+          pg_catalog.jsonb_build_object('project_id', p_project_id,
+            'tags', case when p_to is null then '[]'::jsonb else pg_catalog.jsonb_build_array(p_to) end,
+            'records', p_records));
+end
+$$;
+comment on function app.audit_tag_operation(uuid, text, text, bigint) is
+  'Ends a tag rename (p_to) or removal (p_to null) in a project: one audit entry for the operation, naming how many records it changed.';
+
+set local role rowguard_owner;
+
+create or replace trigger financial_records_tags_delete after delete on app.financial_records
+  referencing old table as old_rows
+  for each statement execute function app.maintain_finance_tag_totals();
+create or replace trigger financial_records_tags_insert after insert on app.financial_records
+  referencing new table as new_rows
+  for each statement execute function app.maintain_finance_tag_totals();
+create or replace trigger financial_records_tags_update after update on app.financial_records
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function app.maintain_finance_tag_totals();
