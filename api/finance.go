@@ -115,6 +115,19 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := q.intParam("limit", 1, MaxRecordPageLimit, DefaultPageLimit)
 	cursor := q.get("cursor", checkRecordCursor)
+	filters := recordFilterArgs(&q)
+	if err := q.err(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.call(w, r, http.StatusOK, ListRecordsSQL, append([]any{mux.Vars(r)["project_id"], limit, cursor}, filters...)...)
+}
+
+// recordFilterArgs reads the records list's filters (every parameter but limit and
+// cursor), checked into q's errors, as the arguments the list and the CSV export take
+// after the project (and the page): deleted, kind, category, tags_any, tags_all,
+// currency, payment_source, from, to, min_amount, max_amount, q.
+func recordFilterArgs(q *queryFilters) []any {
 	deleted := q.get("deleted", oneOf("true", "false")) == "true"
 	kind := q.get("kind", oneOf(FinanceKinds...))
 	category := q.get("category_id", checkUUID)
@@ -129,12 +142,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	text := q.get("q", checkSearchText)
 	q.ordered("from", "to", from, to, stringLess)
 	q.ordered("min_amount", "max_amount", minAmount, maxAmount, amountLess)
-	if err := q.err(); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.call(w, r, http.StatusOK, ListRecordsSQL, mux.Vars(r)["project_id"], limit, cursor, deleted,
-		kind, category, tagList(tagsAny), tagList(tagsAll), currency, source, from, to, minAmount, maxAmount, text)
+	return []any{deleted, kind, category, tagList(tagsAny), tagList(tagsAll), currency, source, from, to, minAmount, maxAmount, text}
 }
 
 // POST …/records (Idempotency-Key honoured)

@@ -138,26 +138,12 @@ func (s *Server) exportRecords(w http.ResponseWriter, r *http.Request, q *queryF
 			q.errs = append(q.errs, FieldError{name, "is not taken by the CSV export, which holds every matching record"})
 		}
 	}
-	deleted := q.get("deleted", oneOf("true", "false")) == "true"
-	kind := q.get("kind", oneOf(FinanceKinds...))
-	category := q.get("category_id", checkUUID)
-	tagsAny := q.get("tags_any", checkTagList)
-	tagsAll := q.get("tags_all", checkTagList)
-	currency := q.get("currency", checkCurrency)
-	source := q.get("payment_source", oneOf(PaymentSources...))
-	from := q.get("from", checkDate)
-	to := q.get("to", checkDate)
-	minAmount := q.get("min_amount", checkRecordAmount)
-	maxAmount := q.get("max_amount", checkRecordAmount)
-	text := q.get("q", checkSearchText)
-	q.ordered("from", "to", from, to, stringLess)
-	q.ordered("min_amount", "max_amount", minAmount, maxAmount, amountLess)
+	filters := recordFilterArgs(q)
 	if err := q.err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.streamCSV(w, r, csvFileName(r, "records"), RecordCSVHeader, ExportRecordsSQL, mux.Vars(r)["project_id"], deleted,
-		kind, category, tagList(tagsAny), tagList(tagsAll), currency, source, from, to, minAmount, maxAmount, text)
+	s.streamCSV(w, r, csvFileName(r, "records"), RecordCSVHeader, ExportRecordsSQL, append([]any{mux.Vars(r)["project_id"]}, filters...)...)
 }
 
 // analyticsCSV is how one analytics answer becomes rows: the array member holding
