@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,7 +22,7 @@ import (
 type browser struct {
 	cmd    *exec.Cmd
 	in     *os.File // our end of the browser's fd 3
-	stderr *lockedBuffer
+	stderr *syncBuffer
 
 	mu      sync.Mutex
 	nextID  int
@@ -43,23 +42,6 @@ type cdpMessage struct {
 	} `json:"error,omitempty"`
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startBrowser starts chromium; the test's cleanup closes it.
 func startBrowser(t *testing.T, chromium string) *browser {
 	t.Helper()
@@ -71,7 +53,7 @@ func startBrowser(t *testing.T, chromium string) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &browser{in: in, stderr: &lockedBuffer{}, pending: map[int]chan cdpMessage{}, done: make(chan struct{})}
+	b := &browser{in: in, stderr: &syncBuffer{}, pending: map[int]chan cdpMessage{}, done: make(chan struct{})}
 	b.cmd = exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--no-first-run", "--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0",
