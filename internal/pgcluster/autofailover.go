@@ -59,6 +59,56 @@ type FormationOptions struct {
 	DBName string
 	// Log receives progress messages; nil discards them.
 	Log io.Writer
+	// Timeouts tune how fast a lost primary is replaced; zero keeps pg_auto_failover's
+	// defaults.
+	Timeouts FailoverTimeouts
+}
+
+// FailoverTimeouts decide how soon the monitor replaces a lost primary: it declares
+// the primary unhealthy after Unhealthy without health checks answered (one every
+// HealthCheckPeriod), then waits PrimaryDemote before promoting, time for an isolated
+// primary to have shut itself down: its pg_autoctl does so after NetworkPartition
+// without reaching the monitor or its standby. NetworkPartition < PrimaryDemote is what
+// rules out two primaries at once. A zero field keeps the default (5 s, 20 s, 30 s,
+// 20 s: a lost primary is replaced after about 50 s).
+type FailoverTimeouts struct {
+	HealthCheckPeriod, Unhealthy, PrimaryDemote, NetworkPartition time.Duration
+}
+
+// monitorSettings are the monitor's settings for t, in ALTER SYSTEM form.
+func (t FailoverTimeouts) monitorSettings() []string {
+	var out []string
+	set := func(name string, d time.Duration) {
+		if d > 0 {
+			out = append(out, fmt.Sprintf("alter system set pgautofailover.%s = %d", name, d.Milliseconds()))
+		}
+	}
+	set("health_check_period", t.HealthCheckPeriod)
+	if t.HealthCheckPeriod > 0 {
+		// A check times out, and is retried, within the period.
+		set("health_check_timeout", t.HealthCheckPeriod)
+		set("health_check_retry_delay", t.HealthCheckPeriod/2)
+	}
+	set("node_considered_unhealthy_timeout", t.Unhealthy)
+	set("primary_demote_timeout", t.PrimaryDemote)
+	return out
+}
+
+func (t FailoverTimeouts) validate() error {
+	demote, partition := t.PrimaryDemote, t.NetworkPartition
+	if demote == 0 {
+		demote = 30 * time.Second
+	}
+	if partition == 0 {
+		partition = 20 * time.Second
+	}
+	if partition >= demote {
+		return fmt.Errorf("pgcluster: network partition timeout %s must be below the primary demote timeout %s, or an isolated primary may still accept writes when its standby is promoted", partition, demote)
+	}
+	if t.NetworkPartition%time.Second != 0 {
+		return fmt.Errorf("pgcluster: network partition timeout %s: pg_autoctl counts it in whole seconds", t.NetworkPartition)
+	}
+	return nil
 }
 
 // EnsureAutoFailover returns the path of pg_autoctl for in's major version, installing
@@ -110,6 +160,9 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 	}
 	if opts.DBName == "" {
 		opts.DBName = "rowguard"
+	}
+	if err := opts.Timeouts.validate(); err != nil {
+		return nil, err
 	}
 	logw := opts.Log
 	if logw == nil {
@@ -170,24 +223,11 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 		if err != nil {
 			return nil, err
 		}
-		n := &AutoctlNode{Name: name, Port: port, PGData: filepath.Join(dir, name), out: &lockedBuffer{}, done: make(chan struct{})}
+		n := &AutoctlNode{Name: name, Port: port, PGData: filepath.Join(dir, name), out: &lockedBuffer{}}
 		args = append(args, "--pgdata", n.PGData, "--pgport", strconv.Itoa(port), "--hostname", "127.0.0.1",
 			"--auth", "trust", "--no-ssl", "--pgctl", in.Bin("pg_ctl"), "--run")
-		n.cmd = exec.Command(program, args...)
-		n.cmd.Env = f.env
-		n.cmd.Dir = dir
-		n.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: runAs, Setpgid: true}
-		n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
 		fmt.Fprintf(logw, "pgcluster: pg_autoctl %s\n", strings.Join(args, " "))
-		if err := n.cmd.Start(); err != nil {
-			return nil, fmt.Errorf("pgcluster: start pg_autoctl %s: %w", name, err)
-		}
-		go func() { _ = n.cmd.Wait(); close(n.done) }()
-		if pf, err := os.OpenFile(filepath.Join(dir, formationPIDsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintln(pf, n.cmd.Process.Pid)
-			pf.Close()
-		}
-		return n, nil
+		return n, f.launch(n, args...)
 	}
 
 	// Generous bounds: a busy machine is slow, not broken.
@@ -201,6 +241,13 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 	}); err != nil {
 		return nil, err
 	}
+	if settings := opts.Timeouts.monitorSettings(); len(settings) > 0 {
+		for _, sql := range append(settings, "select pg_reload_conf()") {
+			if err := f.exec(ctx, f.Monitor, "pg_auto_failover", sql); err != nil {
+				return nil, fmt.Errorf("pgcluster: monitor: %s: %w", sql, err)
+			}
+		}
+	}
 	for i := range opts.Nodes {
 		name := "node" + strconv.Itoa(i+1)
 		n, err := start(name, "create", "postgres", "--name", name, "--listen", "127.0.0.1",
@@ -209,6 +256,11 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 			return nil, err
 		}
 		f.Nodes = append(f.Nodes, n)
+		if d := opts.Timeouts.NetworkPartition; d > 0 {
+			if err := f.setKeeper(ctx, n, "timeout.network_partition_timeout", strconv.Itoa(int(d/time.Second))); err != nil {
+				return nil, err
+			}
+		}
 		want := "single"
 		if i > 0 {
 			want = "secondary"
@@ -231,6 +283,75 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 		}
 	}
 	return f, nil
+}
+
+// launch starts n's pg_autoctl with args, in the formation's environment and its own
+// process group, and records its pid for sweepFormations.
+func (f *Formation) launch(n *AutoctlNode, args ...string) error {
+	n.cmd = exec.Command(f.program, args...)
+	n.cmd.Env = f.env
+	n.cmd.Dir = f.dir
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: f.runAs, Setpgid: true}
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	n.done = make(chan struct{})
+	if err := n.cmd.Start(); err != nil {
+		return fmt.Errorf("pgcluster: start pg_autoctl %s: %w", n.Name, err)
+	}
+	cmd, done := n.cmd, n.done
+	go func() { _ = cmd.Wait(); close(done) }()
+	if pf, err := os.OpenFile(filepath.Join(f.dir, formationPIDsFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		fmt.Fprintln(pf, n.cmd.Process.Pid)
+		pf.Close()
+	}
+	return nil
+}
+
+// Lose makes n's machine die: SIGKILL to its pg_autoctl (the whole process group, so
+// nothing restarts postgres), then to its postmaster. Its backends live on until they
+// notice. Only the monitor can now act: with n's pg_autoctl alive, a killed postmaster
+// is restarted in place, often before the monitor sees the primary down (no failover).
+// It returns the postmaster's pid.
+func (f *Formation) Lose(n *AutoctlNode) (int, error) {
+	pid, err := n.PostmasterPID()
+	if err != nil {
+		return 0, err
+	}
+	if err := syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		return 0, fmt.Errorf("pgcluster: SIGKILL pg_autoctl %s: %w", n.Name, err)
+	}
+	<-n.done
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return 0, fmt.Errorf("pgcluster: SIGKILL postmaster of %s: %w", n.Name, err)
+	}
+	return pid, nil
+}
+
+// Restart runs n's pg_autoctl again on its data directory, as after a reboot of its
+// machine: it starts postgres and follows what the monitor assigns (a lost primary
+// comes back as a standby of the new one).
+func (f *Formation) Restart(n *AutoctlNode) error {
+	if n.Running() {
+		return fmt.Errorf("pgcluster: pg_autoctl %s is still running", n.Name)
+	}
+	return f.launch(n, "run", "--pgdata", n.PGData)
+}
+
+// setKeeper sets one of n's pg_autoctl settings and has it reload its configuration.
+// The configuration file exists once `create postgres` has begun: wait for it.
+func (f *Formation) setKeeper(ctx context.Context, n *AutoctlNode, key, value string) error {
+	var out string
+	err := f.waitFor(ctx, 3*time.Minute, n.Name+"'s configuration", n, func() bool {
+		var err error
+		out, err = f.Autoctl(ctx, "config", "set", "--pgdata", n.PGData, key, value)
+		return err == nil
+	})
+	if err != nil {
+		return fmt.Errorf("pgcluster: pg_autoctl config set %s %s on %s: %w (%s)", key, value, n.Name, err, out)
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return fmt.Errorf("pgcluster: reload pg_autoctl %s: %w", n.Name, err)
+	}
+	return nil
 }
 
 // waitFor polls cond until it holds, failing after limit or when n's pg_autoctl exits.
