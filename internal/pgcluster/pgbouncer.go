@@ -188,6 +188,9 @@ func (b *PgBouncer) URL(user, database string) string {
 	return u.String()
 }
 
+// PID is the pgbouncer process's pid.
+func (b *PgBouncer) PID() int { return b.cmd.Process.Pid }
+
 // Log returns pgbouncer's log so far.
 func (b *PgBouncer) Log() string {
 	data, _ := os.ReadFile(filepath.Join(b.dir, "pgbouncer.log"))

@@ -1,11 +1,13 @@
-// Command instances measures what more API instances buy on this machine: it runs the
-// same mixed drive (a quarter project creates, the rest project lists and /v1/auth/me,
-// from many tenants) through a round-robin proxy in front of 1, then 3 `rowguard serve`
-// processes on one private PostgreSQL, and prints requests per second of each and their
-// ratio, in one run. Every answer of the drive is checked for the caller's tenant.
+// Command instances measures what more API instances buy on this machine, and where
+// the primary saturates: it runs the same mixed drive (a quarter project creates, the
+// rest project lists and /v1/auth/me, from many tenants) through a round-robin proxy in
+// front of 1, then 3 `rowguard serve` processes on one private PostgreSQL, then the 3
+// behind PgBouncer (transaction pooling), and prints for each the requests per second
+// (wall clock) and the CPU time per request of PostgreSQL, of the API processes and of
+// PgBouncer, in one run. Every answer of the drive is checked for the caller's tenant.
 //
 //	go run ./tests/load/instances                       # 15 s per configuration
-//	go run ./tests/load/instances -duration 30s -clients 64 -instances 1,2,3
+//	go run ./tests/load/instances -duration 30s -clients 64 -instances 1,2,3,3+pgbouncer
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +41,7 @@ import (
 	"github.com/rowguard/rowguard/internal/database"
 	"github.com/rowguard/rowguard/internal/inprocess"
 	"github.com/rowguard/rowguard/internal/pgcluster"
+	"github.com/rowguard/rowguard/internal/proccpu"
 	"github.com/rowguard/rowguard/internal/token"
 )
 
@@ -45,7 +49,7 @@ func main() {
 	duration := flag.Duration("duration", 15*time.Second, "drive length per configuration")
 	clients := flag.Int("clients", 32, "concurrent HTTP clients")
 	tenants := flag.Int("tenants", 20, "organizations, each with its own owner")
-	counts := flag.String("instances", "1,3", "numbers of API instances to compare, in order")
+	counts := flag.String("instances", "1,3,3+pgbouncer", "numbers of API instances to compare, in order; N+pgbouncer puts PgBouncer between them and PostgreSQL")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -55,14 +59,37 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, duration time.Duration, clients, tenants int, counts string) error {
-	var ns []int
-	for _, f := range strings.Split(counts, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
+// configuration is a number of API instances, connected directly or through PgBouncer.
+type configuration struct {
+	instances int
+	pgbouncer bool
+}
+
+func (c configuration) String() string {
+	if c.pgbouncer {
+		return fmt.Sprintf("%d instance(s) via PgBouncer", c.instances)
+	}
+	return fmt.Sprintf("%d instance(s)", c.instances)
+}
+
+func parseConfigurations(list string) ([]configuration, error) {
+	var out []configuration
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		count, bouncer := strings.CutSuffix(f, "+pgbouncer")
+		n, err := strconv.Atoi(count)
 		if err != nil || n < 1 || n > 16 {
-			return fmt.Errorf("-instances: %q is not a number from 1 to 16", f)
+			return nil, fmt.Errorf("-instances: %q is not a number from 1 to 16, optionally followed by +pgbouncer", f)
 		}
-		ns = append(ns, n)
+		out = append(out, configuration{instances: n, pgbouncer: bouncer})
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, duration time.Duration, clients, tenants int, counts string) error {
+	configs, err := parseConfigurations(counts)
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp(pgcluster.ScratchDir(), "rowguard-instances-")
 	if err != nil {
@@ -88,6 +115,21 @@ func run(ctx context.Context, duration time.Duration, clients, tenants int, coun
 	if err := database.BootstrapLoginRole(ctx, adminURL, database.DevLoginRole); err != nil {
 		return err
 	}
+	var bouncer *pgcluster.PgBouncer
+	if slices.ContainsFunc(configs, func(c configuration) bool { return c.pgbouncer }) {
+		program, err := pgcluster.EnsurePgBouncer(ctx, os.Stderr)
+		if err != nil {
+			return err
+		}
+		// As many server connections as one instance's pool: the instances' 24 share 8.
+		bouncer, err = pgcluster.StartPgBouncer(ctx, program, dir, pgcluster.PgBouncerOptions{
+			ServerHost: pg.SocketDir(), ServerPort: pg.Port(), Users: []string{database.DevLoginRole}, PoolSize: 8,
+			ServerLoginRetry: time.Second, QueryWaitTimeout: 5 * time.Second})
+		if err != nil {
+			return err
+		}
+		defer bouncer.Stop()
+	}
 	bin := filepath.Join(dir, "rowguard")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/rowguard/rowguard/cmd/rowguard").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
@@ -100,15 +142,21 @@ func run(ctx context.Context, duration time.Duration, clients, tenants int, coun
 	if err != nil {
 		return err
 	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DATABASE_URL=" + pg.URL(db, database.DevLoginRole),
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
 		"ROWGUARD_JWT_PRIVATE_KEY=" + string(pem), "ROWGUARD_MANAGEMENT_ADDR=off", "ROWGUARD_LOG_LEVEL=error",
 		"ROWGUARD_TRUSTED_PROXIES=127.0.0.1"}
+	pidFile := filepath.Join(pg.DataDir(), "postmaster.pid")
 
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d); PostgreSQL, the proxy, the clients and the API instances share them\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	var ts []tenant
 	var results []float64
-	for k, n := range ns {
+	var pgPerRequest []time.Duration
+	for k, cfg := range configs {
+		url := "DATABASE_URL=" + pg.URL(db, database.DevLoginRole)
+		if cfg.pgbouncer {
+			url = "DATABASE_URL=" + bouncer.URL(database.DevLoginRole, db)
+		}
 		var instances []*exec.Cmd
 		var urls []string
 		stopAll := func() {
@@ -117,8 +165,8 @@ func run(ctx context.Context, duration time.Duration, clients, tenants int, coun
 				_ = c.Wait()
 			}
 		}
-		for range n {
-			c, u, err := startServe(ctx, bin, env)
+		for range cfg.instances {
+			c, u, err := startServe(ctx, bin, append(append([]string{}, env...), url))
 			if err != nil {
 				stopAll()
 				return err
@@ -138,20 +186,74 @@ func run(ctx context.Context, duration time.Duration, clients, tenants int, coun
 				return err
 			}
 		}
+		meter := cpuMeter{pidFile: pidFile, instances: instances}
+		if cfg.pgbouncer {
+			meter.bouncer = bouncer.PID()
+		}
+		before := meter.sample()
 		rep := drive(ctx, proxy, ts, clients, duration, k)
+		use := meter.sample().since(before)
 		closeProxy()
 		stopAll()
-		fmt.Printf("%d instance(s): %d requests in %s = %.0f req/s; statuses %v; leaks %d\n",
-			n, rep.requests, duration, rep.perSecond, rep.statuses, rep.leaks)
+		fmt.Printf("%s: %d requests in %s = %.0f req/s (wall clock); statuses %v; leaks %d\n",
+			cfg, rep.requests, duration, rep.perSecond, rep.statuses, rep.leaks)
 		if rep.leaks > 0 {
 			return fmt.Errorf("%d leaks", rep.leaks)
 		}
+		fmt.Printf("  CPU per request: %s\n", use.perRequest(rep.requests))
 		results = append(results, rep.perSecond)
+		pgPerRequest = append(pgPerRequest, use.postgres/time.Duration(max(rep.requests, 1)))
 	}
 	for i := 1; i < len(results); i++ {
-		fmt.Printf("%d vs %d instance(s): ratio %.2f\n", ns[i], ns[0], results[i]/results[0])
+		fmt.Printf("%s vs %s: throughput ratio %.2f\n", configs[i], configs[0], results[i]/results[0])
+	}
+	// PostgreSQL's CPU per request is what bounds the primary once the API has cores of
+	// its own: one core serves at most 1/that requests per second of this mix.
+	lowest := slices.Min(pgPerRequest)
+	if lowest > 0 {
+		fmt.Printf("the primary saturates at about %.0f req/s per core of this mix (PostgreSQL CPU per request %s at best), "+
+			"if nothing else runs on it\n", float64(time.Second)/float64(lowest), lowest.Round(time.Microsecond))
 	}
 	return nil
+}
+
+// cpuMeter samples CPU time of the parts of one configuration.
+type cpuMeter struct {
+	pidFile   string      // PostgreSQL's postmaster.pid
+	instances []*exec.Cmd // the API processes
+	bouncer   int         // PgBouncer's pid, 0 without it
+}
+
+type cpuSample struct {
+	postgres, api, bouncer, self, busy, all time.Duration
+}
+
+func (m cpuMeter) sample() cpuSample {
+	var s cpuSample
+	s.postgres, _, _ = proccpu.Server(m.pidFile)
+	for _, c := range m.instances {
+		d, _ := proccpu.Process(c.Process.Pid)
+		s.api += d
+	}
+	if m.bouncer != 0 {
+		s.bouncer, _ = proccpu.Process(m.bouncer)
+	}
+	s.self, _ = proccpu.Process(os.Getpid())
+	s.busy, s.all, _ = proccpu.Machine()
+	return s
+}
+
+func (b cpuSample) since(a cpuSample) cpuSample {
+	return cpuSample{postgres: b.postgres - a.postgres, api: b.api - a.api, bouncer: b.bouncer - a.bouncer,
+		self: b.self - a.self, busy: b.busy - a.busy, all: b.all - a.all}
+}
+
+func (u cpuSample) perRequest(requests int64) string {
+	n := time.Duration(max(requests, 1))
+	others := max(0, u.busy-u.postgres-u.api-u.bouncer-u.self)
+	return fmt.Sprintf("PostgreSQL %s, API %s, PgBouncer %s, clients and proxy %s; other jobs used %.0f%% of the machine, idle %.0f%%",
+		(u.postgres / n).Round(time.Microsecond), (u.api / n).Round(time.Microsecond), (u.bouncer / n).Round(time.Microsecond),
+		(u.self / n).Round(time.Microsecond), 100*float64(others)/float64(max(u.all, 1)), 100*float64(u.all-u.busy)/float64(max(u.all, 1)))
 }
 
 // startServe runs one `rowguard serve` on a free loopback port and waits for /readyz.
