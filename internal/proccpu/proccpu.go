@@ -111,3 +111,22 @@ func Machine() (busy, all time.Duration, ok bool) {
 	}
 	return time.Duration(sum-idle) * clockTick, time.Duration(sum) * clockTick, true
 }
+
+// Sched is a thread's time on a CPU and time waiting on a runqueue for one, in
+// nanoseconds (/proc/<pid>/schedstat; for a PostgreSQL backend, the process).
+func Sched(pid int) (onCPU, waiting time.Duration, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "schedstat"))
+	if err != nil {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, 0, false
+	}
+	run, err1 := strconv.ParseInt(f[0], 10, 64)
+	wait, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return time.Duration(run), time.Duration(wait), true
+}

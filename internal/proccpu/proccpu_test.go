@@ -89,3 +89,20 @@ func TestSpinChild(t *testing.T) {
 	}
 	spin(t, 300*time.Millisecond)
 }
+
+func TestSchedIsTheMainThreadsShareOfTheProcess(t *testing.T) {
+	spin(t, 50*time.Millisecond)
+	run, _, ok := Sched(os.Getpid())
+	total, _ := Process(os.Getpid())
+	if !ok {
+		t.Fatal("no /proc/<pid>/schedstat: the load harness's CPU verdicts need it")
+	}
+	// schedstat of a pid is its main thread's, in nanoseconds; /proc/<pid>/stat counts
+	// every thread, in ticks: a unit mistake in either shows here.
+	if run <= 0 || run > total+2*clockTick {
+		t.Errorf("main thread on CPU %s, whole process %s", run, total)
+	}
+	if _, _, ok := Sched(-1); ok {
+		t.Error("read a schedstat for pid -1")
+	}
+}

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rowguard/rowguard/internal/proccpu"
 )
 
 // CPU accounting (Linux): on a shared, noisy machine, wall-clock throughput
@@ -15,10 +12,6 @@ import (
 // A snapshot reads this process's CPU time (client and, in-process, the API
 // server), the private cluster's PostgreSQL processes' (postmaster, its live
 // children, and children it has reaped), and the whole machine's busy time.
-
-// clockTick is USER_HZ, the unit of /proc times: 100 on every Linux ABI Go
-// supports.
-const clockTick = 10 * time.Millisecond
 
 type cpuSnapshot struct {
 	ok          bool
@@ -42,13 +35,13 @@ func (m cpuMeter) snapshot() cpuSnapshot {
 		return s
 	}
 	s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	busy, all, ok := machineTimes()
+	busy, all, ok := proccpu.Machine()
 	if !ok {
 		return s
 	}
 	s.machineBusy, s.machineAll, s.ok = busy, all, true
 	if m.postmasterPIDFile != "" {
-		s.postgres, s.pgFaults = postgresTime(m.postmasterPIDFile)
+		s.postgres, s.pgFaults, _ = proccpu.Server(m.postmasterPIDFile)
 	}
 	return s
 }
@@ -88,105 +81,5 @@ func (u *cpuUse) add(o cpuUse) {
 	u.Capacity += o.Capacity
 }
 
-// machineTimes reads the aggregate "cpu" line of /proc/stat.
-func machineTimes() (busy, all time.Duration, ok bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := strings.Fields(string(line))
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0, 0, false
-	}
-	var sum, idle int64
-	for i, v := range f[1:] {
-		if i >= 8 { // guest times are already in user and nice
-			break
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, 0, false
-		}
-		sum += n
-		if i == 3 || i == 4 { // idle, iowait
-			idle += n
-		}
-	}
-	return time.Duration(sum-idle) * clockTick, time.Duration(sum) * clockTick, true
-}
-
-// postgresTime is the CPU time and the minor page faults of the postmaster,
-// of its live children and of the children it has reaped.
-func postgresTime(pidFile string) (time.Duration, int64) {
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		return 0, 0
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pm, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil {
-		return 0, 0
-	}
-	var ticks, faults int64
-	if f, ok := procStat(pm); ok {
-		ticks += f[13] + f[14] + f[15] + f[16] // utime stime cutime cstime
-		faults += f[9] + f[10]                 // minflt cminflt
-	}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == pm {
-			continue
-		}
-		if f, ok := procStat(pid); ok && f[3] == int64(pm) {
-			ticks += f[13] + f[14]
-			faults += f[9]
-		}
-	}
-	return time.Duration(ticks) * clockTick, faults
-}
-
-// procStat returns the numeric fields of /proc/pid/stat, indexed as in
-// proc(5) from 0 (field 1, the pid); the comm field (1) reads as 0.
-func procStat(pid int) ([]int64, bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return nil, false
-	}
-	// comm may hold spaces and parentheses: the rest starts after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil, false
-	}
-	rest := strings.Fields(string(b[i+1:]))
-	if len(rest) < 15 {
-		return nil, false
-	}
-	out := make([]int64, 2, 2+len(rest))
-	out[0] = int64(pid)
-	for _, v := range rest {
-		n, _ := strconv.ParseInt(v, 10, 64) // the state letter reads as 0
-		out = append(out, n)
-	}
-	return out, true
-}
-
-// schedStat is a thread's time on a CPU and time waiting on a runqueue for one, in
-// nanoseconds (/proc/<pid>/schedstat; for a PostgreSQL backend, the process).
-func schedStat(pid int) (onCPU, waiting time.Duration, ok bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "schedstat"))
-	if err != nil {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, 0, false
-	}
-	run, err1 := strconv.ParseInt(f[0], 10, 64)
-	wait, err2 := strconv.ParseInt(f[1], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, false
-	}
-	return time.Duration(run), time.Duration(wait), true
-}
+// schedStat is a backend's time on a CPU and waiting for one (proccpu.Sched).
+var schedStat = proccpu.Sched
