@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rowguard/rowguard/internal/syncbuf"
 	"github.com/rowguard/rowguard/internal/testdb"
 )
 
@@ -34,7 +35,7 @@ func freeAddr(t *testing.T) string {
 // served is a `rowguard serve` running in this process.
 type served struct {
 	base, management string // URLs; management "" when serve printed no management listener
-	stdout, stderr   *syncBuffer
+	stdout, stderr   *syncbuf.Buffer
 	exited           chan int
 }
 
@@ -46,7 +47,7 @@ var (
 // startServe runs serve with the environment as set and waits until it listens.
 func startServe(t *testing.T) *served {
 	t.Helper()
-	s := &served{stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan int, 1)}
+	s := &served{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan int, 1)}
 	go func() { s.exited <- run([]string{"serve"}, s.stdout, s.stderr) }()
 	for deadline := time.Now().Add(2 * time.Minute); ; {
 		if m := listeningRE.FindStringSubmatch(s.stdout.String()); m != nil && strings.Contains(s.stdout.String(), "Press Ctrl-C") {

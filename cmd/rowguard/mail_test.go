@@ -1,31 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rowguard/rowguard/internal/config"
 	"github.com/rowguard/rowguard/internal/mail/mailtest"
+	"github.com/rowguard/rowguard/internal/syncbuf"
 	"github.com/rowguard/rowguard/internal/testdb"
 )
-
-// syncBuffer is a log sink safe for the sender's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // serve's sender delivers by SMTP when ROWGUARD_SMTP_HOST is set, else logs the email.
 func TestMailSenderFollowsConfiguration(t *testing.T) {
@@ -39,7 +25,7 @@ func TestMailSenderFollowsConfiguration(t *testing.T) {
 		if viaSMTP {
 			cfg.SMTPHost, to = smtp.Host(), "smtp@example.com"
 		}
-		var logs syncBuffer
+		var logs syncbuf.Buffer
 		ctx, cancel := context.WithCancel(context.Background())
 		wait := startMailSender(ctx, cfg, pool, slog.New(slog.NewJSONHandler(&logs, nil)))
 		if _, err := pool.Exec(ctx, `select auth.enqueue_email($1, 'sign_in_code', '{"code":"246810","expires_in_minutes":10}')`, to); err != nil {

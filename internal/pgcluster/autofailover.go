@@ -1,7 +1,6 @@
 package pgcluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,11 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rowguard/rowguard/internal/syncbuf"
 )
 
 // A Formation is a PostgreSQL cluster under pg_auto_failover (Debian's
@@ -47,7 +47,7 @@ type AutoctlNode struct {
 	Port   int
 	PGData string
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *syncbuf.Buffer
 	done   chan struct{}
 }
 
@@ -223,7 +223,7 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 		if err != nil {
 			return nil, err
 		}
-		n := &AutoctlNode{Name: name, Port: port, PGData: filepath.Join(dir, name), out: &lockedBuffer{}}
+		n := &AutoctlNode{Name: name, Port: port, PGData: filepath.Join(dir, name), out: &syncbuf.Buffer{}}
 		args = append(args, "--pgdata", n.PGData, "--pgport", strconv.Itoa(port), "--hostname", "127.0.0.1",
 			"--auth", "trust", "--no-ssl", "--pgctl", in.Bin("pg_ctl"), "--run")
 		fmt.Fprintf(logw, "pgcluster: pg_autoctl %s\n", strings.Join(args, " "))
@@ -619,22 +619,4 @@ func sweepFormations(dir string) {
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// lockedBuffer collects a process's output for Log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

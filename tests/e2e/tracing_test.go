@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel"
@@ -17,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rowguard/rowguard/api"
+	"github.com/rowguard/rowguard/internal/syncbuf"
 )
 
 // traced is a server whose spans go to an in-memory exporter (synchronously: a span is
@@ -24,7 +23,7 @@ import (
 type traced struct {
 	*env
 	spans *tracetest.InMemoryExporter
-	log   *syncBuffer
+	log   *syncbuf.Buffer
 }
 
 // newTracedEnv starts a server with tracing on (provider nil: off, the spans of a global
@@ -33,7 +32,7 @@ func newTracedEnv(t *testing.T, tracingOn bool, proxies ...netip.Prefix) *traced
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	e := newEnv(t, withOptions(func(o *api.Options) {
 		if tracingOn {
 			o.TracerProvider = tp
@@ -44,23 +43,10 @@ func newTracedEnv(t *testing.T, tracingOn bool, proxies ...netip.Prefix) *traced
 	return &traced{env: e, spans: spans, log: log}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
 // accessLine is the access log line of the request with id requestID.
 func (tr *traced) accessLine(t *testing.T, requestID string) map[string]any {
 	t.Helper()
-	tr.log.mu.Lock()
-	text := tr.log.b.String()
-	tr.log.mu.Unlock()
+	text := tr.log.String()
 	for _, line := range strings.Split(text, "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "request" && m["request_id"] == requestID {

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/rowguard/rowguard/internal/inprocess"
+	"github.com/rowguard/rowguard/internal/syncbuf"
 	"github.com/rowguard/rowguard/internal/token"
 )
 
@@ -84,30 +85,12 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // instance is one `rowguard serve` process.
 type instance struct {
 	name   string
 	URL    string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 	pid    int
 }
@@ -117,7 +100,7 @@ type instance struct {
 func startInstance(t *testing.T, name string, env map[string]string) *instance {
 	t.Helper()
 	addr := freeAddr(t)
-	in := &instance{name: name, URL: "http://" + addr, out: &syncBuffer{}, exited: make(chan struct{})}
+	in := &instance{name: name, URL: "http://" + addr, out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	in.cmd = exec.Command(rowguardBinary(t), "serve")
 	in.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "ROWGUARD_ADDR=" + addr,
 		"ROWGUARD_MANAGEMENT_ADDR=off"}
