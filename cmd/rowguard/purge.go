@@ -14,9 +14,11 @@ import (
 )
 
 // purgeDeletedCmd deletes for good, with every tenant row, the organizations soft-deleted
-// (DELETE /v1/orgs/{org_id}) more than 30 days ago: app.purge_deleted_organizations,
-// which records each one in platform.admin_audit. serve never runs it: operators schedule
-// it (cron, a systemd timer, a Kubernetes CronJob). It connects like `migrate`.
+// (DELETE /v1/orgs/{org_id}) more than 30 days ago (app.purge_deleted_organizations), then
+// erases the personal data of the accounts deleted (DELETE /v1/auth/me) more than 30 days
+// ago (auth.purge_deleted_accounts); each one is recorded in platform.admin_audit. Run
+// twice, the second run finds nothing. serve never runs it: operators schedule it (cron,
+// a systemd timer, a Kubernetes CronJob). It connects like `migrate`.
 func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("purge-deleted", stderr)
 	if err := parseOnly(fs, args); err != nil {
@@ -37,7 +39,7 @@ func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
 		id, name  string
 		deletedAt time.Time
 	}
-	var orgs []purged
+	var orgs, accounts []purged
 	err = withMigrationURL(ctx, cfg, io.Discard, stderr, func(url string, _ bool) error {
 		conn, err := pgx.Connect(ctx, url)
 		if err != nil {
@@ -55,6 +57,17 @@ func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("purge-deleted: %w", err)
 		}
+		rows, err = conn.Query(ctx, `select user_id::text, '', deleted_at from auth.purge_deleted_accounts()`)
+		if err != nil {
+			return fmt.Errorf("purge-deleted: %w", err)
+		}
+		accounts, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (purged, error) {
+			var p purged
+			return p, row.Scan(&p.id, &p.name, &p.deletedAt)
+		})
+		if err != nil {
+			return fmt.Errorf("purge-deleted: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -64,5 +77,9 @@ func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "purged organization %s %q (deleted %s)\n", o.id, o.name, o.deletedAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(stdout, "%d organization(s) purged\n", len(orgs))
+	for _, a := range accounts {
+		fmt.Fprintf(stdout, "erased account %s (deleted %s)\n", a.id, a.deletedAt.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(stdout, "%d account(s) erased\n", len(accounts))
 	return nil
 }
