@@ -224,7 +224,7 @@ func TestAccountDeletion(t *testing.T) {
 		`select count(*) from app.audit_log where actor_user_id = $1 and table_name = 'app.memberships' and action = 'DELETE'`: 2,
 		// The organization keeps the record, no longer signed.
 		`select count(*) from app.financial_records where created_by is null and updated_by is null and id = '` + rec.ID + `'::uuid and $1::uuid is not null`: 1,
-		`select count(*) from platform.admin_audit where action = 'account.purge' and details ->> 'user_id' = $1::text`:               1,
+		`select count(*) from platform.admin_audit where action = 'account.purge' and details ->> 'user_id' = $1::text`:                                       1,
 	} {
 		if n := e.count(t, q, leaver.ID); n != want {
 			t.Errorf("erased: %s: %d, want %d", q, n, want)
