@@ -99,6 +99,56 @@ comment on function app.audit_row_change() is
 -- CREATE TRIGGER checks that the table owner may execute the function.
 grant execute on function app.audit_row_change() to rowguard_owner;
 
+-- An export (issue 18): one entry per organization archive or CSV answer, written (through
+-- api.audit_export) in its own transaction before the first row goes out, so an export
+-- the client breaks off is on the trail too. Action EXPORT, the caller as actor (like
+-- every entry: policy audit_log_insert_kernel), table and row naming what was exported
+-- (app.organizations and the organization, or app.projects and the project), new_values
+-- what was asked ({export, format, query}). The kernel checks the caller may make that
+-- export (the API function checked it first, for its 404/403), so an entry, whoever
+-- writes it, only ever says that the caller exported what they may export:
+--   organization                 OWNER
+--   records / records.deleted    finance READ / MANAGE in the project
+--   analytics.<summary|categories|trends>   analytics READ
+--   analytics.recent             analytics READ and finance READ
+create or replace function app.audit_export(p_kind text, p_project_id uuid, p_query jsonb) returns void
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_allowed boolean;
+begin
+  v_allowed := case
+    when p_kind = 'organization' then app.current_org_role() = 'OWNER' and p_project_id is null
+    when p_kind = 'records' then p_project_id = any (app.my_domain_project_ids('finance', 'READ'))
+    when p_kind = 'records.deleted' then p_project_id = any (app.my_domain_project_ids('finance', 'MANAGE'))
+    when p_kind in ('analytics.summary', 'analytics.categories', 'analytics.trends') then
+      p_project_id = any (app.my_domain_project_ids('analytics', 'READ'))
+    when p_kind = 'analytics.recent' then
+      p_project_id = any (app.my_domain_project_ids('analytics', 'READ'))
+      and p_project_id = any (app.my_domain_project_ids('finance', 'READ'))
+  end;
+  if v_allowed is null then
+    raise exception 'unknown export %', p_kind using errcode = '22023';
+  end if;
+  if not v_allowed then
+    raise exception 'your role does not allow this export' using errcode = 'RG403';
+  end if;
+  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id, trace_id,
+                             table_name, row_id, action, old_values, new_values)
+  values (app.current_org_id(),
+          nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid,
+          nullif(pg_catalog.current_setting('app.session_id', true), '')::uuid,
+          nullif(pg_catalog.current_setting('app.request_id', true), ''),
+          nullif(pg_catalog.current_setting('app.trace_id', true), ''),
+          case when p_kind = 'organization' then 'app.organizations' else 'app.projects' end,
+          coalesce(p_project_id, app.current_org_id())::text, 'EXPORT', null,
+          pg_catalog.jsonb_build_object('export', p_kind,
+            'format', case when p_kind = 'organization' then 'rowguard-org-export/1' else 'csv' end,
+            'query', coalesce(p_query, '{}'::jsonb)));
+end
+$$;
+comment on function app.audit_export(text, uuid, jsonb) is
+  'api.audit_export: appends an EXPORT entry for the current organization in the caller''s name, once it checked the caller may make that export (p_kind: organization, records, records.deleted, analytics.*; p_project_id; p_query: how it was asked).';
+
 set local role rowguard_owner;
 
 -- Where the triggers above are attached.

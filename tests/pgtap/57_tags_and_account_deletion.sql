@@ -7,7 +7,7 @@
 -- auth.restore_account, auth.purge_deleted_accounts (idempotent) and what they touch.
 begin;
 create extension if not exists pgtap;
-select plan(42);
+select plan(46);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 \ir fixtures/finance.sql
@@ -88,6 +88,17 @@ select is((select count(*) from api.export_organization() e
             where e.table_name <> 'auth.users'
               and coalesce(e.row_json ->> 'org_id', e.row_json ->> 'id') <> :org_a), 0::bigint,
           'the OWNER''s export holds only rows of the current organization');
+-- Every export is one audit entry, which only says what the caller may export.
+select pg_temp.act_in(:adam, :'adam_sid', :org_a);
+select throws_ok($$select app.audit_export('organization', null, '{}')$$, 'RG403', null, 'an ADMIN cannot write an organization export entry');
+select pg_temp.act_in(:alice, :'alice_sid', :org_a);
+select throws_ok(format($$select app.audit_export('records', %L, '{}')$$, :proj_b), 'RG403', null,
+                 '... nor an OWNER one for another tenant''s project');
+select lives_ok($$select api.audit_export('organization', null, '{}', true)$$, 'the OWNER''s export is recorded');
+select pg_temp.act_as_superuser();
+select is((select count(*) from app.audit_log where org_id = :org_a and action = 'EXPORT' and actor_user_id = :alice
+              and table_name = 'app.organizations' and row_id = :org_a::text and new_values ->> 'export' = 'organization'), 1::bigint,
+          '... once, naming who and what');
 
 -- ------------------------------------------------------------ auth.delete_account
 select pg_temp.act_in(:adam, :'adam_sid', null);
