@@ -35,10 +35,6 @@ func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	type purged struct {
-		id, name  string
-		deletedAt time.Time
-	}
 	var orgs, accounts []purged
 	err = withMigrationURL(ctx, cfg, io.Discard, stderr, func(url string, _ bool) error {
 		conn, err := pgx.Connect(ctx, url)
@@ -46,29 +42,11 @@ func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("purge-deleted: connect: %w", err)
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
-		rows, err := conn.Query(ctx, `select org_id::text, name, deleted_at from app.purge_deleted_organizations()`)
-		if err != nil {
-			return fmt.Errorf("purge-deleted: %w", err)
+		if orgs, err = collectPurged(ctx, conn, `select org_id::text, name, deleted_at from app.purge_deleted_organizations()`); err != nil {
+			return err
 		}
-		orgs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (purged, error) {
-			var p purged
-			return p, row.Scan(&p.id, &p.name, &p.deletedAt)
-		})
-		if err != nil {
-			return fmt.Errorf("purge-deleted: %w", err)
-		}
-		rows, err = conn.Query(ctx, `select user_id::text, '', deleted_at from auth.purge_deleted_accounts()`)
-		if err != nil {
-			return fmt.Errorf("purge-deleted: %w", err)
-		}
-		accounts, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (purged, error) {
-			var p purged
-			return p, row.Scan(&p.id, &p.name, &p.deletedAt)
-		})
-		if err != nil {
-			return fmt.Errorf("purge-deleted: %w", err)
-		}
-		return nil
+		accounts, err = collectPurged(ctx, conn, `select user_id::text, '', deleted_at from auth.purge_deleted_accounts()`)
+		return err
 	})
 	if err != nil {
 		return err
@@ -82,4 +60,26 @@ func purgeDeletedCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d account(s) erased\n", len(accounts))
 	return nil
+}
+
+// purged is one organization or account a purge removed (an account has no name).
+type purged struct {
+	id, name  string
+	deletedAt time.Time
+}
+
+// collectPurged runs a purge function's query, selecting (id, name, deleted_at).
+func collectPurged(ctx context.Context, conn *pgx.Conn, query string) ([]purged, error) {
+	rows, err := conn.Query(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("purge-deleted: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (purged, error) {
+		var p purged
+		return p, row.Scan(&p.id, &p.name, &p.deletedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("purge-deleted: %w", err)
+	}
+	return out, nil
 }

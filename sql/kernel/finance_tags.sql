@@ -65,14 +65,7 @@ create or replace function app.audit_tag_operation(p_project_id uuid, p_from tex
 returns void
 language plpgsql volatile security definer set search_path = '' as $$
 begin
-  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id, trace_id,
-                             table_name, row_id, action, old_values, new_values)
-  values (app.current_org_id(),
-          nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid,
-          nullif(pg_catalog.current_setting('app.session_id', true), '')::uuid,
-          nullif(pg_catalog.current_setting('app.request_id', true), ''),
-          nullif(pg_catalog.current_setting('app.trace_id', true), ''),
-          'app.financial_records', null, 'UPDATE',
+  perform app.append_audit_entry(app.current_org_id(), 'app.financial_records', null, 'UPDATE',
           pg_catalog.jsonb_build_object('project_id', p_project_id, 'tags', pg_catalog.jsonb_build_array(p_from)),
           pg_catalog.jsonb_build_object('project_id', p_project_id,
             'tags', case when p_to is null then '[]'::jsonb else pg_catalog.jsonb_build_array(p_to) end,
