@@ -53,10 +53,10 @@ func auditFilterParams(r *http.Request) (auditFilters, []FieldError) {
 	}
 	if v, ok := one("action"); ok {
 		switch a := strings.ToUpper(v); a {
-		case "INSERT", "UPDATE", "DELETE":
+		case "INSERT", "UPDATE", "DELETE", "EXPORT":
 			f.action = a
 		default:
-			errs = append(errs, FieldError{"action", "must be INSERT, UPDATE or DELETE"})
+			errs = append(errs, FieldError{"action", "must be INSERT, UPDATE, DELETE or EXPORT"})
 		}
 	}
 	if v, ok := one("actor"); ok {

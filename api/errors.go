@@ -178,6 +178,7 @@ var namedCodes = map[string]ProblemKind{
 	"RGV03": ProblemEmailUnverified,          // the caller's address is unproven (invitations)
 	"RGL09": ProblemInvitationLapsed,         // app.accept_invitation: the inviter no longer holds what it grants
 	"RGR03": ProblemReauthenticationRequired, // auth.require_recent_reauthentication: no fresh proof on the session
+	"RGA03": ProblemAccountDeletionPending,   // auth.open_session: the account is pending deletion
 }
 
 // fieldProblem is a 422 naming the column the error is about: the

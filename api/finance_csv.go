@@ -77,10 +77,7 @@ type csvWriter struct {
 }
 
 func startCSV(w http.ResponseWriter, filename string, header []string) *csvWriter {
-	h := w.Header()
-	h.Set("Content-Type", CSVContentType)
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
-	w.WriteHeader(http.StatusOK)
+	writeCSVHeaders(w, filename)
 	cw := &csvWriter{w: csv.NewWriter(w), rc: http.NewResponseController(w)}
 	cw.w.UseCRLF = true
 	_ = cw.w.Write(header)
@@ -107,6 +104,48 @@ func (cw *csvWriter) flush() error {
 	}
 	_ = cw.rc.Flush()
 	return nil
+}
+
+// writeCSVHeaders writes the status and headers of a CSV answer.
+func writeCSVHeaders(w http.ResponseWriter, filename string) {
+	h := w.Header()
+	h.Set("Content-Type", CSVContentType)
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+	w.WriteHeader(http.StatusOK)
+}
+
+// auditExport asks api.audit_export whether the caller may make the export kind (of
+// projectID; "" for none) and, for anything but a HEAD, records it on the audit trail:
+// one entry (who, what, the query asked), in its own transaction, committed before the
+// export's first row is read, so an export broken off midway is on the trail too.
+func (s *Server) auditExport(r *http.Request, kind, projectID string) error {
+	var project any
+	if projectID != "" {
+		project = projectID
+	}
+	query, err := json.Marshal(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	_, err = s.callJSON(r.Context(), r, `select api.audit_export($1, $2::uuid, $3::jsonb, $4)`,
+		kind, project, string(query), r.Method != http.MethodHead)
+	return err
+}
+
+// answerCSV answers a CSV export: for HEAD, the permission check of api.audit_export and
+// the headers GET would send, without running the export (no entry on the trail either);
+// for GET, the audit entry, then stream.
+func (s *Server) answerCSV(w http.ResponseWriter, r *http.Request, kind, filename string, stream func()) {
+	if err := s.auditExport(r, kind, mux.Vars(r)["project_id"]); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.Method == http.MethodHead {
+		answerHeadOnly(w)
+		writeCSVHeaders(w, filename)
+		return
+	}
+	stream()
 }
 
 // csvFileName is "<what>-<project id>-<UTC date>.csv".
@@ -143,7 +182,14 @@ func (s *Server) exportRecords(w http.ResponseWriter, r *http.Request, q *queryF
 		s.fail(w, r, err)
 		return
 	}
-	s.streamCSV(w, r, csvFileName(r, "records"), RecordCSVHeader, ExportRecordsSQL, append([]any{mux.Vars(r)["project_id"]}, filters...)...)
+	kind := "records"
+	if filters[0] == true { // ?deleted=true
+		kind = "records.deleted"
+	}
+	filename := csvFileName(r, "records")
+	s.answerCSV(w, r, kind, filename, func() {
+		s.streamCSV(w, r, filename, RecordCSVHeader, ExportRecordsSQL, append([]any{mux.Vars(r)["project_id"]}, filters...)...)
+	})
 }
 
 // analyticsCSV is how one analytics answer becomes rows: the array member holding
@@ -163,7 +209,9 @@ var (
 // answerAnalytics answers an analytics query as JSON, or as CSV when asked.
 func (s *Server) answerAnalytics(w http.ResponseWriter, r *http.Request, asCSV bool, spec analyticsCSV, query string, args ...any) {
 	if asCSV {
-		s.writeAnalyticsCSV(w, r, spec, query, args...)
+		s.answerCSV(w, r, "analytics."+spec.name, csvFileName(r, spec.name), func() {
+			s.writeAnalyticsCSV(w, r, spec, query, args...)
+		})
 		return
 	}
 	s.call(w, r, http.StatusOK, query, args...)

@@ -26,6 +26,25 @@ type headWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	// streamed: the handler answered HEAD without producing GET's body (an export, whose
+	// length is known only once it ran): no Content-Length is made up for it.
+	streamed bool
+}
+
+// answerHeadOnly tells a HEAD's writer that the handler answers with headers only, for
+// a GET whose body is streamed (sent chunked, without Content-Length).
+func answerHeadOnly(w http.ResponseWriter) {
+	for {
+		switch x := w.(type) {
+		case *headWriter:
+			x.streamed = true
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 func (w *headWriter) WriteHeader(code int) {
@@ -48,7 +67,7 @@ func (w *headWriter) finish() {
 	}
 	h := w.Header()
 	bodyAllowed := w.status != http.StatusNoContent && w.status != http.StatusNotModified
-	if bodyAllowed && h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" {
+	if bodyAllowed && !w.streamed && h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" {
 		h.Set("Content-Length", strconv.FormatInt(w.bytes, 10))
 	}
 	w.ResponseWriter.WriteHeader(w.status)

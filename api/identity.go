@@ -179,6 +179,26 @@ func NewSignUpCode() (string, error) { return newSignInCode() }
 // tells whether an account exists. Only after the right password does a
 // disabled account learn that it is disabled (403).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	// The login's limits were counted with its credentials (credentialsWithinLimits);
+	// the right password takes its failure back, in the statement that opens the session.
+	s.passwordSignIn(w, r, `select $1::uuid from auth.forgive_sign_in_failure($2, $3::inet)`)
+}
+
+// POST /v1/auth/restore {email, password}
+//
+// Cancels the pending deletion of an account (DELETE /v1/auth/me, within 30 days) and
+// signs in: a login whose statement first restores the account (auth.restore_account),
+// with the login's limits and answers. A wrong password, an unknown address and an
+// erased account answer the same 401; an account that is not pending deletion 409.
+func (s *Server) restoreAccount(w http.ResponseWriter, r *http.Request) {
+	s.passwordSignIn(w, r, `select auth.restore_account($1::uuid) from auth.forgive_sign_in_failure($2, $3::inet)`)
+}
+
+// passwordSignIn checks the body's email and password (limits counted first, the same
+// work for an unknown address) and then signs in with userQuery, which is given the
+// user id, the email and the client network ($1, $2, $3) and selects the user to open a
+// session for.
+func (s *Server) passwordSignIn(w http.ResponseWriter, r *http.Request, userQuery string) {
 	var email, pw string
 	if err := decodeBody(r,
 		str("email", true, &email, nil),
@@ -221,10 +241,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// The login's limits were counted with its credentials (credentialsWithinLimits);
-	// the right password takes its failure back, in the statement that opens the session.
 	s.signIn(w, r, newError(ProblemInvalidCredentials, "The email or password is incorrect."), nil,
-		`select $1::uuid from auth.forgive_sign_in_failure($2, $3::inet)`, userID, email, clientNetworkParam(r))
+		userQuery, userID, email, clientNetworkParam(r))
 }
 
 // signIn answers every sign-in (password, email code, OpenID Connect) the same way,
@@ -266,10 +284,11 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	s.call(w, r, http.StatusOK, `select api.me()`)
 }
 
-// DELETE /v1/auth/me: the caller erases their account (auth.delete_account: a fresh
-// proof, never the last OWNER of an organization).
+// DELETE /v1/auth/me: the caller deletes their account (auth.delete_account: a fresh
+// proof, never the last OWNER of an organization). 202: the account is pending deletion,
+// restorable (POST /v1/auth/restore) until purge_after.
 func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request) {
-	s.call(w, r, http.StatusNoContent, `select api.delete_me()`)
+	s.call(w, r, http.StatusAccepted, `select api.delete_me()`)
 }
 
 // withHashSlot runs f (an argon2id hash) once fewer than the configured

@@ -35,6 +35,11 @@ func (s *Server) exportOrganization(w http.ResponseWriter, r *http.Request) {
 		name    string
 		rowJSON []byte
 	)
+	// One entry on the audit trail, committed before the first row is read.
+	if err := s.auditExport(r, "organization", ""); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	exportedAt := time.Now().UTC()
 	s.streamQuery(w, r,
 		func() {

@@ -56,6 +56,10 @@ var (
 	// removing its last other OWNER, a password change without the current password)
 	// needs POST /v1/auth/reauthenticate within the last 5 minutes (SQLSTATE RGR03).
 	ProblemReauthenticationRequired = ProblemKind{"reauthentication-required", "Reauthentication required", http.StatusForbidden}
+	// ProblemAccountDeletionPending: a sign-in proved who it is for an account deleted
+	// less than 30 days ago (SQLSTATE RGA03); the detail says until when and that
+	// POST /v1/auth/restore cancels the deletion.
+	ProblemAccountDeletionPending = ProblemKind{"account-deletion-pending", "Account pending deletion", http.StatusForbidden}
 )
 
 // ProblemKinds lists every problem type, for documentation and tests.
@@ -68,6 +72,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemPlanLimitReached, ProblemOrganizationSuspended, ProblemInvalidSignature, ProblemPaymentProviderFailed,
 		ProblemRefreshTokenReused, ProblemTooManyRequests,
 		ProblemPreconditionFailed, ProblemEmailUnverified, ProblemInvitationLapsed, ProblemReauthenticationRequired,
+		ProblemAccountDeletionPending,
 	}
 }
 
@@ -77,7 +82,7 @@ func kindForStatus(status int) (ProblemKind, bool) {
 		if k.Status == status && k != ProblemInvalidCredentials && k != ProblemAccountDisabled &&
 			k != ProblemOrganizationSuspended && k != ProblemInvalidSignature && k != ProblemSignInFailed &&
 			k != ProblemRefreshTokenReused && k != ProblemEmailUnverified && k != ProblemInvitationLapsed &&
-			k != ProblemReauthenticationRequired {
+			k != ProblemReauthenticationRequired && k != ProblemAccountDeletionPending {
 			return k, true
 		}
 	}

@@ -308,6 +308,7 @@ func (s *Server) routeAll(metricsOnAPIPort bool) {
 	s.handle(http.MethodPost, "/v1/auth/login", s.login, public)
 	s.handle(http.MethodGet, "/v1/auth/me", s.me, private)
 	s.handle(http.MethodDelete, "/v1/auth/me", s.deleteMe, private)
+	s.handle(http.MethodPost, "/v1/auth/restore", s.restoreAccount, public)
 
 	s.handle(http.MethodGet, "/v1/orgs", s.listOrganizations, private)
 	s.handle(http.MethodPost, "/v1/orgs", s.createOrganization, private)

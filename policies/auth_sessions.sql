@@ -13,7 +13,7 @@ alter table auth.sessions force row level security;
 grant select, insert (user_id, user_agent, ip, expires_at, idle_timeout),
       update (last_used_at, revoked_at, revoked_reason, reauthenticated_at)
    on auth.sessions to rowguard_kernel;
--- auth.delete_account erases the user agent and IP of the deleted user's sessions.
+-- auth.delete_account (and auth.erase_account) erase the user agent and IP of the deleted user's sessions.
 grant update (user_agent, ip) on auth.sessions to rowguard_kernel;
 
 create policy sessions_select_kernel on auth.sessions for select to rowguard_kernel

@@ -77,6 +77,17 @@ create policy financial_records_select_kernel on app.financial_records for selec
   using (true);
 comment on policy financial_records_select_kernel on app.financial_records is
   'app.enforce_plan_limit (via app.count_usage) counts an organization''s records this month.';
+-- A tag rename or removal (app.change_finance_tag) rewrites tags as the kernel, so that its
+-- per-record audit can be summed up in one entry that nobody else can forge.
+grant update (tags, updated_by) on app.financial_records to rowguard_kernel;
+create policy financial_records_update_kernel on app.financial_records for update to rowguard_kernel
+  using (org_id = (select app.current_org_id())
+         and project_id = any ((select app.my_domain_project_ids('finance', 'MANAGE'))::uuid[]))
+  with check (org_id = (select app.current_org_id())
+              and project_id = any ((select app.my_domain_project_ids('finance', 'MANAGE'))::uuid[])
+              and updated_by = (select app.current_user_id()));
+comment on policy financial_records_update_kernel on app.financial_records is
+  'app.change_finance_tag (a tag rename or removal) rewrites the tags of records of the current organization''s projects where the caller has finance MANAGE, signed as the caller.';
 
 -- ----- app.finance_idempotency_keys -----------------------------------------------------
 alter table app.finance_idempotency_keys enable row level security;
@@ -169,8 +180,9 @@ comment on policy exchange_rates_delete on app.exchange_rates is 'Org OWNER and 
 
 -- ----- functions ------------------------------------------------------------------------
 grant execute on function app.is_iso_currency(text), app.tags_valid(text[]) to rowguard_api;
--- The currency CHECK of the rollups (migration 023) runs as the trigger that writes them.
-grant execute on function app.is_iso_currency(text) to rowguard_kernel;
+-- The currency CHECK of the rollups (migration 023) runs as the trigger that writes them;
+-- the records' CHECKs run as app.change_finance_tag when it rewrites tags.
+grant execute on function app.is_iso_currency(text), app.tags_valid(text[]) to rowguard_kernel;
 grant execute on function
   api.list_finance_categories(uuid, app.finance_kind, boolean),
   api.create_finance_category(uuid, jsonb),

@@ -3,8 +3,9 @@
 -- functions of GET …/tags, POST …/tags/rename, DELETE …/tags/{name} (sql/api/finance_tags.sql).
 --
 --   finance_tag_totals   read: finance READ (as the records it counts)   written only by the kernel trigger
--- Renaming and removing a tag change app.financial_records under its own policies
--- (finance MANAGE: policies/finance.sql).
+-- Renaming and removing a tag change app.financial_records as the kernel
+-- (app.change_finance_tag), under policy financial_records_update_kernel (finance MANAGE:
+-- policies/finance.sql).
 
 alter table app.finance_tag_totals enable row level security;
 alter table app.finance_tag_totals force row level security;
@@ -26,8 +27,9 @@ grant execute on function
   api.rename_finance_tag(uuid, text, text),
   api.delete_finance_tag(uuid, text),
   api.change_finance_tag(uuid, text, text),
-  app.audit_tag_operation(uuid, text, text, bigint)
+  app.change_finance_tag(uuid, text, text)
 to rowguard_api;
+-- app.audit_tag_operation is not granted: only app.change_finance_tag writes a summary.
 
 -- CSV export of the records (sql/api/finance_export.sql): the records' own policies decide.
 grant execute on function

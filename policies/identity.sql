@@ -37,8 +37,10 @@ comment on policy users_select_kernel on auth.users is
 grant insert (email, password_hash, email_verified_at), update (password_hash, email_verified_at)
    on auth.users to rowguard_kernel;
 -- DELETE /v1/auth/me (auth.delete_account, the caller's own row: users_update_kernel)
--- replaces the address by a pseudonym and marks the tombstone.
-grant update (email, deleted_at) on auth.users to rowguard_kernel;
+-- sets deleted_at; POST /v1/auth/restore (auth.restore_account, outside a request)
+-- clears it; `rowguard purge-deleted` (auth.erase_account, acting as the erased user:
+-- users_update_kernel) replaces the address by a pseudonym and marks the tombstone.
+grant update (email, deleted_at, erased_at) on auth.users to rowguard_kernel;
 create policy users_insert_kernel on auth.users for insert to rowguard_kernel
   with check (status = 'active');
 comment on policy users_insert_kernel on auth.users is
@@ -50,7 +52,7 @@ grant select (email_verified_at) on auth.users to rowguard_api;
 create policy users_update_kernel on auth.users for update to rowguard_kernel
   using (id = (select app.current_user_id())) with check (id = (select app.current_user_id()));
 comment on policy users_update_kernel on auth.users is
-  'app.accept_invitation: a token that went only to the mailbox proves the caller''s own address (auth.prove_email_ownership: email_verified_at, password_hash; the column grants allow nothing else).';
+  'The caller''s own row: app.accept_invitation (a token that went only to the mailbox proves the address: email_verified_at, password_hash), auth.delete_account (deleted_at), auth.erase_account (rowguard purge-deleted, acting as the erased user: the tombstone). The column grants allow nothing else.';
 
 -- `rowguard admin grant|revoke EMAIL` (auth.set_platform_admin, outside any request:
 -- users_update_kernel_outside_request below).
@@ -64,7 +66,9 @@ grant execute on function
   api.create_session(uuid, text, text, bytea, interval, interval),
   api.me()
 to rowguard_api;
-grant execute on function api.delete_me(), auth.delete_account() to rowguard_api;
+grant execute on function api.delete_me(), auth.delete_account(), auth.account_grace() to rowguard_api;
+-- POST /v1/auth/restore: after the API verified the password, as api.create_session.
+grant execute on function auth.restore_account(uuid) to rowguard_api;
 
 -- Kernel functions that change a user they identified by a proven secret or the command
 -- line run outside any request (no app.user_id); inside one, the kernel changes the
@@ -73,7 +77,7 @@ grant execute on function api.delete_me(), auth.delete_account() to rowguard_api
 create policy users_update_kernel_outside_request on auth.users for update to rowguard_kernel
   using ((select app.current_user_id()) is null) with check ((select app.current_user_id()) is null);
 comment on policy users_update_kernel_outside_request on auth.users is
-  'Outside a request only: auth.verify_sign_in_code and auth.oidc_sign_in (a proven address), auth.reset_password (a reset token), auth.set_platform_admin and auth.set_user_status (`rowguard admin`, never HTTP). Column grants limit each to its columns.';
+  'Outside a request only: auth.verify_sign_in_code and auth.oidc_sign_in (a proven address), auth.reset_password (a reset token), auth.restore_account (a verified password, POST /v1/auth/restore), auth.set_platform_admin and auth.set_user_status (`rowguard admin`, never HTTP). Column grants limit each to its columns.';
 
 -- rowguard admin disable|enable EMAIL (auth.set_user_status, outside any request). The
 -- trigger it fires revokes the user's sessions as rowguard_kernel: sessions_update_kernel.

@@ -116,7 +116,7 @@ grant select, insert, update (email, last_sign_in_at), delete on auth.identities
 create policy identities_delete_kernel on auth.identities for delete to rowguard_kernel
   using (user_id = (select app.current_user_id()));
 comment on policy identities_delete_kernel on auth.identities is
-  'auth.delete_account (DELETE /v1/auth/me) unlinks the caller''s provider accounts; never anyone else''s.';
+  'auth.erase_account (rowguard purge-deleted, acting as the erased user) unlinks that user''s provider accounts; never anyone else''s.';
 
 create policy identities_select_kernel on auth.identities for select to rowguard_kernel
   using (true);

@@ -81,7 +81,7 @@ grant delete on app.memberships to rowguard_kernel;
 create policy memberships_delete_kernel on app.memberships for delete to rowguard_kernel
   using (user_id = (select app.current_user_id()));
 comment on policy memberships_delete_kernel on app.memberships is
-  'auth.delete_account (DELETE /v1/auth/me) ends every membership of the caller, in every organization; never anyone else''s.';
+  'auth.erase_account (rowguard purge-deleted, acting as the erased user) ends every membership of that user, in every organization; never anyone else''s.';
 
 grant select on app.organizations to rowguard_kernel;
 create policy organizations_select_kernel on app.organizations for select to rowguard_kernel

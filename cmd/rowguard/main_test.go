@@ -198,12 +198,37 @@ func TestPurgeDeleted(t *testing.T) {
 		  ('0a000000-0000-4000-8000-0000000000a1', 'Old', 'purge-old', now() - interval '31 days', '0a000000-0000-4000-8000-000000000001'),
 		  ('0a000000-0000-4000-8000-0000000000a2', 'Recent', 'purge-recent', now() - interval '29 days', '0a000000-0000-4000-8000-000000000001'),
 		  ('0a000000-0000-4000-8000-0000000000a3', 'Live', 'purge-live', null, null);
-		insert into app.projects (org_id, name) select id, 'p' from app.organizations where slug like 'purge-%';`); err != nil {
+		insert into app.projects (org_id, name) select id, 'p' from app.organizations where slug like 'purge-%';
+		-- Two accounts pending deletion (DELETE /v1/auth/me): for 31 days (erased now) and
+		-- for 29 (restorable still), both members of Live.
+		insert into auth.users (id, email, password_hash, deleted_at) values
+		  ('0a000000-0000-4000-8000-000000000002', 'gone@purge.test', 'x', now() - interval '31 days'),
+		  ('0a000000-0000-4000-8000-000000000003', 'staying@purge.test', 'x', now() - interval '29 days');
+		insert into app.memberships (org_id, user_id, role) values
+		  ('0a000000-0000-4000-8000-0000000000a3', '0a000000-0000-4000-8000-000000000002', 'OWNER'),
+		  ('0a000000-0000-4000-8000-0000000000a3', '0a000000-0000-4000-8000-000000000003', 'MEMBER');`); err != nil {
 		t.Fatal(err)
 	}
+	var audited int
 	code, out, stderr := runArgs(t, "purge-deleted")
-	if code != 0 || !strings.Contains(out, `purged organization 0a000000-0000-4000-8000-0000000000a1 "Old"`) || !strings.Contains(out, "1 organization(s) purged") {
+	if code != 0 || !strings.Contains(out, `purged organization 0a000000-0000-4000-8000-0000000000a1 "Old"`) || !strings.Contains(out, "1 organization(s) purged") ||
+		!strings.Contains(out, "erased account 0a000000-0000-4000-8000-000000000002") || !strings.Contains(out, "1 account(s) erased") {
 		t.Fatalf("purge-deleted: exit %d\n%s%s", code, out, stderr)
+	}
+	// The account deleted 31 days ago is a tombstone without memberships; the other one
+	// is untouched; the organization keeps its live OWNER.
+	var accounts string
+	if err := pool.QueryRow(t.Context(), `select string_agg(u.email || ':' || u.status || ':' || (u.password_hash is null) || ':' ||
+	           (u.erased_at is not null) || ':' || (select count(*) from app.memberships m where m.user_id = u.id), ' ' order by u.id)
+	      from auth.users u where u.id in ('0a000000-0000-4000-8000-000000000002', '0a000000-0000-4000-8000-000000000003')`).Scan(&accounts); err != nil {
+		t.Fatal(err)
+	}
+	if want := "deleted-0a000000-0000-4000-8000-000000000002@deleted.invalid:disabled:true:true:0 staying@purge.test:active:false:false:1"; accounts != want {
+		t.Errorf("accounts after the purge:\n got %s\nwant %s", accounts, want)
+	}
+	if err := pool.QueryRow(t.Context(), `select count(*) from platform.admin_audit
+	                                       where action = 'account.purge' and details ->> 'user_id' = '0a000000-0000-4000-8000-000000000002'`).Scan(&audited); err != nil || audited != 1 {
+		t.Errorf("account purge audit entries: %d (%v)", audited, err)
 	}
 	var left []string
 	if err := pool.QueryRow(t.Context(), `select array_agg(o.slug order by o.slug) from app.organizations o
@@ -213,13 +238,12 @@ func TestPurgeDeleted(t *testing.T) {
 	if strings.Join(left, ",") != "purge-live,purge-recent" {
 		t.Errorf("left after the purge: %v", left)
 	}
-	var audited int
 	if err := pool.QueryRow(t.Context(), `select count(*) from platform.admin_audit
 	                                       where action = 'organization.purge' and org_id = '0a000000-0000-4000-8000-0000000000a1'`).Scan(&audited); err != nil || audited != 1 {
 		t.Errorf("purge audit entries: %d (%v)", audited, err)
 	}
 	// Nothing more to do: it says so, and exits 0.
-	if code, out, stderr := runArgs(t, "purge-deleted"); code != 0 || !strings.Contains(out, "0 organization(s) purged") {
+	if code, out, stderr := runArgs(t, "purge-deleted"); code != 0 || !strings.Contains(out, "0 organization(s) purged") || !strings.Contains(out, "0 account(s) erased") {
 		t.Errorf("second run: exit %d\n%s%s", code, out, stderr)
 	}
 	if code, _, _ := runArgs(t, "purge-deleted", "extra"); code != 2 {

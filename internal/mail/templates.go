@@ -91,6 +91,28 @@ Reset token (POST /v1/auth/password/reset):
 It expires in {{.expires_in_minutes}} minutes and works once. If you did not ask for
 this, ignore this email: your password stays as it is.
 `),
+	// payload: {"purge_after": "2031-…Z"} (auth.delete_account)
+	"account_deletion_scheduled": newTemplate(
+		`Your rowguard account is deleted`,
+		`Your rowguard account was deleted: you are signed out everywhere and nobody can sign
+in to it. Its personal data will be erased after {{.purge_after}}.
+
+Until then you can change your mind: send this email address and your password to
+POST /v1/auth/restore. It restores the account as it was (your memberships included)
+and signs you in. An account without a password sets one with a password reset
+(POST /v1/auth/password/forgot) first.
+
+If you did not delete your account, restore it now and change your password.
+`),
+	// payload: {} (auth.restore_account)
+	"account_restored": newTemplate(
+		`Your rowguard account is restored`,
+		`The deletion of your rowguard account was cancelled: the account is restored as it
+was and someone (hopefully you) just signed in to it.
+
+If this was not you, change your password and sign out everywhere
+(POST /v1/auth/logout-all).
+`),
 }
 
 func newTemplate(subject, body string) emailTemplate {

@@ -43,3 +43,41 @@ end
 $$;
 comment on function api.list_audit(int, uuid, text, text, uuid, text, timestamptz, timestamptz) is
   'GET /v1/orgs/{org_id}/audit: OWNER or ADMIN; newest first, keyset-paginated; every filter optional (NULL).';
+
+-- Exports on the trail (issue 18): the HTTP layer calls this, in its own transaction,
+-- before it streams an organization archive or a CSV answer (p_record true), and for a
+-- HEAD of a CSV route (p_record false: the same permission answer, no export, no entry).
+-- The checks are those of the export itself, for the same 404/403; the kernel checks
+-- again before it writes (app.audit_export, which lists the kinds).
+create function api.audit_export(p_kind text, p_project_id uuid, p_query jsonb, p_record boolean) returns json
+language plpgsql volatile as $$
+begin
+  case
+    when p_kind = 'organization' then
+      if app.current_org_role() is distinct from 'OWNER' then
+        raise exception 'only an OWNER exports the organization' using errcode = 'RG403';
+      end if;
+    when p_kind in ('records', 'records.deleted') then
+      perform api.require_project_level(p_project_id, 'finance',
+        case when p_kind = 'records' then 'READ' else 'MANAGE' end::app.domain_level);
+      -- The one filter the HTTP layer cannot check alone (the export checks it too).
+      perform api.require_currency(p_query -> 'currency' ->> 0, 'currency');
+    when p_kind in ('analytics.summary', 'analytics.categories', 'analytics.trends', 'analytics.recent') then
+      perform api.require_project_level(p_project_id, 'analytics', 'READ');
+      if p_kind = 'analytics.summary' then
+        perform api.require_currency(p_query -> 'base' ->> 0, 'base');
+      end if;
+      if p_kind = 'analytics.recent' then
+        perform api.require_project_level(p_project_id, 'finance', 'READ');
+      end if;
+    else
+      raise exception 'unknown export %', p_kind using errcode = '22023';
+  end case;
+  if p_record then
+    perform app.audit_export(p_kind, p_project_id, p_query);
+  end if;
+  return null;
+end
+$$;
+comment on function api.audit_export(text, uuid, jsonb, boolean) is
+  'Before an export: checks the caller may make it (p_kind: organization, records, records.deleted, analytics.*); p_record: appends one EXPORT entry to the audit trail (app.audit_export).';

@@ -2,8 +2,9 @@
 -- the list reads the rollup app.finance_tag_totals (kept by the kernel in the same
 -- transaction as the records), so it costs as many rows as the project has distinct tags,
 -- not as many as it has records. Rename and removal are one UPDATE each, under the
--- records' own policies (finance MANAGE), audited once per operation
--- (app.audit_tag_operation). Plan limits count created records: unaffected.
+-- records' policies (finance MANAGE: financial_records_update_kernel), run by the kernel
+-- and audited once per operation (app.change_finance_tag). Plan limits count created
+-- records: unaffected.
 
 create function api.list_finance_tags(p_project_id uuid) returns json
 language plpgsql stable as $$
@@ -28,18 +29,11 @@ declare
   v_records bigint;
 begin
   perform api.require_project_level(p_project_id, 'finance', 'MANAGE');
-  perform set_config('app.audit_tag_summary', 'on', true);
-  update app.financial_records r
-     set tags = case when p_to is null or p_to = any (r.tags) then array_remove(r.tags, p_from)
-                     else array_replace(r.tags, p_from, p_to) end,
-         updated_by = app.current_user_id()
-   where r.org_id = app.current_org_id() and r.project_id = p_project_id
-     and r.tags @> array[p_from];
-  get diagnostics v_records = row_count;
+  -- The UPDATE and its one audit entry: the kernel's (sql/kernel/finance_tags.sql says why).
+  v_records := app.change_finance_tag(p_project_id, p_from, p_to);
   if v_records = 0 then
     raise exception 'no record of this project carries this tag' using errcode = 'RG404';
   end if;
-  perform app.audit_tag_operation(p_project_id, p_from, p_to, v_records);
   return v_records;
 end
 $$;

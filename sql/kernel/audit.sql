@@ -23,6 +23,26 @@ comment on function app.audit_log_refuse_change() is 'BEFORE UPDATE/DELETE/TRUNC
 
 set local role rowguard_kernel;
 
+-- The one INSERT into the trail, for every writer below: the entry in the name of the
+-- request's caller (app.user_id, app.session_id, app.request_id and, when tracing is on,
+-- app.trace_id: migration 024). Kernel-internal (not granted to the API role).
+create or replace function app.append_audit_entry(p_org_id uuid, p_table text, p_row_id text, p_action text,
+                                                  p_old jsonb, p_new jsonb) returns void
+language plpgsql volatile security definer set search_path = '' as $$
+begin
+  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id, trace_id,
+                             table_name, row_id, action, old_values, new_values)
+  values (p_org_id,
+          nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid,
+          nullif(pg_catalog.current_setting('app.session_id', true), '')::uuid,
+          nullif(pg_catalog.current_setting('app.request_id', true), ''),
+          nullif(pg_catalog.current_setting('app.trace_id', true), ''),
+          p_table, p_row_id, p_action, p_old, p_new);
+end
+$$;
+comment on function app.append_audit_entry(uuid, text, text, text, jsonb, jsonb) is
+  'Appends one entry to app.audit_log in the name of the current request''s caller: app.audit_row_change, app.audit_tag_operation and app.audit_export write through it.';
+
 -- The generic writer. SECURITY DEFINER (rowguard_kernel) so that the API role needs no
 -- INSERT grant on the audit table: nobody can write an entry except by changing a row.
 create or replace function app.audit_row_change() returns trigger
@@ -81,16 +101,8 @@ begin
      where i.indrelid = tg_relid and i.indisprimary and a.attname <> 'org_id';
   end if;
 
-  -- app.trace_id: the request's OpenTelemetry trace, set beside app.request_id when
-  -- tracing is on (migration 024).
-  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id, trace_id,
-                             table_name, row_id, action, old_values, new_values)
-  values ((v_row ->> v_org_column)::uuid,
-          nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid,
-          nullif(pg_catalog.current_setting('app.session_id', true), '')::uuid,
-          nullif(pg_catalog.current_setting('app.request_id', true), ''),
-          nullif(pg_catalog.current_setting('app.trace_id', true), ''),
-          tg_table_schema || '.' || tg_table_name, v_row_id, tg_op, v_old, v_new);
+  perform app.append_audit_entry((v_row ->> v_org_column)::uuid, tg_table_schema || '.' || tg_table_name,
+                                  v_row_id, tg_op, v_old, v_new);
   return null;
 end
 $$;
@@ -98,6 +110,50 @@ comment on function app.audit_row_change() is
   'AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW on every tenant table: appends the change to app.audit_log. Arguments: the organization column (default org_id), then extra columns to redact.';
 -- CREATE TRIGGER checks that the table owner may execute the function.
 grant execute on function app.audit_row_change() to rowguard_owner;
+
+-- An export (issue 18): one entry per organization archive or CSV answer, written (through
+-- api.audit_export) in its own transaction before the first row goes out, so an export
+-- the client breaks off is on the trail too. Action EXPORT, the caller as actor (like
+-- every entry: policy audit_log_insert_kernel), table and row naming what was exported
+-- (app.organizations and the organization, or app.projects and the project), new_values
+-- what was asked ({export, format, query}). The kernel checks the caller may make that
+-- export (the API function checked it first, for its 404/403), so an entry, whoever
+-- writes it, only ever says that the caller exported what they may export:
+--   organization                 OWNER
+--   records / records.deleted    finance READ / MANAGE in the project
+--   analytics.<summary|categories|trends>   analytics READ
+--   analytics.recent             analytics READ and finance READ
+create or replace function app.audit_export(p_kind text, p_project_id uuid, p_query jsonb) returns void
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_allowed boolean;
+begin
+  v_allowed := case
+    when p_kind = 'organization' then app.current_org_role() = 'OWNER' and p_project_id is null
+    when p_kind = 'records' then p_project_id = any (app.my_domain_project_ids('finance', 'READ'))
+    when p_kind = 'records.deleted' then p_project_id = any (app.my_domain_project_ids('finance', 'MANAGE'))
+    when p_kind in ('analytics.summary', 'analytics.categories', 'analytics.trends') then
+      p_project_id = any (app.my_domain_project_ids('analytics', 'READ'))
+    when p_kind = 'analytics.recent' then
+      p_project_id = any (app.my_domain_project_ids('analytics', 'READ'))
+      and p_project_id = any (app.my_domain_project_ids('finance', 'READ'))
+  end;
+  if v_allowed is null then
+    raise exception 'unknown export %', p_kind using errcode = '22023';
+  end if;
+  if not v_allowed then
+    raise exception 'your role does not allow this export' using errcode = 'RG403';
+  end if;
+  perform app.append_audit_entry(app.current_org_id(),
+          case when p_kind = 'organization' then 'app.organizations' else 'app.projects' end,
+          coalesce(p_project_id, app.current_org_id())::text, 'EXPORT', null,
+          pg_catalog.jsonb_build_object('export', p_kind,
+            'format', case when p_kind = 'organization' then 'rowguard-org-export/1' else 'csv' end,
+            'query', coalesce(p_query, '{}'::jsonb)));
+end
+$$;
+comment on function app.audit_export(text, uuid, jsonb) is
+  'api.audit_export: appends an EXPORT entry for the current organization in the caller''s name, once it checked the caller may make that export (p_kind: organization, records, records.deleted, analytics.*; p_project_id; p_query: how it was asked).';
 
 set local role rowguard_owner;
 

@@ -57,26 +57,15 @@ comment on function app.maintain_finance_tag_totals() is
   'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows'' tags to app.finance_tag_totals in the same transaction.';
 grant execute on function app.maintain_finance_tag_totals() to rowguard_owner;
 
--- The one audit entry of a tag operation. The API function (api.rename_finance_tag,
--- api.delete_finance_tag) sets app.audit_tag_summary = 'on' before its one UPDATE, so that
--- app.audit_row_change does not write an entry per record for it (only for changes of
--- tags, updated_by, updated_at and version: anything else is still audited row by row),
--- then calls this, which switches the setting off and appends the entry: table
--- app.financial_records, action UPDATE, row_id null, old {project_id, tags: [from]},
--- new {project_id, tags: [to] or [], records: how many records changed}.
+-- The one audit entry of a tag operation: table app.financial_records, action UPDATE,
+-- row_id null, old {project_id, tags: [from]}, new {project_id, tags: [to] or [],
+-- records: how many records changed}. Called only by app.change_finance_tag (the API
+-- role cannot execute it: no summary is written but by the operation it sums up).
 create or replace function app.audit_tag_operation(p_project_id uuid, p_from text, p_to text, p_records bigint)
 returns void
 language plpgsql volatile security definer set search_path = '' as $$
 begin
-  perform pg_catalog.set_config('app.audit_tag_summary', '', true);
-  insert into app.audit_log (org_id, actor_user_id, actor_session_id, request_id, trace_id,
-                             table_name, row_id, action, old_values, new_values)
-  values (app.current_org_id(),
-          nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid,
-          nullif(pg_catalog.current_setting('app.session_id', true), '')::uuid,
-          nullif(pg_catalog.current_setting('app.request_id', true), ''),
-          nullif(pg_catalog.current_setting('app.trace_id', true), ''),
-          'app.financial_records', null, 'UPDATE',
+  perform app.append_audit_entry(app.current_org_id(), 'app.financial_records', null, 'UPDATE',
           pg_catalog.jsonb_build_object('project_id', p_project_id, 'tags', pg_catalog.jsonb_build_array(p_from)),
           pg_catalog.jsonb_build_object('project_id', p_project_id,
             'tags', case when p_to is null then '[]'::jsonb else pg_catalog.jsonb_build_array(p_to) end,
@@ -84,10 +73,66 @@ begin
 end
 $$;
 comment on function app.audit_tag_operation(uuid, text, text, bigint) is
-  'Ends a tag rename (p_to) or removal (p_to null) in a project: one audit entry for the operation, naming how many records it changed.';
+  'Ends a tag rename (p_to) or removal (p_to null) in a project (app.change_finance_tag only): one audit entry for the operation, naming how many records it changed.';
+
+-- A tag rename (p_to) or removal (p_to null) in a project of the current organization,
+-- for a caller with finance MANAGE there (api.change_finance_tag checks it first, for its
+-- 403/404; policy financial_records_update_kernel checks it again). One UPDATE, run by
+-- the kernel with app.audit_tag_summary = 'on', so that app.audit_row_change writes no
+-- entry per record for it (only for changes of tags, updated_by, updated_at and version:
+-- anything else would still be audited row by row), then the one summary entry.
+--
+-- Why the kernel runs the UPDATE: the switch is a custom setting, which any role can set.
+-- Set by the API role (or anyone but rowguard_kernel), trigger
+-- financial_records_tag_summary_guard refuses every UPDATE of the ledger while it is on;
+-- the kernel sets it only here, around this UPDATE, and switches it off before returning.
+-- So no record's tag change escapes the trail, and a summary entry is only ever written
+-- for an operation that happened, with its real count.
+create or replace function app.change_finance_tag(p_project_id uuid, p_from text, p_to text) returns bigint
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_records bigint;
+  v_set     text;
+begin
+  if not (p_project_id = any (app.my_domain_project_ids('finance', 'MANAGE'))) then
+    raise exception 'finance MANAGE in this project is needed' using errcode = 'RG403';
+  end if;
+  v_set := pg_catalog.set_config('app.audit_tag_summary', 'on', true);
+  update app.financial_records r
+     set tags = case when p_to is null or p_to operator(pg_catalog.=) any (r.tags) then pg_catalog.array_remove(r.tags, p_from)
+                     else pg_catalog.array_replace(r.tags, p_from, p_to) end,
+         updated_by = nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid
+   where r.org_id = app.current_org_id() and r.project_id = p_project_id
+     and r.tags operator(pg_catalog.@>) array[p_from];
+  get diagnostics v_records = row_count;
+  v_set := pg_catalog.set_config('app.audit_tag_summary', '', true);
+  if v_records > 0 then
+    perform app.audit_tag_operation(p_project_id, p_from, p_to, v_records);
+  end if;
+  return v_records;
+end
+$$;
+comment on function app.change_finance_tag(uuid, text, text) is
+  'POST …/tags/rename and DELETE …/tags/{name}: finance MANAGE in the project; renames p_from to p_to (merging) or removes it (p_to null) in every record of the project, audited once (app.audit_tag_operation). Returns how many records changed.';
 
 set local role rowguard_owner;
 
+-- Not SECURITY DEFINER on purpose: current_user is whoever runs the UPDATE statement.
+create or replace function app.refuse_forged_tag_summary() returns trigger
+language plpgsql as $$
+begin
+  if pg_catalog.current_setting('app.audit_tag_summary', true) = 'on' and current_user <> 'rowguard_kernel' then
+    raise exception 'app.audit_tag_summary is the kernel''s (app.change_finance_tag): set by anyone else, no record changes'
+      using errcode = '42501';
+  end if;
+  return null;
+end
+$$;
+comment on function app.refuse_forged_tag_summary() is
+  'BEFORE UPDATE (per statement) on financial_records: refuses the UPDATE when app.audit_tag_summary is on and the statement does not run as rowguard_kernel (app.change_finance_tag), so nobody else can switch off the per-record audit.';
+
+create or replace trigger financial_records_tag_summary_guard before update on app.financial_records
+  for each statement execute function app.refuse_forged_tag_summary();
 create or replace trigger financial_records_tags_delete after delete on app.financial_records
   referencing old table as old_rows
   for each statement execute function app.maintain_finance_tag_totals();

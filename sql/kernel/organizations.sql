@@ -26,8 +26,11 @@ begin
     return null;
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(old.org_id::text, 4));
+  -- An OWNER whose account is pending deletion (auth.delete_account) does not count: they
+  -- cannot act, and the purge ends their membership.
   if exists (select from app.organizations o where o.id = old.org_id)
-     and not exists (select from app.memberships m where m.org_id = old.org_id and m.role = 'OWNER') then
+     and not exists (select from app.memberships m join auth.users u on u.id = m.user_id
+                      where m.org_id = old.org_id and m.role = 'OWNER' and u.deleted_at is null) then
     raise exception 'an organization must keep at least one OWNER' using errcode = 'RG409', column = 'role',
       hint = 'Make another member OWNER first.';
   end if;
@@ -35,7 +38,7 @@ begin
 end
 $$;
 comment on function app.keep_an_owner() is
-  'AFTER UPDATE OF role / DELETE on memberships: refuses (RG409) to leave an existing organization without an OWNER.';
+  'AFTER UPDATE OF role / DELETE on memberships: refuses (RG409) to leave an existing organization without an OWNER whose account is not pending deletion.';
 grant execute on function app.keep_an_owner() to rowguard_owner;
 
 -- Removing or demoting the last OWNER besides oneself hands the organization to the

@@ -81,6 +81,7 @@ create or replace function auth.open_session(
 language plpgsql volatile security definer set search_path = '' as $$
 declare
   v_status     auth.user_status;
+  v_deleted    timestamptz;
   v_session_id uuid;
 begin
   -- The caller (api.create_session, api.register) names the user it authenticated.
@@ -93,12 +94,20 @@ begin
   -- FOR SHARE conflicts with the UPDATE that disables the user: a disable in flight
   -- makes this wait, then read 'disabled'. Without the lock, a session could be born
   -- after the trigger revoked the others, and live on.
-  select u.status into v_status from auth.users u where u.id = p_user_id for share;
+  -- The same lock serializes with DELETE /v1/auth/me (auth.delete_account), which
+  -- revokes every session: none is born after it.
+  select u.status, u.deleted_at into v_status, v_deleted from auth.users u where u.id = p_user_id for share;
   if not found then
     raise exception 'invalid credentials' using errcode = 'RG401';
   end if;
   if v_status <> 'active' then
     raise exception 'this account is disabled' using errcode = 'RG403';
+  end if;
+  if v_deleted is not null then
+    raise exception 'this account was deleted on % and will be erased after %: to cancel the deletion, send the same email and password to POST /v1/auth/restore (an account without a password sets one with a password reset first)',
+      pg_catalog.to_char(v_deleted at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+      pg_catalog.to_char((v_deleted + auth.account_grace()) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+      using errcode = 'RGA03', hint = 'POST /v1/auth/restore';
   end if;
 
   insert into auth.sessions (user_id, user_agent, ip, expires_at, idle_timeout)
@@ -114,7 +123,7 @@ begin
 end
 $$;
 comment on function auth.open_session(uuid, text, inet, bytea, interval, interval) is
-  'A new session for an active user (the one app.user_id names), with its first refresh token (SHA-256 only). Locks the user row FOR SHARE, so a concurrent disable cannot miss the new session.';
+  'A new session for an active user (the one app.user_id names) whose account is not pending deletion (RGA03), with its first refresh token (SHA-256 only). Locks the user row FOR SHARE, so a concurrent disable or account deletion cannot miss the new session.';
 
 -- Outcomes:
 --   rotated   the token was the session's live one: p_new_token_hash is now, and the

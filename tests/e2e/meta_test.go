@@ -56,6 +56,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		"GET /docs", "GET /docs/docs.css", "GET /docs/docs.js", "GET /docs/swagger-ui/swagger-ui-bundle.js",
 		"GET /docs/swagger-ui/swagger-ui.css", "GET /healthz", "GET /openapi.json",
 		"GET /readyz", "POST /v1/auth/login", "POST /v1/auth/register", "POST /v1/auth/register/verify",
+		"POST /v1/auth/restore",    // the password is the credential, as at login
 		"POST /v1/billing/webhook", // authenticated by the provider's HMAC signature, not a token
 	}
 	wantPublic = append(wantPublic, passwordlessRoutes...) // sign_in_code_test.go
