@@ -174,18 +174,18 @@ func RequestBatch(userID, sessionID string, orgID any, requestID string, query s
 // then the very batch RequestBatch sends).
 func requestBatch(userID, sessionID string, orgID any, requestID, traceID string, query string, args ...any) *pgx.Batch {
 	batch := &pgx.Batch{}
-	queueRequest(batch, userID, sessionID, orgID, requestID, traceID, query, args...)
+	queueBeginRequest(batch, userID, sessionID, orgID, requestID, traceID)
+	batch.Queue(query, args...)
 	return batch
 }
 
-// queueRequest queues requestBatch's two statements on batch.
-func queueRequest(batch *pgx.Batch, userID, sessionID string, orgID any, requestID, traceID string, query string, args ...any) {
+// queueBeginRequest queues requestBatch's first statement on batch.
+func queueBeginRequest(batch *pgx.Batch, userID, sessionID string, orgID any, requestID, traceID string) {
 	if traceID == "" {
 		batch.Queue(BeginRequestSQL, userID, sessionID, orgID, requestID)
 	} else {
 		batch.Queue(BeginRequestTracedSQL, userID, sessionID, orgID, requestID, traceID)
 	}
-	batch.Queue(query, args...)
 }
 
 // ReadRequestBatch reads the json value of a sent RequestBatch (or of any batch of one

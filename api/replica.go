@@ -246,8 +246,9 @@ func (s *Server) callOnReplica(ctx context.Context, claims token.Claims, orgID a
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(`select auth.await_replay($1::pg_lsn, $2::interval)`, lsn, s.replica.replayWait)
-	queueRequest(batch, claims.UserID, claims.SessionID, orgID, requestID, traceID, query, args...)
+	queueBeginRequest(batch, claims.UserID, claims.SessionID, orgID, requestID, traceID)
 	batch.Queue(`select pg_catalog.current_setting('app.session_touch_due', true) is not distinct from 'on'`)
+	batch.Queue(query, args...) // last: the batch's span is named after it
 	var touch bool
 	body, err := s.withPool(ctx, s.replica.pool, batch, func(br pgx.BatchResults) ([]byte, error) {
 		defer br.Close()
@@ -256,11 +257,11 @@ func (s *Server) callOnReplica(ctx context.Context, claims token.Claims, orgID a
 				return nil, err
 			}
 		}
-		var body []byte
-		if err := br.QueryRow().Scan(&body); err != nil {
+		if err := br.QueryRow().Scan(&touch); err != nil {
 			return nil, err
 		}
-		if err := br.QueryRow().Scan(&touch); err != nil {
+		var body []byte
+		if err := br.QueryRow().Scan(&body); err != nil {
 			return nil, err
 		}
 		return body, br.Close()
