@@ -41,15 +41,9 @@ func StartStandby(ctx context.Context, primary *Cluster, opts StandbyOptions) (*
 	if logw == nil {
 		logw = io.Discard
 	}
-	dir, err := filepath.Abs(opts.Dir)
+	dir, err := makeDir(opts.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("pgcluster: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, fmt.Errorf("pgcluster: create %s: %w", filepath.Dir(dir), err)
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("pgcluster: create %s: %w", dir, err)
+		return nil, err
 	}
 	c := &Cluster{install: primary.install, dir: dir, dataDir: filepath.Join(dir, "data"), runAs: primary.runAs, log: logw}
 	if c.runAs != nil {

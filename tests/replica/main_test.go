@@ -68,14 +68,8 @@ func run(m *testing.M) (int, error) {
 	if p.primary, err = pgcluster.Start(ctx, pgcluster.Options{Dir: primaryDir, Log: &log, Ephemeral: true}); err != nil {
 		return 0, fmt.Errorf("%w\n%s", err, log.String())
 	}
-	if err := p.primary.CreateDatabase(ctx, dbName); err != nil {
-		return 0, err
-	}
-	adminURL := p.primary.URL(dbName, pgcluster.Superuser)
-	if err := database.Migrate(ctx, adminURL, database.Latest, nil); err != nil {
-		return 0, err
-	}
-	if err := database.BootstrapLoginRole(ctx, adminURL, database.DevLoginRole); err != nil {
+	adminURL, err := database.PrepareScratch(ctx, p.primary, dbName)
+	if err != nil {
 		return 0, err
 	}
 	if p.primaryAdmin, err = pgxpool.New(ctx, adminURL); err != nil {

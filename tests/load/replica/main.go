@@ -95,14 +95,8 @@ func run(ctx context.Context, duration time.Duration, clients, tenants, records 
 	}
 	defer primary.Stop()
 	const db = "rowguard_replica"
-	if err := primary.CreateDatabase(ctx, db); err != nil {
-		return err
-	}
-	adminURL := primary.URL(db, pgcluster.Superuser)
-	if err := database.Migrate(ctx, adminURL, database.Latest, nil); err != nil {
-		return err
-	}
-	if err := database.BootstrapLoginRole(ctx, adminURL, database.DevLoginRole); err != nil {
+	adminURL, err := database.PrepareScratch(ctx, primary, db)
+	if err != nil {
 		return err
 	}
 	standby, err := pgcluster.StartStandby(ctx, primary, pgcluster.StandbyOptions{Dir: filepath.Join(dir, "standby"),
