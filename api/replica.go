@@ -196,7 +196,11 @@ func (s *Server) checkReplica() {
 	defer cancel()
 	var inRecovery bool
 	var lag float64
-	err := rr.pool.QueryRow(ctx, replicaLagSQL).Scan(&inRecovery, &lag)
+	conn, err := s.acquireFrom(ctx, rr.pool) // not withPool: a check is no request's span
+	if err == nil {
+		err = conn.QueryRow(ctx, replicaLagSQL).Scan(&inRecovery, &lag)
+		conn.Release()
+	}
 	up := err == nil && inRecovery
 	if was := rr.up.Swap(up); was != up {
 		switch {
