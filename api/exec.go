@@ -81,6 +81,9 @@ func (s *Server) callJSONIn(ctx context.Context, orgID any, query string, args .
 		// A route wired without s.authenticate: a programming error.
 		return nil, errors.New("api: call on an unauthenticated route")
 	}
+	if s.replica != nil && replicaSafe(ctx) {
+		return s.callOnReplica(ctx, claims, orgID, query, args...)
+	}
 	batch := requestBatch(claims.UserID, claims.SessionID, orgID, RequestIDFrom(ctx), s.traceID(ctx), query, args...)
 	return s.withConn(ctx, batch, ReadRequestBatch)
 }
@@ -93,13 +96,18 @@ var errPoolExhausted = errors.New("api: every database connection is busy")
 // still grow, opening a connection is bounded only by the request (a busy machine may
 // take seconds to start many backends at once, which is no reason to refuse).
 func (s *Server) acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	st := s.pool.Stat()
+	return s.acquireFrom(ctx, s.pool)
+}
+
+// acquireFrom is acquire on pool (the primary's or the read replica's).
+func (s *Server) acquireFrom(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	st := pool.Stat()
 	if st.TotalConns() < st.MaxConns() || st.IdleConns() > 0 {
-		return s.pool.Acquire(ctx)
+		return pool.Acquire(ctx)
 	}
 	actx, cancel := context.WithTimeout(ctx, s.acquireTimeout)
 	defer cancel()
-	conn, err := s.pool.Acquire(actx)
+	conn, err := pool.Acquire(actx)
 	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 		return nil, fmt.Errorf("%w (waited %s): %w", errPoolExhausted, s.acquireTimeout, err)
 	}
@@ -114,7 +122,12 @@ func (s *Server) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 // so repeating it is safe even for writes (as a copy: resend). With tracing on, the whole of it (the wait
 // for a connection included) is the request's database span.
 func (s *Server) withConn(ctx context.Context, batch *pgx.Batch, read func(pgx.BatchResults) ([]byte, error)) (body []byte, err error) {
-	if s.pool == nil {
+	return s.withPool(ctx, s.pool, batch, read)
+}
+
+// withPool is withConn on pool (the primary's or the read replica's).
+func (s *Server) withPool(ctx context.Context, pool *pgxpool.Pool, batch *pgx.Batch, read func(pgx.BatchResults) ([]byte, error)) (body []byte, err error) {
+	if pool == nil {
 		return nil, errNoPool
 	}
 	if s.tracer != nil {
@@ -123,7 +136,7 @@ func (s *Server) withConn(ctx context.Context, batch *pgx.Batch, read func(pgx.B
 		defer func() { endBatchSpan(span, err) }()
 	}
 	for attempt := 0; ; attempt++ {
-		conn, err := s.acquire(ctx)
+		conn, err := s.acquireFrom(ctx, pool)
 		if err != nil {
 			return nil, err
 		}
@@ -161,13 +174,18 @@ func RequestBatch(userID, sessionID string, orgID any, requestID string, query s
 // then the very batch RequestBatch sends).
 func requestBatch(userID, sessionID string, orgID any, requestID, traceID string, query string, args ...any) *pgx.Batch {
 	batch := &pgx.Batch{}
+	queueBeginRequest(batch, userID, sessionID, orgID, requestID, traceID)
+	batch.Queue(query, args...)
+	return batch
+}
+
+// queueBeginRequest queues requestBatch's first statement on batch.
+func queueBeginRequest(batch *pgx.Batch, userID, sessionID string, orgID any, requestID, traceID string) {
 	if traceID == "" {
 		batch.Queue(BeginRequestSQL, userID, sessionID, orgID, requestID)
 	} else {
 		batch.Queue(BeginRequestTracedSQL, userID, sessionID, orgID, requestID, traceID)
 	}
-	batch.Queue(query, args...)
-	return batch
 }
 
 // ReadRequestBatch reads the json value of a sent RequestBatch (or of any batch of one

@@ -36,6 +36,7 @@ type metrics struct {
 	latency      *prometheus.HistogramVec // by method, route
 	inFlight     prometheus.Gauge
 	authFailures *prometheus.CounterVec // by reason
+	replica      *replicaMetrics
 
 	// series caches each (method, route)'s children of requests and latency, so that
 	// a request costs no label hashing or validation once its series exist.
@@ -78,6 +79,7 @@ func newMetrics(pool *pgxpool.Pool, logger *slog.Logger) *metrics {
 	m.registry.MustRegister(m.requests, m.latency, m.inFlight, m.authFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.replica = newReplicaMetrics(m.registry)
 	if pool != nil {
 		m.registry.MustRegister(poolCollector{pool})
 	}

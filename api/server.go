@@ -91,6 +91,9 @@ type Options struct {
 	// access log and in the audit rows the request writes. Nil: tracing is off, and
 	// costs nothing. An incoming traceparent is continued only from TrustedProxies.
 	TracerProvider trace.TracerProvider
+	// Replica sends the routes openapi.json marks x-rowguard-replica-safe to a hot
+	// standby when it can answer as the primary would (replica.go). Zero: no replica.
+	Replica ReplicaOptions
 }
 
 // Route is one registered endpoint. Path is the template as documented in
@@ -117,6 +120,8 @@ type Server struct {
 	sessions   SessionOptions
 	limits     RateLimitOptions
 	metrics    *metrics
+	// replica is nil without a read replica (Options.Replica).
+	replica *replicaRouter
 	// tracer is nil when tracing is off (Options.TracerProvider).
 	tracer trace.Tracer
 	// proxies are Options.TrustedProxies: the peers whose traceparent is continued.
@@ -220,6 +225,7 @@ func NewServer(opts Options) *Server {
 		sessions:   opts.Sessions,
 		limits:     opts.RateLimits,
 		metrics:    newMetrics(opts.Pool, opts.Logger),
+		replica:    newReplicaRouter(opts.Replica),
 
 		acquireTimeout: opts.AcquireTimeout,
 		signInCodeKey:  codeKey,
@@ -348,6 +354,9 @@ var idVar = regexp.MustCompile(`\{([a-z_]+_id)\}`)
 func (s *Server) handle(method, path string, h http.HandlerFunc, auth bool) {
 	if auth {
 		h = s.authenticate(h)
+	}
+	if replicaSafeRoutes[method+" "+path] {
+		h = markReplicaSafe(h)
 	}
 	s.api.add(method, path, h, auth)
 }

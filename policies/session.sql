@@ -13,9 +13,11 @@ to rowguard_api;
 -- The kernel's own policies call app.current_user_id().
 grant execute on function app.current_user_id(), app.current_org_id() to rowguard_kernel;
 
--- The first statement of every authenticated request, and the login lookup.
+-- The first statement of every authenticated request (and, on a read replica, the wait
+-- for the primary's WAL position that comes before it), and the login lookup.
 grant execute on function
   auth.begin_request(uuid, uuid, uuid),
+  auth.await_replay(pg_lsn, interval),
   auth.credentials_for(text)
 to rowguard_api;
 

@@ -20,6 +20,7 @@ import (
 type backend struct {
 	dbURL   string             // the serving role's URL (the development cluster's in dev mode)
 	pool    *pgxpool.Pool      // as the serving role, checked by database.CheckServingRole
+	replica *pgxpool.Pool      // ROWGUARD_READ_DATABASE_URL's, nil without one
 	opts    api.Options        // complete: api.NewServer(opts) is the API `serve` serves
 	cluster *pgcluster.Cluster // development mode only
 	logger  *slog.Logger
@@ -61,6 +62,12 @@ func openBackend(ctx context.Context, cfg *config.ServeConfig, logger *slog.Logg
 	if err := database.CheckServingRole(ctx, b.pool); err != nil {
 		return nil, err
 	}
+	if cfg.ReadDatabaseURL != "" {
+		if b.replica, err = database.OpenReplica(ctx, cfg.ReadDatabaseURL); err != nil {
+			return nil, err
+		}
+		opts.Replica = api.ReplicaOptions{Pool: b.replica, MaxLag: cfg.ReadMaxLag, ReplayWait: noneIfZero(cfg.ReadReplayWait)}
+	}
 	opts.Pool, opts.Tokens, opts.Logger = b.pool, tokens, logger
 	b.opts = opts
 	return b, nil
@@ -68,6 +75,9 @@ func openBackend(ctx context.Context, cfg *config.ServeConfig, logger *slog.Logg
 
 // close closes the pool, then stops the development cluster if this process started it.
 func (b *backend) close() {
+	if b.replica != nil {
+		b.replica.Close()
+	}
 	if b.pool != nil {
 		b.pool.Close()
 	}

@@ -37,6 +37,9 @@ type Variable struct {
 // docs/configuration.md (a test holds that table to this list).
 var Variables = []Variable{
 	{"DATABASE_URL", "(unset: development mode)", "PostgreSQL URL the server logs in with: a role that is NOSUPERUSER, NOBYPASSRLS, owns nothing and is a member of rowguard_api. Unset: `rowguard serve` starts a private cluster in ROWGUARD_DATA_DIR, migrates it and uses the login role rowguard_app."},
+	{"ROWGUARD_READ_DATABASE_URL", "(unset: the primary answers everything)", "PostgreSQL URL of a hot standby (streaming replica) of DATABASE_URL's primary, as the same serving role: the lists and analytics that openapi.json marks x-rowguard-replica-safe are read there once it has replayed the primary's WAL up to the position read when the request arrived (read-your-writes and revocations hold across instances). Down, promoted, lagging or behind: the primary answers. See docs/scaling.md#read-replicas."},
+	{"ROWGUARD_READ_MAX_LAG", "1s", "A read replica whose replay lag (measured every 0.5 s while requests want it) is above this is not asked, 10ms to 1h."},
+	{"ROWGUARD_READ_REPLAY_WAIT", "50ms", "Longest wait of a request on the read replica for it to replay up to the primary's position; beyond it the primary answers. 0s to 1s (0s: one look, no wait)."},
 	{"MIGRATION_DATABASE_URL", "DATABASE_URL", "PostgreSQL URL `rowguard migrate` uses: the owner of the rowguard objects or a superuser (the first run creates the roles, so it needs CREATEROLE)."},
 	{"ROWGUARD_ADDR", "127.0.0.1:8080", "host:port the HTTP server listens on."},
 	{"ROWGUARD_MANAGEMENT_ADDR", "127.0.0.1:9464", "host:port of the management listener, for operators' tools only: GET /metrics (Prometheus), /healthz and /readyz (these two stay on ROWGUARD_ADDR too). /metrics is then not served on ROWGUARD_ADDR (404). `off`: no management listener, /metrics is served nowhere. `api`: no management listener, /metrics is served on ROWGUARD_ADDR (one port only; keep it from the public at your proxy). Must differ from ROWGUARD_ADDR."},
@@ -102,6 +105,9 @@ var Variables = []Variable{
 // ServeConfig is the configuration of `rowguard serve`.
 type ServeConfig struct {
 	DatabaseURL       string        `envconfig:"DATABASE_URL"`
+	ReadDatabaseURL   string        `envconfig:"ROWGUARD_READ_DATABASE_URL"`
+	ReadMaxLag        time.Duration `envconfig:"ROWGUARD_READ_MAX_LAG" default:"1s"`
+	ReadReplayWait    time.Duration `envconfig:"ROWGUARD_READ_REPLAY_WAIT" default:"50ms"`
 	Addr              string        `envconfig:"ROWGUARD_ADDR" default:"127.0.0.1:8080"`
 	ManagementAddr    string        `envconfig:"ROWGUARD_MANAGEMENT_ADDR" default:"127.0.0.1:9464"` // host:port, ManagementOff or ManagementOnAPI
 	DataDir           string        `envconfig:"ROWGUARD_DATA_DIR" default:".rowguard"`
@@ -312,6 +318,8 @@ func (c *ServeConfig) validate() error {
 	if c.AcquireTimeout != 0 {
 		between("ROWGUARD_POOL_ACQUIRE_TIMEOUT", c.AcquireTimeout, 10*time.Millisecond, c.RequestTimeout)
 	}
+	between("ROWGUARD_READ_MAX_LAG", c.ReadMaxLag, 10*time.Millisecond, time.Hour)
+	between("ROWGUARD_READ_REPLAY_WAIT", c.ReadReplayWait, 0, time.Second)
 	between("ROWGUARD_INVITATION_TTL", c.InvitationTTL, time.Hour, 30*24*time.Hour)
 	between("ROWGUARD_SESSION_LIFETIME", c.SessionLifetime, time.Hour, 8760*time.Hour)
 	between("ROWGUARD_SESSION_IDLE_TIMEOUT", c.SessionIdleTimeout, 5*time.Minute, max(c.SessionLifetime, 5*time.Minute))

@@ -96,6 +96,20 @@ func DevDatabase(ctx context.Context, dir string, log io.Writer) (appURL string,
 	return cluster.URL(DevDatabaseName, DevLoginRole), cluster, nil
 }
 
+// PrepareScratch readies database name on a throw-away cluster (benchmarks, tests):
+// creates it unless it exists, migrates it to the latest version as the superuser and
+// bootstraps the login role rowguard_app. It returns the database's superuser URL.
+func PrepareScratch(ctx context.Context, cluster *pgcluster.Cluster, name string) (adminURL string, err error) {
+	if err := cluster.CreateDatabase(ctx, name); err != nil {
+		return "", err
+	}
+	adminURL = cluster.URL(name, pgcluster.Superuser)
+	if err := Migrate(ctx, adminURL, Latest, nil); err != nil {
+		return "", err
+	}
+	return adminURL, BootstrapLoginRole(ctx, adminURL, DevLoginRole)
+}
+
 // StartDevCluster starts (or reuses) the development cluster in dir/postgres and
 // creates the database "rowguard" when missing, without migrating it. It returns the
 // cluster and the superuser URL of that database.

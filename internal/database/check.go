@@ -6,8 +6,14 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// Querier is what CheckServingRole reads through: a *pgxpool.Pool, or one *pgx.Conn (a
+// read replica's connection, checked as it opens).
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
 
 // UnsafeRoleError is returned by CheckServingRole when the server's login role could
 // see or change rows that row-level security would hide from it.
@@ -35,7 +41,7 @@ var ownedSchemas = []string{"auth", "app", "api"}
 // or function in auth, app and api. It also fails when the role cannot use the API's
 // grants (not a member of rowguard_api with INHERIT) or when the database has not been
 // migrated.
-func CheckServingRole(ctx context.Context, pool *pgxpool.Pool) error {
+func CheckServingRole(ctx context.Context, pool Querier) error {
 	var (
 		role                          string
 		super, bypass, createRole     bool

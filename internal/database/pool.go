@@ -27,9 +27,29 @@ import (
 // Request state is only ever set with set_config(…, true) (transaction-local), so
 // pooled connections carry nothing from one request to the next, even behind PgBouncer.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := poolConfig(url, "DATABASE_URL")
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database: connect to %s: %w", redact(url), err)
+	}
+	return pool, nil
+}
+
+// poolConfig is the pool configuration of url (named variable in messages), with the
+// defaults Open documents.
+func poolConfig(url, variable string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("database: parse DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("database: parse %s: %w", variable, err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
@@ -50,17 +70,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("database: connect to %s: %w", redact(url), err)
-	}
-	return pool, nil
+	return cfg, nil
 }
 
 // redact hides the password of a connection string for messages.

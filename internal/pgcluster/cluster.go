@@ -68,16 +68,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	dir, err := filepath.Abs(opts.Dir)
+	dir, err := makeDir(opts.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("pgcluster: %w", err)
-	}
-	// Parents are created searchable: when we are root, the postgres user must reach dir.
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, fmt.Errorf("pgcluster: create %s: %w", filepath.Dir(dir), err)
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("pgcluster: create %s: %w", dir, err)
+		return nil, err
 	}
 	// Serialise concurrent Starts on the same directory (two processes sharing a dev dir).
 	unlock, err := lockFile(filepath.Join(dir, ".lock"))
@@ -128,6 +121,22 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c.started = true
 	return c, nil
+}
+
+// makeDir creates a cluster's directory (absolute path returned) and its parents.
+func makeDir(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("pgcluster: %w", err)
+	}
+	// Parents are created searchable: when we are root, the postgres user must reach dir.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("pgcluster: create %s: %w", filepath.Dir(dir), err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("pgcluster: create %s: %w", dir, err)
+	}
+	return dir, nil
 }
 
 // URL returns a connection string for dbname as user over the Unix socket, in URL form

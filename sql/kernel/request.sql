@@ -93,7 +93,12 @@ begin
   if v_suspended then
     raise exception 'this organization is suspended; contact the platform''s support' using errcode = 'RGS03';
   end if;
-  if v_touch then
+  -- On a hot standby (ROWGUARD_READ_DATABASE_URL) nothing can be written: the session is
+  -- checked all the same (read from the replayed row), and the touch that is due is left to
+  -- the API, which sends this function to the primary (it reads app.session_touch_due).
+  if v_touch and pg_catalog.pg_is_in_recovery() then
+    v_set := pg_catalog.set_config('app.session_touch_due', 'on', true);
+  elsif v_touch then
     update auth.sessions set last_used_at = pg_catalog.now()
      where id = (select s.id from auth.sessions s
                   where s.id = p_session_id
@@ -106,6 +111,32 @@ begin
 end
 $$;
 comment on function auth.begin_request(uuid, uuid, uuid) is
-  'First statement of every authenticated request: checks the session is live (not revoked — disabling a user revokes theirs —, not past expires_at, not idle beyond idle_timeout), checks membership of the organization in the path, that it is not deleted (RG404 like a stranger''s) nor suspended (RGS03), and sets app.user_id / app.session_id / app.org_id transaction-locally.';
+  'First statement of every authenticated request: checks the session is live (not revoked — disabling a user revokes theirs —, not past expires_at, not idle beyond idle_timeout), checks membership of the organization in the path, that it is not deleted (RG404 like a stranger''s) nor suspended (RGS03), and sets app.user_id / app.session_id / app.org_id transaction-locally. On a hot standby it writes nothing: a due last_used_at touch is flagged in app.session_touch_due for the API to send to the primary.';
 
 set local role rowguard_owner;
+
+-- The first statement of a request served by a read replica (docs/scaling.md): the API
+-- read the primary's WAL insert position after the request arrived (p_lsn); the standby
+-- answers only once it has replayed up to it, so the request sees every write acknowledged
+-- before it — the client's own and a revocation alike. Waits up to p_wait, then RGR01 (the
+-- API asks the primary instead). Not a standby (a promoted one): RGR02. Invoker's rights:
+-- it reads nothing but the server's replay position.
+create or replace function auth.await_replay(p_lsn pg_lsn, p_wait interval) returns void
+language plpgsql volatile set search_path = '' as $$
+declare
+  v_until timestamptz := pg_catalog.clock_timestamp() + p_wait;
+begin
+  if not pg_catalog.pg_is_in_recovery() then
+    raise exception 'this server is not a hot standby' using errcode = 'RGR02';
+  end if;
+  loop
+    exit when pg_catalog.pg_last_wal_replay_lsn() >= p_lsn;
+    if pg_catalog.clock_timestamp() >= v_until then
+      raise exception 'the standby has not replayed the primary''s WAL up to %', p_lsn using errcode = 'RGR01';
+    end if;
+    perform pg_catalog.pg_sleep(0.001);
+  end loop;
+end
+$$;
+comment on function auth.await_replay(pg_lsn, interval) is
+  'First statement of a request served by a hot standby: waits (at most p_wait) until the standby has replayed the primary''s WAL up to p_lsn, read from the primary after the request arrived (read-your-writes, revocations seen at once); RGR01 when it has not, RGR02 when this server is not a standby.';

@@ -105,14 +105,8 @@ func run(ctx context.Context, duration time.Duration, clients, tenants int, coun
 	}
 	defer pg.Stop()
 	const db = "rowguard_instances"
-	if err := pg.CreateDatabase(ctx, db); err != nil {
-		return err
-	}
-	adminURL := pg.URL(db, pgcluster.Superuser)
-	if err := database.Migrate(ctx, adminURL, database.Latest, nil); err != nil {
-		return err
-	}
-	if err := database.BootstrapLoginRole(ctx, adminURL, database.DevLoginRole); err != nil {
+	adminURL, err := database.PrepareScratch(ctx, pg, db)
+	if err != nil {
 		return err
 	}
 	var bouncer *pgcluster.PgBouncer
