@@ -161,6 +161,26 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 			}
 		}
 	}
+	// Open-ended periods: from a day on, or up to a day.
+	for i := 0; i < 6; i++ {
+		day := randomDay()
+		if i%3 == 0 { // a first of month
+			day = day[:8] + "01"
+		}
+		period, pFrom, pTo := "from="+day, any(day), any(nil)
+		if i%2 == 1 {
+			period, pFrom, pTo = "to="+day, nil, day
+		}
+		for _, base := range []string{"", "USD", "JPY"} {
+			var pBase any
+			rest := "summary?" + period
+			if base != "" {
+				pBase, rest = base, rest+"&base="+base
+			}
+			e.sameAsDaily(t, pt, rest, `select analytics_daily.finance_summary($1, $2, $3, $4)`, pt.Project.ID, pFrom, pTo, pBase)
+		}
+		e.sameAsDaily(t, pt, "categories?"+period, `select analytics_daily.finance_category_breakdown($1, $2, $3, null)`, pt.Project.ID, pFrom, pTo)
+	}
 	var recent struct{ Items []record }
 	get("recent?limit=10", &recent)
 	var got []string
