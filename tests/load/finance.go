@@ -20,8 +20,10 @@ package main
 //     each statement (the direct batch: begin_request + the API function) for the 1M
 //     tenant, the 100k one, the largest and the smallest of the small ones, and all the
 //     small ones in turn: list pages (first, middle, filtered four ways), trends,
-//     summary (with and without a base currency), the category breakdown and the tag
-//     list (GET …/tags, target ≤ 10 ms at 1M). The
+//     summary (with and without a base currency), the category breakdown, the tag
+//     list (GET …/tags, target ≤ 10 ms at 1M), the summary in EUR and the breakdown
+//     over ragged edges (the most days the monthly rollup leaves to the daily one), and
+//     last a record create (every trigger; each sample adds a record). The
 //     targets: a first page ≤ 1 ms p50 for every size; analytics ≤ 3 ms p50 at 1M; no
 //     statement slower for a small tenant than for a big one.
 //  3. -finance-explain: the plans PostgreSQL chose inside api.list_financial_records
