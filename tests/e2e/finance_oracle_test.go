@@ -95,6 +95,18 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 		t.Helper()
 		e.do(t, http.MethodGet, pt.financePath("/analytics/"+rest), pt.Analyst.Token, nil).want(t, http.StatusOK).decode(t, v)
 	}
+	// The summary of a period in each of bases ("": none), against the daily rollups.
+	summariesAsDaily := func(period string, pFrom, pTo any, bases ...string) {
+		t.Helper()
+		for _, base := range bases {
+			var pBase any
+			rest := "summary?" + period
+			if base != "" {
+				pBase, rest = base, rest+"&base="+base
+			}
+			e.sameAsDaily(t, pt, rest, `select analytics_daily.finance_summary($1, $2, $3, $4)`, pt.Project.ID, pFrom, pTo, pBase)
+		}
+	}
 	for i := 0; i < 25; i++ {
 		from, to := randomDay(), randomDay()
 		if from > to {
@@ -113,14 +125,7 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 		}
 		// Byte for byte (as JSON values) the answers of the daily rollups alone, as before
 		// the monthly one (testdata/analytics_daily.sql), in every base and kind.
-		for _, base := range []string{"", "USD", "EUR", "JPY"} {
-			var pBase any
-			rest := "summary?" + period
-			if base != "" {
-				pBase, rest = base, rest+"&base="+base
-			}
-			e.sameAsDaily(t, pt, rest, `select analytics_daily.finance_summary($1, $2, $3, $4)`, pt.Project.ID, pFrom, pTo, pBase)
-		}
+		summariesAsDaily(period, pFrom, pTo, "", "USD", "EUR", "JPY")
 		for _, kind := range []string{"", "income", "expense"} {
 			var pKind any
 			rest := "categories?" + period
@@ -171,14 +176,7 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 		if i%2 == 1 {
 			period, pFrom, pTo = "to="+day, nil, day
 		}
-		for _, base := range []string{"", "USD", "JPY"} {
-			var pBase any
-			rest := "summary?" + period
-			if base != "" {
-				pBase, rest = base, rest+"&base="+base
-			}
-			e.sameAsDaily(t, pt, rest, `select analytics_daily.finance_summary($1, $2, $3, $4)`, pt.Project.ID, pFrom, pTo, pBase)
-		}
+		summariesAsDaily(period, pFrom, pTo, "", "USD", "JPY")
 		e.sameAsDaily(t, pt, "categories?"+period, `select analytics_daily.finance_category_breakdown($1, $2, $3, null)`, pt.Project.ID, pFrom, pTo)
 	}
 	var recent struct{ Items []record }
