@@ -1,8 +1,27 @@
 -- Analytics of a project's ledger, computed from the rollups (never the ledger itself):
--- app.finance_daily_currency_totals for the summary and the trends, app.finance_daily_totals
--- (per category) for the breakdown; analytics READ (their select policies). Amounts are
+-- the whole calendar months of a period from app.finance_monthly_totals, its partial first
+-- and last months day by day from app.finance_daily_currency_totals (summary, trends) or
+-- app.finance_daily_totals (per category: the breakdown); analytics READ (their select
+-- policies). A 24-month period of any ledger reads at most 24 months × categories × kinds
+-- × currencies monthly rows and two partial months of daily ones, whatever its size
+-- (issue 19: at 1,000,000 records, ~4,000 and ~26,000 daily rows before). Amounts are
 -- decimal strings; a period is [from, to], both dates inclusive; currencies are never
 -- added together except in a requested base currency, at the organization's rates.
+-- Numeric sums and products are exact, so a month's total is the sum of its days' to the
+-- last digit: the answers are those of the daily rollups (tests/e2e/finance_oracle_test.go
+-- compares both on random ledgers).
+
+-- The whole calendar months inside [p_from, p_to] (NULL: unbounded) as [m_from, m_to):
+-- both the first day of a month; both 'infinity' (none) when no month fits. The days of
+-- [p_from, p_to] outside it are the partial edge months.
+create function api.finance_whole_months(p_from date, p_to date, out m_from date, out m_to date)
+language sql immutable as $$
+  select case when f < t then f else 'infinity' end, case when f < t then t else 'infinity' end
+    from (select case when p_from is null then '-infinity'::date
+                      else (date_trunc('month', p_from - 1) + interval '1 month')::date end as f,
+                 case when p_to is null then 'infinity'::date
+                      else date_trunc('month', p_to + 1)::date end as t) b
+$$;
 
 create function api.money(p numeric) returns text
 language sql immutable as $$
@@ -27,9 +46,14 @@ language plpgsql stable as $$
 declare
   v_by_currency json;
   v_base        json;
+  v_lo          date := coalesce(p_from, '-infinity');
+  v_hi          date := coalesce(p_to, 'infinity');
+  v_mfrom       date;
+  v_mto         date;
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
   perform api.require_currency(p_base_currency, 'base');
+  select w.m_from, w.m_to into v_mfrom, v_mto from api.finance_whole_months(p_from, p_to) w;
   -- One pass over the rollup: per currency, and per day too when a base currency is asked
   -- for (each day at its rate); without one, day is NULL and there are as many groups as
   -- currencies (tests/load, 1,000,000 rows: summary p50 5.1 → 2.5 ms).
@@ -39,16 +63,48 @@ begin
   -- are merged into the days in date order, and every day takes the last rate seen
   -- before it (rates of the same date come first). tests/load, 24 months at 1,000,000
   -- records: hundreds of ms → a few ms.
-  with g as (
+  --
+  -- A whole month counts as one day, its first, at that day's rate: exact when the rate
+  -- of every day of the month is the same, i.e. when no rate between that currency and
+  -- the base is dated inside the month after its first day. The (month, currency) pairs
+  -- where one is ("unsteady") are read day by day instead, as all days were before.
+  with unsteady as (
+         select distinct date_trunc('month', x.rate_date)::date as month,
+                case when x.to_currency = p_base_currency then x.from_currency else x.to_currency end as currency
+           from app.exchange_rates x
+          where p_base_currency is not null and x.org_id = app.current_org_id()
+            and (x.to_currency = p_base_currency or x.from_currency = p_base_currency)
+            and x.rate_date > v_mfrom and x.rate_date < v_mto
+            and x.rate_date <> date_trunc('month', x.rate_date)::date),
+       buckets as (
+         select m.month as day, m.currency, m.kind, m.record_count, m.amount_sum
+           from app.finance_monthly_totals m
+          where m.org_id = app.current_org_id() and m.project_id = p_project_id
+            and m.month >= v_mfrom and m.month < v_mto and m.record_count > 0
+            and not exists (select from unsteady u where u.month = m.month and u.currency = m.currency)
+         union all
+         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
+           from app.finance_daily_currency_totals t
+          where t.org_id = app.current_org_id() and t.project_id = p_project_id
+            and t.day >= v_lo and t.day <= v_hi and t.day < v_mfrom and t.record_count > 0
+         union all
+         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
+           from app.finance_daily_currency_totals t
+          where t.org_id = app.current_org_id() and t.project_id = p_project_id
+            and t.day >= v_lo and t.day <= v_hi and t.day >= v_mto and t.record_count > 0
+         union all
+         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
+           from unsteady u
+           join app.finance_daily_currency_totals t
+             on t.org_id = app.current_org_id() and t.project_id = p_project_id and t.currency = u.currency
+            and t.day >= u.month and t.day < (u.month + interval '1 month')::date and t.record_count > 0),
+       g as (
          select case when p_base_currency is not null then t.day end as day, t.currency,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
                 coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
                 coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
-           from app.finance_daily_currency_totals t
-          where t.org_id = app.current_org_id() and t.project_id = p_project_id
-            and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
-            and t.record_count > 0
+           from buckets t
           group by 1, 2),
        events as (
          select g.day, g.currency, true as is_day, null::numeric as direct, null::numeric as inverse,
@@ -105,9 +161,14 @@ comment on function api.finance_summary(uuid, date, date, text) is
 create function api.finance_category_breakdown(p_project_id uuid, p_from date, p_to date, p_kind app.finance_kind) returns json
 language plpgsql stable as $$
 declare
-  v_items json;
+  v_items  json;
+  v_lo     date := coalesce(p_from, '-infinity');
+  v_hi     date := coalesce(p_to, 'infinity');
+  v_mfrom  date;
+  v_mto    date;
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
+  select w.m_from, w.m_to into v_mfrom, v_mto from api.finance_whole_months(p_from, p_to) w;
   select coalesce(json_agg(json_build_object(
            'category_id', s.category_id, 'name', c.name, 'archived', c.archived, 'kind', s.kind,
            'currency', s.currency, 'total', api.money(s.total), 'count', s.count,
@@ -116,11 +177,23 @@ begin
     into v_items
     from (select t.kind, t.currency, t.category_id, sum(t.amount_sum) as total, sum(t.record_count) as count,
                  sum(sum(t.amount_sum)) over (partition by t.kind, t.currency) as kind_total
-            from app.finance_daily_totals t
-           where t.org_id = app.current_org_id() and t.project_id = p_project_id
-             and t.day >= coalesce(p_from, '-infinity') and t.day <= coalesce(p_to, 'infinity')
-             and (p_kind is null or t.kind = p_kind)
-             and t.record_count > 0
+            from (select m.kind, m.currency, m.category_id, m.amount_sum, m.record_count
+                    from app.finance_monthly_totals m
+                   where m.org_id = app.current_org_id() and m.project_id = p_project_id
+                     and m.month >= v_mfrom and m.month < v_mto
+                     and (p_kind is null or m.kind = p_kind) and m.record_count > 0
+                  union all
+                  select d.kind, d.currency, d.category_id, d.amount_sum, d.record_count
+                    from app.finance_daily_totals d
+                   where d.org_id = app.current_org_id() and d.project_id = p_project_id
+                     and d.day >= v_lo and d.day <= v_hi and d.day < v_mfrom
+                     and (p_kind is null or d.kind = p_kind) and d.record_count > 0
+                  union all
+                  select d.kind, d.currency, d.category_id, d.amount_sum, d.record_count
+                    from app.finance_daily_totals d
+                   where d.org_id = app.current_org_id() and d.project_id = p_project_id
+                     and d.day >= v_lo and d.day <= v_hi and d.day >= v_mto
+                     and (p_kind is null or d.kind = p_kind) and d.record_count > 0) t
            group by t.kind, t.currency, t.category_id) s
     left join app.finance_categories c on c.org_id = app.current_org_id() and c.id = s.category_id;
   return json_build_object('from', p_from, 'to', p_to, 'kind', p_kind, 'items', v_items);
@@ -133,8 +206,10 @@ create function api.finance_trends(p_project_id uuid, p_interval text, p_from da
 language plpgsql stable as $$
 declare
   v_step  interval := case p_interval when 'week' then interval '1 week' else interval '1 month' end;
-  v_first date;
-  v_items json;
+  v_first  date;
+  v_items  json;
+  v_mfrom  date;
+  v_mto    date;
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
   -- Defaults: up to today, the last 12 periods.
@@ -144,14 +219,35 @@ begin
   if (p_to - p_from) > 3700 then
     raise exception 'a trend spans at most 10 years' using errcode = 'RG422', column = 'to';
   end if;
-  with totals as (
+  -- Monthly periods: the whole months from the monthly rollup (summed over categories),
+  -- the partial first and last from the days. Weeks: the days (none is a whole month).
+  if p_interval = 'month' then
+    select w.m_from, w.m_to into v_mfrom, v_mto from api.finance_whole_months(p_from, p_to) w;
+  else
+    v_mfrom := 'infinity';
+    v_mto := 'infinity';
+  end if;
+  with buckets as (
+         select m.month as day, m.currency, m.kind, m.record_count, m.amount_sum
+           from app.finance_monthly_totals m
+          where m.org_id = app.current_org_id() and m.project_id = p_project_id
+            and m.month >= v_mfrom and m.month < v_mto and m.record_count > 0
+         union all
+         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
+           from app.finance_daily_currency_totals t
+          where t.org_id = app.current_org_id() and t.project_id = p_project_id
+            and t.day between p_from and p_to and t.day < v_mfrom and t.record_count > 0
+         union all
+         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
+           from app.finance_daily_currency_totals t
+          where t.org_id = app.current_org_id() and t.project_id = p_project_id
+            and t.day between p_from and p_to and t.day >= v_mto and t.record_count > 0),
+       totals as (
          select date_trunc(p_interval, t.day::timestamp)::date as period, t.currency,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
                 sum(t.record_count) as count
-           from app.finance_daily_currency_totals t
-          where t.org_id = app.current_org_id() and t.project_id = p_project_id
-            and t.day between p_from and p_to and t.record_count > 0
+           from buckets t
           group by 1, 2),
        periods as (
          select g::date as period from generate_series(v_first::timestamp, p_to::timestamp, v_step) g),

@@ -1,4 +1,5 @@
--- Finance: record versions (If-Match) and the daily totals rollup analytics reads.
+-- Finance: record versions (If-Match) and the rollups analytics read (daily, and monthly
+-- for the whole months of a period: migration 029).
 -- Part of the kernel code package (install.sql).
 
 create or replace function app.bump_financial_record_version() returns trigger
@@ -26,8 +27,10 @@ declare
 begin
   -- (Dynamic: a trigger on INSERT has no old_rows, one on DELETE no new_rows.)
   -- Sorted, so concurrent statements lock rollup rows in one order (no deadlock). Rows of
-  -- a project being deleted are skipped: its rollup goes with it. Both rollups in one
-  -- statement; the keys whose count fell to 0 come back for the clean-up below.
+  -- a project being deleted are skipped: its rollup goes with it. The three rollups in one
+  -- statement; the keys whose count fell to 0 come back for the clean-up below (days and
+  -- months in one array: a month is its first day, and each clean-up only removes rows
+  -- whose count is 0).
   execute pg_catalog.format($q$
     with deltas as (
       select d.* from (%s) d
@@ -56,10 +59,25 @@ begin
          set record_count = t.record_count + excluded.record_count,
              amount_sum   = t.amount_sum + excluded.amount_sum
       returning t.org_id, t.project_id, t.day, t.record_count),
+    by_month as (
+      insert into app.finance_monthly_totals as t
+             (org_id, project_id, month, kind, currency, category_id, record_count, amount_sum)
+      select d.org_id, d.project_id, date_trunc('month', d.day)::date, d.kind, d.currency, d.category_id,
+             sum(d.n), sum(d.amount)
+        from deltas d
+       group by 1, 2, 3, 4, 5, 6
+      having sum(d.n) <> 0 or sum(d.amount) <> 0
+       order by 1, 2, 3, 4, 5, 6
+      on conflict (org_id, project_id, month, kind, currency, category_id) do update
+         set record_count = t.record_count + excluded.record_count,
+             amount_sum   = t.amount_sum + excluded.amount_sum
+      returning t.org_id, t.project_id, t.month, t.record_count),
     emptied as (
       select u.org_id, u.project_id, u.day from by_category u where u.record_count = 0
       union all
-      select u.org_id, u.project_id, u.day from by_currency u where u.record_count = 0)
+      select u.org_id, u.project_id, u.day from by_currency u where u.record_count = 0
+      union all
+      select u.org_id, u.project_id, u.month from by_month u where u.record_count = 0)
     select array_agg(distinct u.org_id), array_agg(distinct u.project_id), array_agg(distinct u.day)
       from emptied u$q$,
     case tg_op when 'INSERT' then v_new when 'DELETE' then v_old else v_old || ' union all ' || v_new end)
@@ -73,12 +91,15 @@ begin
     delete from app.finance_daily_currency_totals t
      where t.org_id = any (v_orgs) and t.project_id = any (v_projects) and t.day = any (v_days)
        and t.record_count = 0;
+    delete from app.finance_monthly_totals t
+     where t.org_id = any (v_orgs) and t.project_id = any (v_projects) and t.month = any (v_days)
+       and t.record_count = 0;
   end if;
   return null;
 end
 $$;
 comment on function app.maintain_finance_totals() is
-  'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows to app.finance_daily_totals and app.finance_daily_currency_totals in the same transaction.';
+  'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows to app.finance_daily_totals, app.finance_daily_currency_totals and app.finance_monthly_totals in the same transaction.';
 grant execute on function app.maintain_finance_totals() to rowguard_owner;
 
 set local role rowguard_owner;

@@ -38,7 +38,7 @@
 --   sign_in.sql           credentials, sign-in codes, sign-up, password reset, OIDC
 --   step_up.sql           fresh proof before destructive acts
 --   account_deletion.sql  a user erases their account (DELETE /v1/auth/me)
---   finance.sql           record versions and the daily totals rollup
+--   finance.sql           record versions and the daily and monthly totals rollups
 --   finance_tags.sql      the per-tag rollup and the one audit entry of a tag operation
 grant create on schema auth, app, platform to rowguard_kernel;
 set local role rowguard_owner;

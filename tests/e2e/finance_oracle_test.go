@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"testing"
@@ -38,7 +40,8 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 	currencies := []string{"EUR", "USD", "JPY"}
 	e.exec(t, `insert into app.exchange_rates (org_id, rate_date, from_currency, to_currency, rate) values
 	             ($1, '2029-06-01', 'EUR', 'USD', 1.1), ($1, '2030-01-01', 'EUR', 'USD', 1.25),
-	             ($1, '2029-06-01', 'JPY', 'USD', 0.0071), ($1, '2030-03-15', 'JPY', 'USD', 0.0068)`, pt.Org.ID)
+	             ($1, '2029-06-01', 'JPY', 'USD', 0.0071), ($1, '2030-03-15', 'JPY', 'USD', 0.0068),
+	             ($1, '2029-11-20', 'EUR', 'USD', 1.18), ($1, '2030-02-01', 'USD', 'JPY', 149)`, pt.Org.ID)
 	start := time.Date(2029, 6, 1, 0, 0, 0, 0, time.UTC)
 	randomDay := func() string { return start.AddDate(0, 0, rng.IntN(500)).Format(time.DateOnly) }
 	randomAmount := func() string { return fmt.Sprintf("%d.%02d", 1+rng.IntN(5000), rng.IntN(100)) }
@@ -80,6 +83,11 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 	}
 
 	o := e.loadLedger(t, pt.Project.ID, pt.Org.ID)
+	daily, err := os.ReadFile("testdata/analytics_daily.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.exec(t, string(daily))
 	if n := e.count(t, `select count(*) from app.finance_daily_totals where record_count <= 0`); n != 0 {
 		t.Errorf("%d rollup rows with a count of zero or less", n)
 	}
@@ -87,14 +95,50 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 		t.Helper()
 		e.do(t, http.MethodGet, pt.financePath("/analytics/"+rest), pt.Analyst.Token, nil).want(t, http.StatusOK).decode(t, v)
 	}
+	// The summary of a period in each of bases ("": none), against the daily rollups.
+	summariesAsDaily := func(period string, pFrom, pTo any, bases ...string) {
+		t.Helper()
+		for _, base := range bases {
+			var pBase any
+			rest := "summary?" + period
+			if base != "" {
+				pBase, rest = base, rest+"&base="+base
+			}
+			e.sameAsDaily(t, pt, rest, `select analytics_daily.finance_summary($1, $2, $3, $4)`, pt.Project.ID, pFrom, pTo, pBase)
+		}
+	}
 	for i := 0; i < 25; i++ {
 		from, to := randomDay(), randomDay()
 		if from > to {
 			from, to = to, from
 		}
+		if i%3 == 1 { // whole months only: from the 1st, to the last day of a month
+			f, _ := time.Parse(time.DateOnly, from)
+			l, _ := time.Parse(time.DateOnly, to)
+			from = time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+			to = time.Date(l.Year(), l.Month()+1, 0, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+		}
 		period := "from=" + from + "&to=" + to
+		var pFrom, pTo any = from, to
 		if i == 0 {
-			from, to, period = "0001-01-01", "9999-12-31", "" // all time
+			from, to, period, pFrom, pTo = "0001-01-01", "9999-12-31", "", nil, nil // all time
+		}
+		// Byte for byte (as JSON values) the answers of the daily rollups alone, as before
+		// the monthly one (testdata/analytics_daily.sql), in every base and kind.
+		summariesAsDaily(period, pFrom, pTo, "", "USD", "EUR", "JPY")
+		for _, kind := range []string{"", "income", "expense"} {
+			var pKind any
+			rest := "categories?" + period
+			if kind != "" {
+				pKind, rest = kind, rest+"&kind="+kind
+			}
+			e.sameAsDaily(t, pt, rest, `select analytics_daily.finance_category_breakdown($1, $2, $3, $4)`, pt.Project.ID, pFrom, pTo, pKind)
+		}
+		if i > 0 {
+			for _, interval := range []string{"month", "week"} {
+				e.sameAsDaily(t, pt, "trends?interval="+interval+"&"+period,
+					`select analytics_daily.finance_trends($1, $2, $3, $4)`, pt.Project.ID, interval, pFrom, pTo)
+			}
 		}
 
 		var s summary
@@ -122,6 +166,19 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 			}
 		}
 	}
+	// Open-ended periods: from a day on, or up to a day.
+	for i := 0; i < 6; i++ {
+		day := randomDay()
+		if i%3 == 0 { // a first of month
+			day = day[:8] + "01"
+		}
+		period, pFrom, pTo := "from="+day, any(day), any(nil)
+		if i%2 == 1 {
+			period, pFrom, pTo = "to="+day, nil, day
+		}
+		summariesAsDaily(period, pFrom, pTo, "", "USD", "JPY")
+		e.sameAsDaily(t, pt, "categories?"+period, `select analytics_daily.finance_category_breakdown($1, $2, $3, null)`, pt.Project.ID, pFrom, pTo)
+	}
 	var recent struct{ Items []record }
 	get("recent?limit=10", &recent)
 	var got []string
@@ -130,6 +187,37 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 	}
 	if want := o.recent(10); !slices.Equal(got, want) {
 		t.Errorf("recent = %v, want %v", got, want)
+	}
+}
+
+// sameAsDaily fails t unless GET …/analytics/<rest> (as the project's analyst) answers
+// what query (a function of testdata/analytics_daily.sql, run as the superuser in the
+// project's organization) does, compared as JSON values.
+func (e *env) sameAsDaily(t *testing.T, pt *projectTeam, rest, query string, args ...any) {
+	t.Helper()
+	got := e.do(t, http.MethodGet, pt.financePath("/analytics/"+rest), pt.Analyst.Token, nil).want(t, http.StatusOK)
+	ctx := context.Background()
+	tx, err := e.admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	var want []byte
+	if _, err := tx.Exec(ctx, `select set_config('app.org_id', $1, true)`, pt.Org.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.QueryRow(ctx, query, args...).Scan(&want); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	var g, w any
+	if err := json.Unmarshal(got.Body, &g); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s differs from the daily rollups':\n monthly %s\n daily   %s", rest, got.Body, want)
 	}
 }
 

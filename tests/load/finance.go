@@ -20,8 +20,10 @@ package main
 //     each statement (the direct batch: begin_request + the API function) for the 1M
 //     tenant, the 100k one, the largest and the smallest of the small ones, and all the
 //     small ones in turn: list pages (first, middle, filtered four ways), trends,
-//     summary (with and without a base currency), the category breakdown and the tag
-//     list (GET …/tags, target ≤ 10 ms at 1M). The
+//     summary (with and without a base currency), the category breakdown, the tag
+//     list (GET …/tags, target ≤ 10 ms at 1M), the summary in EUR and the breakdown
+//     over ragged edges (the most days the monthly rollup leaves to the daily one), and
+//     last a record create (every trigger; each sample adds a record). The
 //     targets: a first page ≤ 1 ms p50 for every size; analytics ≤ 3 ms p50 at 1M; no
 //     statement slower for a small tenant than for a big one.
 //  3. -finance-explain: the plans PostgreSQL chose inside api.list_financial_records
@@ -302,7 +304,7 @@ func prepareLedgers(ctx context.Context, cfg *config, e *env, admin *pgx.Conn, t
 		}
 	}
 	progress("vacuum analyze")
-	if _, err := admin.Exec(ctx, `vacuum analyze app.financial_records, app.finance_daily_totals, app.finance_daily_currency_totals, app.exchange_rates`); err != nil {
+	if _, err := admin.Exec(ctx, `vacuum analyze app.financial_records, app.finance_daily_totals, app.finance_daily_currency_totals, app.finance_monthly_totals, app.exchange_rates`); err != nil {
 		return nil, err
 	}
 	return ledgers, nil
@@ -475,6 +477,7 @@ var financeStatementNames = []string{
 	"list first page", "list middle page", "list income, tag shop", "list rare category",
 	"list tag audit (0.2%)", "list one month", "trends 24 months", "summary 24 months",
 	"summary 24 months, base EUR", "categories 24 months", "tags list",
+	"summary 23 months ragged, EUR", "categories 23 months ragged", "record create",
 }
 
 // dbStatements are timed for each ledger, named as financeStatementNames. The middle
@@ -494,6 +497,12 @@ func dbStatements(ctx context.Context, admin *pgx.Conn, l *financeLedger) []dbSt
 	now := time.Now().UTC()
 	monthFrom := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -13, 0)
 	monthTo := monthFrom.AddDate(0, 1, -1)
+	// Analytics read whole months from the monthly rollup and the partial first and last
+	// months day by day: the worst case is two months that are almost whole (from the
+	// 2nd of a month to the day before the last of another; here 22 whole months between).
+	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	raggedFrom := first.AddDate(0, -23, 1).Format(time.DateOnly)
+	raggedTo := first.AddDate(0, 0, -2).Format(time.DateOnly)
 	own := checkProjectRecords(l)
 	return []dbStatement{
 		{financeStatementNames[0], api.ListRecordsSQL, list(), own},
@@ -508,6 +517,14 @@ func dbStatements(ctx context.Context, admin *pgx.Conn, l *financeLedger) []dbSt
 		{financeStatementNames[9], `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
 			[]any{l.projectID, l.from, l.to, nil}, nil},
 		{financeStatementNames[10], api.ListTagsSQL, []any{l.projectID}, nil},
+		{financeStatementNames[11], api.SummarySQL, []any{l.projectID, raggedFrom, raggedTo, "EUR"}, nil},
+		{financeStatementNames[12], `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
+			[]any{l.projectID, raggedFrom, raggedTo, nil}, nil},
+		// Last: every sample adds a record (an expense 40 days back, the rollups' rows
+		// exist already), so what it costs is the write with all its triggers.
+		{financeStatementNames[13], api.CreateRecordSQL, []any{l.projectID, fmt.Sprintf(
+			`{"kind":"expense","amount":"12.34","currency":"EUR","category_id":%q,"payment_source":"card","occurred_on":%q}`,
+			l.categories[4], now.AddDate(0, 0, -40).Format(time.DateOnly)), nil}, checkCreated(l)},
 	}
 }
 

@@ -3,12 +3,13 @@
 -- update, soft delete, restore and hard delete in the same transaction; the plan limit.
 begin;
 create extension if not exists pgtap;
-select plan(32);
+select plan(36);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 \ir fixtures/finance.sql
 
--- The rollups of a project as text (per category | per currency), for exact comparisons.
+-- The rollups of a project as text (per category | per currency | per month and category),
+-- for exact comparisons.
 create function pg_temp.totals(p_project uuid) returns text language sql as $$
   select coalesce((select string_agg(format('%s %s %s %s %s', day, kind, currency, record_count, amount_sum), '; '
                                      order by day, kind, currency, category_id)
@@ -17,6 +18,10 @@ create function pg_temp.totals(p_project uuid) returns text language sql as $$
          coalesce((select string_agg(format('%s %s %s %s %s', day, kind, currency, record_count, amount_sum), '; '
                                      order by day, kind, currency)
                      from app.finance_daily_currency_totals where project_id = p_project), '')
+         || ' | ' ||
+         coalesce((select string_agg(format('%s %s %s %s %s', month, kind, currency, record_count, amount_sum), '; '
+                                     order by month, kind, currency, category_id)
+                     from app.finance_monthly_totals where project_id = p_project), '')
 $$;
 -- The same computed from the ledger by brute force.
 create function pg_temp.brute(p_project uuid) returns text language sql as $$
@@ -31,6 +36,13 @@ create function pg_temp.brute(p_project uuid) returns text language sql as $$
                      from (select occurred_on as day, kind, currency, count(*) as n, sum(amount) as s
                              from app.financial_records where project_id = p_project and deleted_at is null
                             group by 1, 2, 3) x), '')
+         || ' | ' ||
+         coalesce((select string_agg(format('%s %s %s %s %s', month, kind, currency, n, s), '; '
+                                     order by month, kind, currency, category_id)
+                     from (select date_trunc('month', occurred_on)::date as month, kind, currency, category_id,
+                                  count(*) as n, sum(amount) as s
+                             from app.financial_records where project_id = p_project and deleted_at is null
+                            group by 1, 2, 3, 4) x), '')
 $$;
 
 -- ------------------------------------------------ alice (OWNER of A) sees nothing of B
@@ -39,6 +51,11 @@ select is((select count(*) from app.financial_records where org_id = :org_b), 0:
 select is((select count(*) from app.finance_categories where org_id = :org_b), 0::bigint, 'A cannot see B''s categories');
 select is((select count(*) from app.finance_daily_totals where org_id = :org_b)
           + (select count(*) from app.finance_daily_currency_totals where org_id = :org_b), 0::bigint, 'A cannot see B''s rollups');
+select is((select count(*) from app.finance_monthly_totals where org_id = :org_b), 0::bigint, 'A cannot see B''s monthly rollup');
+select is((select count(*) from app.finance_monthly_totals where org_id = :org_a), 1::bigint, 'sanity: A sees its own monthly rollup');
+select throws_ok($$insert into app.finance_monthly_totals (org_id, project_id, month, kind, currency, category_id, record_count, amount_sum)
+                   values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', '2030-03-01', 'income', 'EUR', 'aaaaaaaa-0000-4000-8000-0000000001c1', 1, 1)$$,
+                 '42501', null, 'not even an OWNER writes the monthly rollup');
 select is((select count(*) from app.financial_records), 2::bigint, 'sanity: alice (finance MANAGE) sees Apollo''s live and deleted records');
 select throws_ok($$insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, payment_source, occurred_on, created_by, updated_by)
                    values ('bbbbbbbb-0000-4000-8000-000000000000', 'bbbbbbbb-0000-4000-8000-0000000000b1', 'income', 1, 'USD', 'bbbbbbbb-0000-4000-8000-0000000001c1', 'cash', '2030-01-01', app.current_user_id(), app.current_user_id())$$,
@@ -60,6 +77,7 @@ select throws_ok(format('select api.finance_summary(%L, null, null, null)', :pro
 select pg_temp.act_as(:bob, :org_a);
 select is((select count(*) from app.financial_records), 0::bigint, 'a stranger with a forged context reads no record');
 select is((select count(*) from app.finance_daily_totals), 0::bigint, '... and no rollup');
+select is((select count(*) from app.finance_monthly_totals), 0::bigint, '... nor any monthly one');
 
 -- ------------------------------------------------ levels through the API functions
 select pg_temp.act_as(:vic, :org_a);
@@ -93,7 +111,8 @@ select throws_ok(format($$insert into app.financial_records (org_id, project_id,
                  '23514', null, 'amount must be positive');
 
 -- ------------------------------------------------ the rollup follows the ledger
-select is(pg_temp.totals(:proj_a), '2030-03-01 income EUR 1 120.50 | 2030-03-01 income EUR 1 120.50', 'the fixture''s rollups: only the live record');
+select is(pg_temp.totals(:proj_a), '2030-03-01 income EUR 1 120.50 | 2030-03-01 income EUR 1 120.50 | 2030-03-01 income EUR 1 120.50',
+          'the fixture''s rollups: only the live record');
 select pg_temp.act_as(:alice, :org_a);
 insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, payment_source, occurred_on, created_by, updated_by)
 select :org_a, :proj_a, 'income', 10 * g, 'EUR', :cat_sales, 'cash', date '2030-03-01' + (g % 3), app.current_user_id(), app.current_user_id()
@@ -102,12 +121,15 @@ update app.financial_records set amount = amount + 1, occurred_on = occurred_on 
  where project_id = :proj_a and amount in (10, 20, 30);
 update app.financial_records set kind = 'expense', category_id = :cat_rent, currency = 'USD', updated_by = app.current_user_id()
  where project_id = :proj_a and amount in (40, 50);
+update app.financial_records set occurred_on = '2030-04-30', updated_by = app.current_user_id() where project_id = :proj_a and amount in (80, 90);
+update app.financial_records set occurred_on = '2030-02-28', updated_by = app.current_user_id() where project_id = :proj_a and amount = 90;
 update app.financial_records set deleted_at = now(), updated_by = app.current_user_id() where project_id = :proj_a and amount in (60, 120.50);
 update app.financial_records set deleted_at = null, updated_by = app.current_user_id() where id = :rec_a2;
 select pg_temp.act_as_superuser();
 select is(pg_temp.totals(:proj_a), pg_temp.brute(:proj_a), 'after inserts, moves, soft deletes and a restore the rollup equals the ledger');
 select is((select count(*) from app.finance_daily_totals where project_id = :proj_a and record_count = 0)
-          + (select count(*) from app.finance_daily_currency_totals where project_id = :proj_a and record_count = 0), 0::bigint,
+          + (select count(*) from app.finance_daily_currency_totals where project_id = :proj_a and record_count = 0)
+          + (select count(*) from app.finance_monthly_totals where project_id = :proj_a and record_count = 0), 0::bigint,
           'no empty rollup row is left behind');
 select is((select version from app.financial_records where id = :rec_a2), 3, 'every change raises the version (rec_a2: moved, then restored)');
 delete from app.financial_records where id = :rec_a1;
@@ -117,7 +139,8 @@ delete from app.financial_records where project_id = :proj_a and amount = 70;
 select is(pg_temp.totals(:proj_a), pg_temp.brute(:proj_a), 'a hard delete of a live row too');
 delete from app.projects where id = :proj_a;
 select is((select count(*) from app.finance_daily_totals where project_id = :proj_a)
-          + (select count(*) from app.finance_daily_currency_totals where project_id = :proj_a), 0::bigint, 'deleting the project deletes its ledger and rollups');
+          + (select count(*) from app.finance_daily_currency_totals where project_id = :proj_a)
+          + (select count(*) from app.finance_monthly_totals where project_id = :proj_a), 0::bigint, 'deleting the project deletes its ledger and rollups');
 select is(pg_temp.totals(:proj_b), pg_temp.brute(:proj_b), 'B''s rollup is untouched and right');
 
 -- ------------------------------------------------ the plan limit
