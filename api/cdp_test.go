@@ -152,7 +152,10 @@ func (b *browser) call(ctx context.Context, session, method string, params, resu
 // (a CSP refusal is one), fail the test. It returns the tab's session.
 func (b *browser) eval(t *testing.T, url, script string, result any) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// A hang detector, not a speed requirement: on a quiet machine the docs check takes
+	// about a minute, on a 2-core machine at load average 20–26 it took 8–12 minutes.
+	// tests/run's go test -timeout (30 m) is the outer bound.
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	b.mu.Lock()
 	b.events = nil
