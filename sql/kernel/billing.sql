@@ -24,8 +24,12 @@ grant execute on function app.add_free_subscription() to rowguard_owner;
 -- the kind's table does not exist yet. The five counted tables have their own static
 -- statements (plans made once per connection: a dynamic statement was planned again at
 -- every insert, tests/load -writes); any other counted table is counted dynamically.
+-- Not SECURITY DEFINER and no SET: its only callers, app.enforce_plan_limit and
+-- app.plan_usage, already run as the kernel with search_path '' (a function's own
+-- settings are switched in and out at every call: a plan-limit check paid that twice);
+-- the API cannot execute it.
 create or replace function app.count_usage(p_org_id uuid, p_kind platform.limit_kinds) returns bigint
-language plpgsql stable security definer set search_path = '' as $$
+language plpgsql stable as $$
 declare
   v_since timestamptz := case when p_kind.per_month then app.billing_period_start() else '-infinity'::timestamptz end;
   v_used  bigint;
@@ -65,8 +69,16 @@ declare
   v_used  bigint;
 begin
   -- The kind, the organization's plan (no subscription: free) and its limit of that kind,
-  -- in one statement (it was three).
-  select k as kind, p.plan_code, l.max_count into strict v_limit
+  -- in one statement (it was three), which also takes the lock when there is a limit:
+  -- inserts of one kind in one organization are serialized, and in READ COMMITTED the
+  -- count below (the next statement, a new snapshot) then sees every row committed
+  -- before the lock was granted, so two concurrent inserts cannot both take the last
+  -- place.
+  select k as kind, p.plan_code, l.max_count,
+         case when l.max_count is not null then
+           pg_catalog.pg_advisory_xact_lock(
+             pg_catalog.hashtextextended('rowguard.plan_limit:' || new.org_id::text || ':' || k.kind, 0)) end as locked
+    into strict v_limit
     from platform.limit_kinds k
    cross join lateral (select coalesce((select s.plan_code from app.subscriptions s where s.org_id = new.org_id), 'free')) p(plan_code)
     left join platform.plan_limits l on l.plan_code = p.plan_code and l.kind = k.kind
@@ -77,11 +89,6 @@ begin
   if v_max is null then
     return new; -- unlimited on this plan
   end if;
-  -- Serialize inserts of one kind in one organization: in READ COMMITTED the count below
-  -- then sees every row committed before the lock was granted, so two concurrent inserts
-  -- cannot both take the last place.
-  perform pg_catalog.pg_advisory_xact_lock(
-    pg_catalog.hashtextextended('rowguard.plan_limit:' || new.org_id::text || ':' || v_kind.kind, 0));
   v_used := app.count_usage(new.org_id, v_kind);
   if v_used >= v_max then
     raise exception 'the % plan allows % %; upgrade the plan to add more', v_plan, v_max, v_kind.description

@@ -108,6 +108,9 @@
 //	-json                     report as JSON on stdout
 //	-min-ratio 0              exit 1 below this API/direct CPU ratio
 //	-seed 0                   random seed of the tenant choice
+//	-writes                   the write phases instead (writes.go): create project, record,
+//	                          booking; API vs direct, and at the database the API function,
+//	                          its INSERT, the bare INSERT without our triggers, each trigger
 //
 // Profiling the in-process API: -cpuprofile F writes a CPU profile of the api
 // phase's measured window (the client is in the same process:
