@@ -49,6 +49,10 @@ func (s *Server) listBookings(w http.ResponseWriter, r *http.Request) {
 		limit, cursor, status, serviceID, email, from, to)
 }
 
+// CreateBookingSQL is POST /v1/orgs/{org_id}/bookings's statement: service id, start,
+// customer name and email, notes.
+const CreateBookingSQL = `select api.create_booking($1::uuid, $2::timestamptz, $3, $4, $5)`
+
 // POST /v1/orgs/{org_id}/bookings
 func (s *Server) createBooking(w http.ResponseWriter, r *http.Request) {
 	var serviceID, startsAt string
@@ -65,8 +69,7 @@ func (s *Server) createBooking(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusCreated, `select api.create_booking($1::uuid, $2::timestamptz, $3, $4, $5)`,
-		serviceID, startsAt, customer["name"], customer["email"], notes)
+	s.call(w, r, http.StatusCreated, CreateBookingSQL, serviceID, startsAt, customer["name"], customer["email"], notes)
 }
 
 // GET /v1/orgs/{org_id}/bookings/{booking_id}

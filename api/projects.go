@@ -22,6 +22,9 @@ func checkDescription(d string) string {
 // cursor or NULL); exported for tests/load, which sends it without HTTP.
 const ListProjectsSQL = `select api.list_projects($1::int, $2::uuid)`
 
+// CreateProjectSQL is POST /v1/orgs/{org_id}/projects's statement: name, description.
+const CreateProjectSQL = `select api.create_project($1, $2)`
+
 // GET /v1/orgs/{org_id}/projects
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
 	limit, cursor, err := pageParams(r)
@@ -45,7 +48,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.call(w, r, http.StatusCreated, `select api.create_project($1, $2)`, name, description)
+	s.call(w, r, http.StatusCreated, CreateProjectSQL, name, description)
 }
 
 // GET /v1/orgs/{org_id}/projects/{project_id}

@@ -6,11 +6,18 @@
 create function api.require_project_level(p_project_id uuid, p_domain app.permission_domain, p_level app.domain_level)
 returns void
 language plpgsql stable as $$
+declare
+  v_level app.domain_level;
 begin
-  if not p_project_id = any (app.my_project_ids('VIEWER')) then
+  -- One read of the caller's projects for both questions (it was one each:
+  -- app.my_project_ids, then app.my_domain_project_ids), the same answers.
+  select case p_domain when 'finance' then m.finance else m.analytics end into v_level
+    from app.my_project_permissions() m
+   where m.project_id = p_project_id and m.role >= 'VIEWER';
+  if not found then
     raise exception 'project not found' using errcode = 'RG404';
   end if;
-  if not p_project_id = any (app.my_domain_project_ids(p_domain, p_level)) then
+  if v_level is null or v_level < p_level then
     raise exception 'this needs % % in the project', p_domain, p_level using errcode = 'RG403';
   end if;
 end
@@ -223,6 +230,7 @@ declare
   v_items    json[];
   v_keys     text[];
   v_sort     text := current_setting('enable_sort');
+  v_cache    text := current_setting('plan_cache_mode');
 begin
   perform api.require_project_level(p_project_id, 'finance', case when p_deleted then 'MANAGE' else 'READ' end::app.domain_level);
   perform api.require_currency(p_currency, 'currency');
@@ -245,19 +253,36 @@ begin
   if p_max_amount is not null then v_where := v_where || ' and r.amount <= $14'; end if;
   if p_q is not null then v_where := v_where || ' and r.description ilike $15'; end if;
   -- Only for this statement's plan; restored right after (an error ends the transaction,
-  -- and the setting with it).
-  perform set_config('enable_sort', 'off', true);
-  execute 'select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
-                  array_agg(r.occurred_on::text || ''_'' || r.id::text order by r.occurred_on desc, r.id desc)
-             from (select * from app.financial_records r
-                    where ' || v_where || '
-                    order by r.occurred_on desc, r.id desc
-                    limit $16) r'
-    into v_items, v_keys
-    using app.current_org_id(), p_project_id, v_after_on, v_after_id, p_kind, p_category_id, p_tags_any, p_tags_all,
-          p_currency, p_payment_source, p_from, p_to, p_min_amount, p_max_amount,
-          '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%', p_limit + 1;
-  perform set_config('enable_sort', v_sort, true);
+  -- and the settings with it).
+  perform set_config('enable_sort', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true);
+  if v_where = 'r.org_id = $1 and r.project_id = $2 and r.deleted_at is null and (r.occurred_on, r.id) < ($3, $4)' then
+    -- The commonest shape, every page of the unfiltered list: a static statement whose
+    -- plan is made once per connection and kept (force_generic_plan: left to choose,
+    -- the plan cache kept planning it again for every call). Planning the dynamic
+    -- statement was a fifth of the page's CPU. With enable_sort off and no filter, the
+    -- paging index is the only plan without a sort, whatever the parameters: no
+    -- tenant's size can move it.
+    select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
+           array_agg(r.occurred_on::text || '_' || r.id::text order by r.occurred_on desc, r.id desc)
+      into v_items, v_keys
+      from (select * from app.financial_records r
+             where r.org_id = app.current_org_id() and r.project_id = p_project_id and r.deleted_at is null
+               and (r.occurred_on, r.id) < (v_after_on, v_after_id)
+             order by r.occurred_on desc, r.id desc
+             limit p_limit + 1) r;
+  else
+    execute 'select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
+                    array_agg(r.occurred_on::text || ''_'' || r.id::text order by r.occurred_on desc, r.id desc)
+               from (select * from app.financial_records r
+                      where ' || v_where || '
+                      order by r.occurred_on desc, r.id desc
+                      limit $16) r'
+      into v_items, v_keys
+      using app.current_org_id(), p_project_id, v_after_on, v_after_id, p_kind, p_category_id, p_tags_any, p_tags_all,
+            p_currency, p_payment_source, p_from, p_to, p_min_amount, p_max_amount,
+            '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%', p_limit + 1;
+  end if;
+  perform set_config('enable_sort', v_sort, true), set_config('plan_cache_mode', v_cache, true);
   return json_build_object(
            'items', coalesce(array_to_json(v_items[1:p_limit]), '[]'::json),
            'next_cursor', case when cardinality(v_keys) > p_limit then v_keys[p_limit] end);

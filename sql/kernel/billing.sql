@@ -21,19 +21,39 @@ comment on function app.add_free_subscription() is 'AFTER INSERT on organization
 grant execute on function app.add_free_subscription() to rowguard_owner;
 
 -- How many rows of a kind an organization has (this period when per_month). NULL when
--- the kind's table does not exist yet.
+-- the kind's table does not exist yet. The five counted tables have their own static
+-- statements (plans made once per connection: a dynamic statement was planned again at
+-- every insert, tests/load -writes); any other counted table is counted dynamically.
+-- Not SECURITY DEFINER and no SET: its only callers, app.enforce_plan_limit and
+-- app.plan_usage, already run as the kernel with search_path '' (a function's own
+-- settings are switched in and out at every call: a plan-limit check paid that twice);
+-- the API cannot execute it.
 create or replace function app.count_usage(p_org_id uuid, p_kind platform.limit_kinds) returns bigint
-language plpgsql stable security definer set search_path = '' as $$
+language plpgsql stable as $$
 declare
-  v_used bigint;
+  v_since timestamptz := case when p_kind.per_month then app.billing_period_start() else '-infinity'::timestamptz end;
+  v_used  bigint;
 begin
-  if pg_catalog.to_regclass(p_kind.counted_table) is null then
-    return null;
-  end if;
-  execute pg_catalog.format('select count(*) from %s where org_id = $1 and created_at >= $2',
-                            pg_catalog.to_regclass(p_kind.counted_table))
-     into v_used
-    using p_org_id, case when p_kind.per_month then app.billing_period_start() else '-infinity'::timestamptz end;
+  case p_kind.counted_table
+  when 'app.projects' then
+    select count(*) into v_used from app.projects t where t.org_id = p_org_id and t.created_at >= v_since;
+  when 'app.memberships' then
+    select count(*) into v_used from app.memberships t where t.org_id = p_org_id and t.created_at >= v_since;
+  when 'app.services' then
+    select count(*) into v_used from app.services t where t.org_id = p_org_id and t.created_at >= v_since;
+  when 'app.bookings' then
+    select count(*) into v_used from app.bookings t where t.org_id = p_org_id and t.created_at >= v_since;
+  when 'app.financial_records' then
+    select count(*) into v_used from app.financial_records t where t.org_id = p_org_id and t.created_at >= v_since;
+  else
+    if pg_catalog.to_regclass(p_kind.counted_table) is null then
+      return null;
+    end if;
+    execute pg_catalog.format('select count(*) from %s where org_id = $1 and created_at >= $2',
+                              pg_catalog.to_regclass(p_kind.counted_table))
+       into v_used
+      using p_org_id, v_since;
+  end case;
   return v_used;
 end
 $$;
@@ -42,22 +62,33 @@ comment on function app.count_usage(uuid, platform.limit_kinds) is 'Rows of one 
 create or replace function app.enforce_plan_limit() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
+  v_limit record;
   v_kind  platform.limit_kinds;
   v_plan  text;
   v_max   int;
   v_used  bigint;
 begin
-  select * into strict v_kind from platform.limit_kinds k where k.kind = tg_argv[0];
-  v_plan := coalesce((select s.plan_code from app.subscriptions s where s.org_id = new.org_id), 'free');
-  select l.max_count into v_max from platform.plan_limits l where l.plan_code = v_plan and l.kind = v_kind.kind;
+  -- The kind, the organization's plan (no subscription: free) and its limit of that kind,
+  -- in one statement (it was three), which also takes the lock when there is a limit:
+  -- inserts of one kind in one organization are serialized, and in READ COMMITTED the
+  -- count below (the next statement, a new snapshot) then sees every row committed
+  -- before the lock was granted, so two concurrent inserts cannot both take the last
+  -- place.
+  select k as kind, p.plan_code, l.max_count,
+         case when l.max_count is not null then
+           pg_catalog.pg_advisory_xact_lock(
+             pg_catalog.hashtextextended('rowguard.plan_limit:' || new.org_id::text || ':' || k.kind, 0)) end as locked
+    into strict v_limit
+    from platform.limit_kinds k
+   cross join lateral (select coalesce((select s.plan_code from app.subscriptions s where s.org_id = new.org_id), 'free')) p(plan_code)
+    left join platform.plan_limits l on l.plan_code = p.plan_code and l.kind = k.kind
+   where k.kind = tg_argv[0];
+  v_kind := v_limit.kind;
+  v_plan := v_limit.plan_code;
+  v_max  := v_limit.max_count;
   if v_max is null then
     return new; -- unlimited on this plan
   end if;
-  -- Serialize inserts of one kind in one organization: in READ COMMITTED the count below
-  -- then sees every row committed before the lock was granted, so two concurrent inserts
-  -- cannot both take the last place.
-  perform pg_catalog.pg_advisory_xact_lock(
-    pg_catalog.hashtextextended('rowguard.plan_limit:' || new.org_id::text || ':' || v_kind.kind, 0));
   v_used := app.count_usage(new.org_id, v_kind);
   if v_used >= v_max then
     raise exception 'the % plan allows % %; upgrade the plan to add more', v_plan, v_max, v_kind.description

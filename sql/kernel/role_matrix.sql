@@ -5,25 +5,35 @@
 -- ---------------------------------------------------------------------------------------
 -- The matrix, as pure functions (IMMUTABLE: no table, no privilege).
 -- ---------------------------------------------------------------------------------------
+-- THE role matrix: each project role's default finance and analytics level, as one
+-- expression. Every other rule derives from it (README mirrors it; a test compares them).
+-- It is a CASE, not a query: an expression-only SQL function is inlined into its
+-- caller (and folded to a constant when its arguments are), while a function with a
+-- FROM is planned again in every statement that calls it. app.my_project_permissions
+-- applies it to every project of every request: as a query over a VALUES list it cost
+-- most of that function's time (issue 19, tests/load -writes and -finance).
+create or replace function app.domain_default(p_role app.project_role, p_domain app.permission_domain) returns app.domain_level
+language sql immutable parallel safe as $$
+  select (case p_role
+            --                   finance   analytics
+            when 'OWNER'   then '{MANAGE,   MANAGE}'::app.domain_level[]
+            when 'ADMIN'   then '{MANAGE,   MANAGE}'::app.domain_level[]
+            when 'ANALYST' then '{READ,     MANAGE}'::app.domain_level[]
+            when 'VIEWER'  then '{READ,     READ}'::app.domain_level[]
+          end)[case p_domain when 'finance' then 1 when 'analytics' then 2 end]
+$$;
+comment on function app.domain_default(app.project_role, app.permission_domain) is
+  'THE role matrix: the level a project role grants in a domain when the membership does not override it (NULL role: NULL). app.project_role_matrix() tabulates it.';
+
 create or replace function app.project_role_matrix()
 returns table (role app.project_role, finance app.domain_level, analytics app.domain_level)
 language sql immutable parallel safe as $$
-  values ('OWNER'::app.project_role, 'MANAGE'::app.domain_level, 'MANAGE'::app.domain_level),
-         ('ADMIN',                   'MANAGE',                     'MANAGE'),
-         ('ANALYST',                 'READ',                       'MANAGE'),
-         ('VIEWER',                  'READ',                       'READ')
+  select r, app.domain_default(r, 'finance'), app.domain_default(r, 'analytics')
+    from pg_catalog.unnest(pg_catalog.enum_range(null::app.project_role)) r
+   order by r desc
 $$;
 comment on function app.project_role_matrix() is
-  'THE role matrix: each project role''s default finance and analytics level. Every other rule derives from it (README mirrors it; a test compares them).';
-
-create or replace function app.domain_default(p_role app.project_role, p_domain app.permission_domain) returns app.domain_level
-language sql immutable parallel safe as $$
-  select case p_domain when 'finance' then m.finance else m.analytics end
-    from app.project_role_matrix() m
-   where m.role = p_role
-$$;
-comment on function app.domain_default(app.project_role, app.permission_domain) is
-  'The level a project role grants in a domain when the membership does not override it (NULL role: NULL).';
+  'The role matrix as a table: each project role''s default finance and analytics level (app.domain_default). docs/roles.md mirrors it; a test compares them.';
 
 create or replace function app.org_role_as_project_role(p_org_role app.org_role) returns app.project_role
 language sql immutable parallel safe as $$

@@ -225,13 +225,14 @@ func financeScenarioRuns(ctx context.Context, cfg *config, e *env, l *financeLed
 	status := 0
 	fmt.Fprintf(stdout, "scenarios on the ledger of %d records: %d clients, %s each (after %s warm-up)\n", l.size, cfg.concurrency, cfg.duration, cfg.warmup)
 	fmt.Fprintf(stdout, "%-16s %-7s %10s %9s %9s %7s\n", "scenario", "via", "req/s", "p50 ms", "p99 ms", "errors")
+	results := map[string][2]*phaseResult{}
 	for _, sc := range financeScenarios(e, l) {
 		var res [2]*phaseResult
 		for i, f := range []op{sc.api, sc.direct} {
 			if cfg.warmup > 0 {
 				drive(ctx, cfg, nil, cfg.warmup, f, []*tenant{l.t})
 			}
-			res[i] = drive(ctx, cfg, nil, cfg.duration, f, []*tenant{l.t})
+			res[i] = drive(ctx, cfg, &e.cpu, cfg.duration, f, []*tenant{l.t})
 			via := []string{"api", "direct"}[i]
 			fmt.Fprintf(stdout, "%-16s %-7s %10.0f %9.2f %9.2f %7d\n", sc.name, via, res[i].rate(),
 				ms(res[i].percentile(0.5)), ms(res[i].percentile(0.99)), res[i].errors+res[i].leaks)
@@ -244,6 +245,19 @@ func financeScenarioRuns(ctx context.Context, cfg *config, e *env, l *financeLed
 		}
 		fmt.Fprintf(stdout, "%-16s ratio   wall-clock throughput api/direct %.2f, p50 api/direct %.2f\n", sc.name,
 			res[0].rate()/res[1].rate(), float64(res[0].percentile(0.5))/float64(res[1].percentile(0.5)))
+		results[sc.name] = res
+	}
+	// The records page against the projects page, both of 50, same run (issue 19: the
+	// target is ≥ 0.7). The CPU ratio (CPU per projects page over CPU per records page:
+	// this process + PostgreSQL) is the throughput ratio with the machine to themselves.
+	if rec, prj := results["records-list"], results["projects-list"]; rec[0] != nil && prj[0] != nil {
+		for i, via := range []string{"api", "direct"} {
+			line := fmt.Sprintf("records page / projects page (%s): wall-clock throughput %.2f", via, rec[i].rate()/prj[i].rate())
+			if r, p := cpuMicros(rec[i]), cpuMicros(prj[i]); r > 0 && p > 0 {
+				line += fmt.Sprintf("; CPU per page %.0f vs %.0f µs: CPU ratio %.2f (target ≥ 0.70)", r, p, p/r)
+			}
+			fmt.Fprintln(stdout, line)
+		}
 	}
 	return status
 }
@@ -262,6 +276,20 @@ func prepareLedgers(ctx context.Context, cfg *config, e *env, admin *pgx.Conn, t
 		 cross join (values ('USD', 0.9), ('GBP', 1.15)) c(cur, base)
 		on conflict do nothing`); err != nil {
 		return nil, err
+	}
+	// The largest ledger's tenant gets 50 projects: the projects page of 50 that the
+	// records page is compared with.
+	if t := tenants[0]; len(t.projects) < 50 {
+		for j := len(t.projects); j < 50; j++ {
+			var p struct {
+				ID string `json:"id"`
+			}
+			body := map[string]any{"name": fmt.Sprintf("Yardstick %d", j), "description": "seeded by tests/load -finance"}
+			if err := postJSON(ctx, e, "/v1/orgs/"+t.orgID+"/projects", t.auth, body, &p, http.StatusCreated); err != nil {
+				return nil, fmt.Errorf("project in org %s: %w", t.orgID, err)
+			}
+			t.projects[p.ID] = true
+		}
 	}
 	sizes := financeSizes(len(tenants), cfg.financeScale)
 	ledgers := make([]*financeLedger, len(tenants))
@@ -373,6 +401,11 @@ func financeScenarios(e *env, l *financeLedger) []financeScenario {
 		{"records-list",
 			httpOp(e, http.MethodGet, base+"/records?limit=50", nil, checkRecordPage(l, 50)),
 			directOp2(e, api.ListRecordsSQL, func(*worker) []any { return listArgs() }, checkRecordPage(l, 50))},
+		// The yardstick of the records page: a page of 50 projects of the same tenant
+		// (prepareLedgers gives it 50).
+		{"projects-list",
+			httpOp(e, http.MethodGet, e.baseURL+"/v1/orgs/"+l.t.orgID+"/projects?limit=50", nil, checkProjectPage(l.t, 50)),
+			directOp2(e, api.ListProjectsSQL, func(*worker) []any { return []any{50, nil} }, checkProjectPage(l.t, 50))},
 		{"records-create",
 			httpOp(e, http.MethodPost, base+"/records", body, checkCreated(l)),
 			directOp2(e, api.CreateRecordSQL, func(w *worker) []any {
@@ -419,6 +452,22 @@ func directOp2(e *env, sql string, args func(*worker) []any, check func([]byte) 
 			return "", err
 		}
 		return check(body), nil
+	}
+}
+
+// checkProjectPage: a full page of the tenant's projects (else a leak).
+func checkProjectPage(t *tenant, limit int) func([]byte) string {
+	return func(body []byte) string {
+		var pg pageDoc
+		if err := json.Unmarshal(body, &pg); err != nil || len(pg.Items) != limit {
+			return "bad page: " + truncate(string(body), 200)
+		}
+		for _, it := range pg.Items {
+			if it.OrgID != t.orgID {
+				return "project of org " + it.OrgID + " in the page of org " + t.orgID
+			}
+		}
+		return ""
 	}
 }
 

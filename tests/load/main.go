@@ -108,6 +108,9 @@
 //	-json                     report as JSON on stdout
 //	-min-ratio 0              exit 1 below this API/direct CPU ratio
 //	-seed 0                   random seed of the tenant choice
+//	-writes                   the write phases instead (writes.go): create project, record,
+//	                          booking; API vs direct, and at the database the API function,
+//	                          its INSERT, the bare INSERT without our triggers, each trigger
 //
 // Profiling the in-process API: -cpuprofile F writes a CPU profile of the api
 // phase's measured window (the client is in the same process:
@@ -161,6 +164,7 @@ type config struct {
 	requestLimit time.Duration
 	passwords    password.Params
 	// -finance: the ledger scenarios of finance.go instead of the projects phases.
+	writes         bool // -writes: tests/load/writes.go
 	finance        bool
 	financeScale   float64
 	financeSamples int
@@ -204,6 +208,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.UintVar(&memory, "password-memory-kib", uint(c.passwords.Memory), "in-process API: argon2id memory cost (KiB) of the hashes it makes and of the seeded accounts")
 	fs.UintVar(&iterations, "password-iterations", uint(c.passwords.Iterations), "in-process API: argon2id time cost")
 	fs.UintVar(&parallelism, "password-parallelism", uint(c.passwords.Parallelism), "in-process API: argon2id lanes")
+	fs.BoolVar(&c.writes, "writes", false, "run the write phases (create project, record, booking: API vs direct end to end, and at the database the API function vs its INSERT vs the bare INSERT without our triggers; tests/load/writes.go) instead of the projects phases")
 	fs.BoolVar(&c.finance, "finance", false, "run the finance scenarios (records list/create, trends; ledger sizes at the database) instead of the projects phases")
 	fs.Float64Var(&c.financeScale, "finance-scale", 1, "-finance: multiplies the ledgers' sizes (1: one tenant at 1,000,000 records, one at 100,000, the others 1,000 to 10,000)")
 	fs.IntVar(&c.financeSamples, "finance-samples", 200, "-finance: timed requests per statement and tenant size")
@@ -346,6 +351,9 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 		if !env.sharedPool {
 			env.direct.Reset()
 		}
+	}
+	if cfg.writes {
+		return runWrites(ctx, cfg, env, tenants, stdout, progress)
 	}
 	if cfg.finance {
 		return runFinance(ctx, cfg, env, tenants, stdout, progress)
