@@ -490,19 +490,8 @@ func (f *Formation) Autoctl(ctx context.Context, args ...string) (string, error)
 	return string(out), err
 }
 
-// PostmasterPID reads the pid of n's running postmaster from its postmaster.pid.
-func (n *AutoctlNode) PostmasterPID() (int, error) {
-	b, err := os.ReadFile(filepath.Join(n.PGData, "postmaster.pid"))
-	if err != nil {
-		return 0, fmt.Errorf("pgcluster: %w", err)
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("pgcluster: %s/postmaster.pid: bad pid %q", n.PGData, line)
-	}
-	return pid, nil
-}
+// PostmasterPID is the pid of n's running postmaster (see livePostmaster).
+func (n *AutoctlNode) PostmasterPID() (int, error) { return livePostmaster(n.PGData) }
 
 // Running reports whether n's pg_autoctl process is still running.
 func (n *AutoctlNode) Running() bool {
@@ -545,7 +534,7 @@ func (f *Formation) Stop() error {
 			errs = append(errs, fmt.Errorf("pgcluster: pg_autoctl %s ignored SIGTERM for a minute", n.Name))
 		}
 		// A postgres that outlived its pg_autoctl (it is in its own session) is stopped too.
-		if pid, err := n.PostmasterPID(); err == nil && syscall.Kill(pid, 0) == nil {
+		if pid, err := n.PostmasterPID(); err == nil {
 			_ = syscall.Kill(pid, syscall.SIGQUIT)
 		}
 	}

@@ -227,6 +227,9 @@ func StopDir(ctx context.Context, dir string) error {
 		return err
 	}
 	c := &Cluster{install: in, dir: dir, dataDir: filepath.Join(dir, "data"), runAs: runAs, log: io.Discard}
+	if _, err := livePostmaster(c.dataDir); err != nil {
+		return nil // no server runs there; pg_ctl would signal whatever process has the pid now
+	}
 	if v, err := os.ReadFile(filepath.Join(c.dataDir, "PG_VERSION")); err == nil {
 		_ = c.matchInstall(strings.TrimSpace(string(v)))
 	}
@@ -235,6 +238,27 @@ func StopDir(ctx context.Context, dir string) error {
 		return err
 	}
 	return c.stop(ctx, "immediate")
+}
+
+// livePostmaster reads the pid in dataDir's postmaster.pid and checks that the process
+// is a postmaster of dataDir. A server killed with SIGKILL leaves its postmaster.pid
+// behind, and on a busy machine its pid soon belongs to another process (once another
+// test's initdb, which a sweep then signalled): that process must never be signalled.
+func livePostmaster(dataDir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("pgcluster: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pgcluster: %s/postmaster.pid: bad pid %q", dataDir, line)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), dataDir) {
+		return 0, fmt.Errorf("pgcluster: %s/postmaster.pid names pid %d, which is not its postmaster (stale)", dataDir, pid)
+	}
+	return pid, nil
 }
 
 func (c *Cluster) initdb(ctx context.Context, ephemeral bool) error {

@@ -2,10 +2,13 @@ package pgcluster
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,6 +188,60 @@ func TestStopDir(t *testing.T) {
 	}
 	if err := StopDir(context.Background(), tempDir(t)); err != nil { // no cluster at all
 		t.Fatal(err)
+	}
+}
+
+// A killed server's postmaster.pid outlives it, and its pid is soon another process's:
+// StopDir (the orphan sweep) and a formation's PostmasterPID must leave that process be.
+func TestStalePostmasterPIDSignalsNothing(t *testing.T) {
+	dir := tempDir(t)
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "PG_VERSION"), []byte("15\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The bystander, the files and pg_ctl all belong to the server's user, as the initdb
+	// of another test did: pg_ctl could signal it.
+	runAs, err := serverCredential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runAs != nil {
+		for _, p := range []string{data, filepath.Join(data, "PG_VERSION")} {
+			if err := os.Chown(p, int(runAs.Uid), int(runAs.Gid)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	bystander := exec.Command("sleep", "300")
+	bystander.SysProcAttr = &syscall.SysProcAttr{Credential: runAs}
+	if err := bystander.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- bystander.Wait() }()
+	defer func() { _ = bystander.Process.Kill(); <-exited }()
+	pidFile := fmt.Sprintf("%d\n%s\n", bystander.Process.Pid, data)
+	if err := os.WriteFile(filepath.Join(data, "postmaster.pid"), []byte(pidFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if runAs != nil {
+		if err := os.Chown(filepath.Join(data, "postmaster.pid"), int(runAs.Uid), int(runAs.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := StopDir(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&AutoctlNode{Name: "stale", PGData: data}).PostmasterPID(); err == nil {
+		t.Error("PostmasterPID took the bystander for the postmaster")
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the process holding the stale pid was signalled: %v", err)
+	case <-time.After(2 * time.Second): // pg_ctl stop -m immediate would have sent SIGQUIT at once
 	}
 }
 
