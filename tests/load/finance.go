@@ -103,14 +103,24 @@ func sizeClasses(ls []*financeLedger) []sizeClass {
 	return cls
 }
 
-func runFinance(ctx context.Context, cfg *config, e *env, tenants []*tenant, stdout io.Writer, progress func(string, ...any)) int {
+// adminConnection connects as the superuser a phase needs (flag names it, why says for
+// what), or prints why it cannot.
+func adminConnection(ctx context.Context, e *env, flag, why string, stdout io.Writer) (*pgx.Conn, bool) {
 	if e.adminURL == "" {
-		fmt.Fprintln(stdout, "load: -finance needs the superuser URL (private cluster or -database-url) to seed the ledger")
-		return 2
+		fmt.Fprintf(stdout, "load: %s needs the superuser URL (private cluster or -database-url) %s\n", flag, why)
+		return nil, false
 	}
 	admin, err := pgx.Connect(ctx, e.adminURL)
 	if err != nil {
-		fmt.Fprintln(stdout, "load: -finance:", err)
+		fmt.Fprintf(stdout, "load: %s: %v\n", flag, err)
+		return nil, false
+	}
+	return admin, true
+}
+
+func runFinance(ctx context.Context, cfg *config, e *env, tenants []*tenant, stdout io.Writer, progress func(string, ...any)) int {
+	admin, ok := adminConnection(ctx, e, "-finance", "to seed the ledger", stdout)
+	if !ok {
 		return 2
 	}
 	defer admin.Close(context.Background())

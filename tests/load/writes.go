@@ -283,13 +283,8 @@ const (
 )
 
 func runWrites(ctx context.Context, cfg *config, e *env, tenants []*tenant, stdout io.Writer, progress func(string, ...any)) int {
-	if e.adminURL == "" {
-		fmt.Fprintln(stdout, "load: -writes needs the superuser URL (private cluster or -database-url) for its table copies")
-		return 2
-	}
-	admin, err := pgx.Connect(ctx, e.adminURL)
-	if err != nil {
-		fmt.Fprintln(stdout, "load: -writes:", err)
+	admin, ok := adminConnection(ctx, e, "-writes", "for its table copies", stdout)
+	if !ok {
 		return 2
 	}
 	defer admin.Close(context.WithoutCancel(ctx))
