@@ -123,6 +123,10 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	s.call(w, r, http.StatusOK, ListRecordsSQL, append([]any{mux.Vars(r)["project_id"], limit, cursor}, filters...)...)
 }
 
+// deletedFilterArg is where recordFilterArgs puts ?deleted (a bool): the CSV export's
+// audit names a deleted-records export apart.
+const deletedFilterArg = 0
+
 // recordFilterArgs reads the records list's filters (every parameter but limit and
 // cursor), checked into q's errors, as the arguments the list and the CSV export take
 // after the project (and the page): deleted, kind, category, tags_any, tags_all,

@@ -183,7 +183,7 @@ func (s *Server) exportRecords(w http.ResponseWriter, r *http.Request, q *queryF
 		return
 	}
 	kind := "records"
-	if filters[0] == true { // ?deleted=true
+	if deleted, _ := filters[deletedFilterArg].(bool); deleted {
 		kind = "records.deleted"
 	}
 	filename := csvFileName(r, "records")
