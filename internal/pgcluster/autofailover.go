@@ -208,13 +208,22 @@ func StartFormation(ctx context.Context, program string, in *Install, dir string
 	}
 	// pg_autoctl keeps its configuration and state under XDG directories: the
 	// formation's own, never the invoking user's. PGHOST makes it (and the postgres
-	// it starts) talk TCP on loopback, not a system socket directory.
+	// it starts) talk TCP on loopback, not a system socket directory. The runtime
+	// directory must exist, or pg_autoctl puts its pid files in /tmp/pg_autoctl.
+	if err := os.Mkdir(f.runtimeDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("pgcluster: %w", err)
+	}
+	if runAs != nil {
+		if err := os.Chown(f.runtimeDir(), int(runAs.Uid), int(runAs.Gid)); err != nil {
+			return nil, fmt.Errorf("pgcluster: %w", err)
+		}
+	}
 	f.env = []string{
 		"PATH=" + in.BinDir + ":/usr/bin:/bin",
 		"HOME=" + dir,
 		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
 		"XDG_DATA_HOME=" + filepath.Join(dir, "share"),
-		"XDG_RUNTIME_DIR=" + filepath.Join(dir, "run"),
+		"XDG_RUNTIME_DIR=" + f.runtimeDir(),
 		"PGHOST=127.0.0.1",
 		"LANG=C.UTF-8",
 	}
@@ -333,8 +342,42 @@ func (f *Formation) Restart(n *AutoctlNode) error {
 	if n.Running() {
 		return fmt.Errorf("pgcluster: pg_autoctl %s is still running", n.Name)
 	}
+	if err := f.forgetPIDs(n); err != nil {
+		return err
+	}
 	return f.launch(n, "run", "--pgdata", n.PGData)
 }
+
+// forgetPIDs does what a reboot does to n's process ids: none of them is alive any more.
+// Here they soon are (pid_max is 32768 on many hosts and parallel tests fork a lot), and
+// pg_autoctl, pg_ctl and postgres trust postmaster.pid and pg_autoctl.pid: a restarted
+// keeper signalled the stranger holding the dead postmaster's pid (another test's
+// initdb: "caught signal"), or postgres would refuse to start beside it. So: wait until
+// the killed postmaster is gone, then remove both files, as a tmpfs /run is on reboot.
+func (f *Formation) forgetPIDs(n *AutoctlNode) error {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := n.PostmasterPID(); err != nil {
+			break // no process with that pid runs on n's data directory
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pgcluster: the postmaster of %s outlived SIGKILL for a minute", n.Name)
+		}
+	}
+	// Both files are left behind by SIGKILL: one missing means this code looks in the
+	// wrong place, not that there is nothing to forget.
+	for _, pidFile := range []string{
+		filepath.Join(n.PGData, "postmaster.pid"),
+		filepath.Join(f.runtimeDir(), "pg_autoctl", n.PGData, "pg_autoctl.pid"),
+	} {
+		if err := os.Remove(pidFile); err != nil {
+			return fmt.Errorf("pgcluster: forget %s's pids: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// runtimeDir is the formation's XDG_RUNTIME_DIR, where pg_autoctl keeps its pid files.
+func (f *Formation) runtimeDir() string { return filepath.Join(f.dir, "run") }
 
 // setKeeper sets one of n's pg_autoctl settings and has it reload its configuration.
 // The configuration file exists once `create postgres` has begun: wait for it.
