@@ -159,6 +159,7 @@ declare
   v_hash     bytea := sha256(convert_to(p::text, 'UTF8'));
   v_stored   app.finance_idempotency_keys;
   v_inserted boolean;
+  v_record   app.financial_records;
   v_response json;
 begin
   perform api.require_project_level(p_project_id, 'finance', 'MANAGE');
@@ -190,7 +191,11 @@ begin
       return v_stored.response;
     end if;
   end if;
-  v_response := api.financial_record_json(api.insert_financial_record(p_project_id, p));
+  -- The row in a variable first: given the call itself, api.financial_record_json (SQL,
+  -- using its argument many times) could not be inlined and was parsed and planned again
+  -- at every request (tests/load -writes).
+  v_record := api.insert_financial_record(p_project_id, p);
+  v_response := api.financial_record_json(v_record);
   if p_idempotency_key is not null then
     update app.finance_idempotency_keys k set response = v_response
      where k.project_id = p_project_id and k.user_id = app.current_user_id() and k.key = p_idempotency_key;

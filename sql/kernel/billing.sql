@@ -24,6 +24,7 @@ grant execute on function app.add_free_subscription() to rowguard_owner;
 -- the kind's table does not exist yet. The five counted tables have their own static
 -- statements (plans made once per connection: a dynamic statement was planned again at
 -- every insert, tests/load -writes); any other counted table is counted dynamically.
+-- (app.enforce_plan_limit has the five static counts written out, for the cost of a call.)
 -- Not SECURITY DEFINER and no SET: its only callers, app.enforce_plan_limit and
 -- app.plan_usage, already run as the kernel with search_path '' (a function's own
 -- settings are switched in and out at every call: a plan-limit check paid that twice);
@@ -62,35 +63,54 @@ comment on function app.count_usage(uuid, platform.limit_kinds) is 'Rows of one 
 create or replace function app.enforce_plan_limit() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_limit record;
-  v_kind  platform.limit_kinds;
-  v_plan  text;
+  v_table text;
+  v_month boolean;
   v_max   int;
+  v_locked text;
+  v_plan  text;
+  v_since timestamptz;
   v_used  bigint;
+  v_kind  platform.limit_kinds;
 begin
-  -- The kind, the organization's plan (no subscription: free) and its limit of that kind,
-  -- in one statement (it was three), which also takes the lock when there is a limit:
-  -- inserts of one kind in one organization are serialized, and in READ COMMITTED the
-  -- count below (the next statement, a new snapshot) then sees every row committed
-  -- before the lock was granted, so two concurrent inserts cannot both take the last
-  -- place.
-  select k as kind, p.plan_code, l.max_count,
+  -- The kind and the organization's limit of it (no subscription: the free plan's), in
+  -- one statement, which also takes the lock when there is a limit: inserts of one kind
+  -- in one organization are serialized, and in READ COMMITTED the count below (the next
+  -- statement, a new snapshot) then sees every row committed before the lock was
+  -- granted, so two concurrent inserts cannot both take the last place.
+  select k.counted_table, k.per_month, l.max_count,
          case when l.max_count is not null then
            pg_catalog.pg_advisory_xact_lock(
-             pg_catalog.hashtextextended('rowguard.plan_limit:' || new.org_id::text || ':' || k.kind, 0)) end as locked
-    into strict v_limit
+             pg_catalog.hashtextextended('rowguard.plan_limit:' || new.org_id::text || ':' || k.kind, 0))::text end
+    into strict v_table, v_month, v_max, v_locked
     from platform.limit_kinds k
-   cross join lateral (select coalesce((select s.plan_code from app.subscriptions s where s.org_id = new.org_id), 'free')) p(plan_code)
-    left join platform.plan_limits l on l.plan_code = p.plan_code and l.kind = k.kind
+    left join platform.plan_limits l
+      on l.kind = k.kind
+     and l.plan_code = coalesce((select s.plan_code from app.subscriptions s where s.org_id = new.org_id), 'free')
    where k.kind = tg_argv[0];
-  v_kind := v_limit.kind;
-  v_plan := v_limit.plan_code;
-  v_max  := v_limit.max_count;
   if v_max is null then
     return new; -- unlimited on this plan
   end if;
-  v_used := app.count_usage(new.org_id, v_kind);
+  -- app.count_usage's static counts, written out here (a call of it cost a PL/pgSQL
+  -- function start on every insert, tests/load -writes): change both together.
+  v_since := case when v_month then app.billing_period_start() else '-infinity'::timestamptz end;
+  case v_table
+  when 'app.projects' then
+    select count(*) into v_used from app.projects t where t.org_id = new.org_id and t.created_at >= v_since;
+  when 'app.memberships' then
+    select count(*) into v_used from app.memberships t where t.org_id = new.org_id and t.created_at >= v_since;
+  when 'app.services' then
+    select count(*) into v_used from app.services t where t.org_id = new.org_id and t.created_at >= v_since;
+  when 'app.bookings' then
+    select count(*) into v_used from app.bookings t where t.org_id = new.org_id and t.created_at >= v_since;
+  when 'app.financial_records' then
+    select count(*) into v_used from app.financial_records t where t.org_id = new.org_id and t.created_at >= v_since;
+  else
+    select k.* into strict v_kind from platform.limit_kinds k where k.kind = tg_argv[0];
+    v_used := app.count_usage(new.org_id, v_kind);
+  end case;
   if v_used >= v_max then
+    select k.* into strict v_kind from platform.limit_kinds k where k.kind = tg_argv[0];
+    v_plan := coalesce((select s.plan_code from app.subscriptions s where s.org_id = new.org_id), 'free');
     raise exception 'the % plan allows % %; upgrade the plan to add more', v_plan, v_max, v_kind.description
       using errcode = 'RG402', column = v_kind.kind;
   end if;

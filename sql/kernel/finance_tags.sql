@@ -7,25 +7,45 @@ set local role rowguard_kernel;
 create or replace function app.maintain_finance_tag_totals() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_old text := 'select o.org_id, o.project_id, t.tag, -1 as n
-                    from old_rows o cross join lateral pg_catalog.unnest(o.tags) as t(tag)
-                   where o.deleted_at is null';
-  v_new text := 'select n.org_id, n.project_id, t.tag, 1 as n
-                    from new_rows n cross join lateral pg_catalog.unnest(n.tags) as t(tag)
-                   where n.deleted_at is null';
   v_orgs     uuid[];
   v_projects uuid[];
   v_tags     text[];
 begin
-  -- (Dynamic: a trigger on INSERT has no old_rows, one on DELETE no new_rows.)
+  -- One statement per kind of trigger (a trigger on INSERT has no old_rows, one on DELETE
+  -- no new_rows): static, so PL/pgSQL keeps its plan; one dynamic statement for the three
+  -- was planned again at every write (tests/load -writes). The three copies differ only
+  -- in where the deltas come from: change them together.
   -- An UPDATE that leaves a record's tags alone nets to 0 per tag and writes nothing.
   -- Sorted, so concurrent statements lock rollup rows in one order (no deadlock). Rows of
-  -- a project being deleted are skipped: its rollup goes with it. A tag whose count grew
-  -- was just put on a record: its last_used_at moves to now.
-  execute pg_catalog.format($q$
+  -- a project being deleted are skipped (the exists): its rollup goes with it; an INSERT
+  -- can only add rows to a project that exists (their foreign key), so it skips the test.
+  -- A tag whose count grew was just put on a record: its last_used_at moves to now.
+  if tg_op = 'INSERT' then
     with deltas as (
       select d.org_id, d.project_id, d.tag, sum(d.n) as n
-        from (%s) d
+        from (select n.org_id, n.project_id, t.tag, 1 as n
+                from new_rows n cross join lateral pg_catalog.unnest(n.tags) as t(tag)
+               where n.deleted_at is null) d
+       group by d.org_id, d.project_id, d.tag
+      having sum(d.n) <> 0),
+    upserted as (
+      insert into app.finance_tag_totals as t (org_id, project_id, tag, record_count, last_used_at)
+      select d.org_id, d.project_id, d.tag, d.n, pg_catalog.now()
+        from deltas d
+       order by d.org_id, d.project_id, d.tag
+      on conflict (org_id, project_id, tag) do update
+         set record_count = t.record_count + excluded.record_count,
+             last_used_at = case when excluded.record_count > 0 then excluded.last_used_at else t.last_used_at end
+      returning t.org_id, t.project_id, t.tag, t.record_count)
+    select pg_catalog.array_agg(u.org_id), pg_catalog.array_agg(u.project_id), pg_catalog.array_agg(u.tag)
+      into v_orgs, v_projects, v_tags
+      from upserted u where u.record_count <= 0;
+  elsif tg_op = 'DELETE' then
+    with deltas as (
+      select d.org_id, d.project_id, d.tag, sum(d.n) as n
+        from (select o.org_id, o.project_id, t.tag, -1 as n
+                from old_rows o cross join lateral pg_catalog.unnest(o.tags) as t(tag)
+               where o.deleted_at is null) d
        where exists (select from app.projects p where p.org_id = d.org_id and p.id = d.project_id)
        group by d.org_id, d.project_id, d.tag
       having sum(d.n) <> 0),
@@ -38,10 +58,35 @@ begin
          set record_count = t.record_count + excluded.record_count,
              last_used_at = case when excluded.record_count > 0 then excluded.last_used_at else t.last_used_at end
       returning t.org_id, t.project_id, t.tag, t.record_count)
-    select array_agg(u.org_id), array_agg(u.project_id), array_agg(u.tag)
-      from upserted u where u.record_count <= 0$q$,
-    case tg_op when 'INSERT' then v_new when 'DELETE' then v_old else v_old || ' union all ' || v_new end)
-    into v_orgs, v_projects, v_tags;
+    select pg_catalog.array_agg(u.org_id), pg_catalog.array_agg(u.project_id), pg_catalog.array_agg(u.tag)
+      into v_orgs, v_projects, v_tags
+      from upserted u where u.record_count <= 0;
+  else
+    with deltas as (
+      select d.org_id, d.project_id, d.tag, sum(d.n) as n
+        from (select o.org_id, o.project_id, t.tag, -1 as n
+                from old_rows o cross join lateral pg_catalog.unnest(o.tags) as t(tag)
+               where o.deleted_at is null
+               union all
+              select n.org_id, n.project_id, t.tag, 1 as n
+                from new_rows n cross join lateral pg_catalog.unnest(n.tags) as t(tag)
+               where n.deleted_at is null) d
+       where exists (select from app.projects p where p.org_id = d.org_id and p.id = d.project_id)
+       group by d.org_id, d.project_id, d.tag
+      having sum(d.n) <> 0),
+    upserted as (
+      insert into app.finance_tag_totals as t (org_id, project_id, tag, record_count, last_used_at)
+      select d.org_id, d.project_id, d.tag, d.n, pg_catalog.now()
+        from deltas d
+       order by d.org_id, d.project_id, d.tag
+      on conflict (org_id, project_id, tag) do update
+         set record_count = t.record_count + excluded.record_count,
+             last_used_at = case when excluded.record_count > 0 then excluded.last_used_at else t.last_used_at end
+      returning t.org_id, t.project_id, t.tag, t.record_count)
+    select pg_catalog.array_agg(u.org_id), pg_catalog.array_agg(u.project_id), pg_catalog.array_agg(u.tag)
+      into v_orgs, v_projects, v_tags
+      from upserted u where u.record_count <= 0;
+  end if;
 
   -- A tag no live record carries any more leaves the list.
   if v_tags is not null then
