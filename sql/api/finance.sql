@@ -265,7 +265,8 @@ begin
   -- finds them through the project's tag index instead (app.finance_tagged_record_ids:
   -- their ids after the keyset, newest first), and the page reads them here, under the
   -- policies and with every filter, in slices of that order: the first slice is a page
-  -- (limit + 1 ids), each next one four times the last, until the page is full. A slice's
+  -- (limit + 1 ids; four pages when other filters may drop some), each next one four
+  -- times the last, until the page is full. A slice's
   -- rows come after the previous slice's in the list's order, so the page is the walk's
   -- page. Below 2,000 records the lookup costs at most what a walk would read for a tag
   -- on ~2.5 % of a 100,000-record ledger; above, the walk (tests: TestFinanceRareTagPaths).
@@ -283,26 +284,42 @@ begin
   end if;
   if v_tagged <= 2000 then
     v_ids := app.finance_tagged_record_ids(p_project_id, p_tags_any, p_tags_all, v_after_on, v_after_id);
-    v_take := p_limit + 1;
+    -- Filters besides the tags: a slice holds fewer matches than ids, so start wider.
+    v_take := (p_limit + 1) * case when num_nonnulls(p_kind, p_category_id, p_currency, p_payment_source, p_from,
+                                                    p_min_amount, p_max_amount, p_q) > 0 then 4 else 1 end;
     v_items := '{}';
     v_keys := '{}';
+    -- One static statement, its plan kept (force_generic_plan, as for the unfiltered page:
+    -- planning it was most of a small ledger's page): the ids drive it through the primary
+    -- key whatever the filters, which are then checked on the slice's rows only.
+    perform set_config('plan_cache_mode', 'force_generic_plan', true);
     while v_from < cardinality(v_ids) and cardinality(v_keys) <= p_limit loop
-      execute 'select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
-                      array_agg(r.occurred_on::text || ''_'' || r.id::text order by r.occurred_on desc, r.id desc)
-                 from (select * from app.financial_records r
-                        where r.id = any ($17) and ' || v_where || '
-                        order by r.occurred_on desc, r.id desc
-                        limit $16) r'
+      select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
+             array_agg(r.occurred_on::text || '_' || r.id::text order by r.occurred_on desc, r.id desc)
         into v_part, v_part_keys
-        using app.current_org_id(), p_project_id, v_after_on, v_after_id, p_kind, p_category_id, p_tags_any, p_tags_all,
-              p_currency, p_payment_source, p_from, p_to, p_min_amount, p_max_amount,
-              '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%',
-              p_limit + 1 - cardinality(v_keys), v_ids[v_from + 1 : v_from + v_take];
+        from (select * from app.financial_records r
+               where r.id = any (v_ids[v_from + 1 : v_from + v_take])
+                 and r.org_id = app.current_org_id() and r.project_id = p_project_id and r.deleted_at is null
+                 and (r.occurred_on, r.id) < (v_after_on, v_after_id)
+                 and (p_kind is null or r.kind = p_kind)
+                 and (p_category_id is null or r.category_id = p_category_id)
+                 and (p_tags_any is null or r.tags && p_tags_any)
+                 and (p_tags_all is null or r.tags @> p_tags_all)
+                 and (p_currency is null or r.currency = p_currency)
+                 and (p_payment_source is null or r.payment_source = p_payment_source)
+                 and (p_from is null or r.occurred_on >= p_from)
+                 and (p_min_amount is null or r.amount >= p_min_amount)
+                 and (p_max_amount is null or r.amount <= p_max_amount)
+                 and (p_q is null or r.description ilike
+                        '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+               order by r.occurred_on desc, r.id desc
+               limit p_limit + 1 - cardinality(v_keys)) r;
       v_items := v_items || coalesce(v_part, '{}');
       v_keys := v_keys || coalesce(v_part_keys, '{}');
       v_from := v_from + v_take;
       v_take := v_take * 4;
     end loop;
+    perform set_config('plan_cache_mode', v_cache, true);
     return json_build_object(
              'items', coalesce(array_to_json(v_items[1:p_limit]), '[]'::json),
              'next_cursor', case when cardinality(v_keys) > p_limit then v_keys[p_limit] end);
