@@ -258,18 +258,21 @@ begin
   if p_min_amount is not null then v_where := v_where || ' and r.amount >= $13'; end if;
   if p_max_amount is not null then v_where := v_where || ' and r.amount <= $14'; end if;
   if p_q is not null then v_where := v_where || ' and r.description ilike $15'; end if;
-  -- A rare tag: the walk would read (limit + 1) / (the tag's share) entries of the paging
-  -- index, ~25,000 heap rows for a tag on 0.2 % of a 1,000,000-record ledger. When the
-  -- live records carrying the tags are few (app.finance_tag_totals: for tags_any the sum
-  -- of their counts, for tags_all the least count, exact for live records), the kernel
-  -- finds them through the project's tag index instead (app.finance_tagged_record_ids:
-  -- their ids after the keyset, newest first), and the page reads them here, under the
-  -- policies and with every filter, in slices of that order: the first slice is a page
-  -- (limit + 1 ids; four pages when other filters may drop some), each next one four
-  -- times the last, until the page is full. A slice's
-  -- rows come after the previous slice's in the list's order, so the page is the walk's
-  -- page. Below 2,000 records the lookup costs at most what a walk would read for a tag
-  -- on ~2.5 % of a 100,000-record ledger; above, the walk (tests: TestFinanceRareTagPaths).
+  -- A rare tag: the walk reads (limit + 1) / (the tags' share) entries of the paging
+  -- index, a heap row each: ~25,000 for a tag on 0.2 % of a 1,000,000-record ledger. The
+  -- live records carrying the tags are counted exactly in app.finance_tag_totals (for
+  -- tags_any the sum of their counts, for tags_all the least); when they are few against
+  -- the ledger, the kernel finds them through the project's tag index instead
+  -- (app.finance_tagged_record_ids: their ids after the keyset, newest first) and the page
+  -- reads them here, under the policies and with every filter, in slices of that order:
+  -- the first slice is a page of ids (four pages when other filters may drop some), each
+  -- next one four times the last, until the page is full. A slice's rows come after the
+  -- previous slice's in the list's order, so the page is the walk's page.
+  -- Which path costs less: the lookup reads the n tagged records, the walk about
+  -- (limit + 1) × (the ledger's live records) / n of them; the lookup when n² is below
+  -- (limit + 1) × the ledger (its size summed from the monthly rollup, a few thousand rows
+  -- at most, read only when n is between a page and 20,000). Either path gives the same
+  -- page (TestFinanceRareTagPaths); the counts only choose.
   if not p_deleted and (p_tags_any is not null or p_tags_all is not null) then
     select least(case when p_tags_any is not null
                       then coalesce(sum(t.record_count) filter (where t.tag = any (p_tags_any)), 0) end,
@@ -282,7 +285,13 @@ begin
      where t.org_id = app.current_org_id() and t.project_id = p_project_id
        and t.tag = any (coalesce(p_tags_any, '{}') || coalesce(p_tags_all, '{}'));
   end if;
-  if v_tagged <= 2000 then
+  if v_tagged > p_limit + 1 and v_tagged <= 20000
+     and v_tagged * v_tagged >= (p_limit + 1) * coalesce(
+           (select sum(m.record_count) from app.finance_monthly_totals m
+             where m.org_id = app.current_org_id() and m.project_id = p_project_id), 0) then
+    v_tagged := null; -- a common tag: the walk
+  end if;
+  if v_tagged <= 20000 then
     v_ids := app.finance_tagged_record_ids(p_project_id, p_tags_any, p_tags_all, v_after_on, v_after_id);
     -- Filters besides the tags: a slice holds fewer matches than ids, so start wider.
     v_take := (p_limit + 1) * case when num_nonnulls(p_kind, p_category_id, p_currency, p_payment_source, p_from,

@@ -11,11 +11,12 @@ import (
 )
 
 // A records page filtered by tags takes one of two paths (sql/api/finance.sql): the walk
-// of the paging index, or, when app.finance_tag_totals says the live records carrying the
-// tags are at most 2,000, the project's tag index (app.finance_tagged_record_ids) and then
-// the rows in slices of that order. Both must give the list's answer, page by page: each
-// filter here is walked in pages of 7 through the API and compared with the same filter
-// evaluated by plain SQL over the whole project; the tag counts make sure both paths run.
+// of the paging index, or, when the live records carrying the tags are few against the
+// ledger (app.finance_tag_totals: n of them, n² below (limit + 1) × the ledger), the
+// project's tag index (app.finance_tagged_record_ids) and then the rows in slices of that
+// order. Both must give the list's answer, page by page: each filter here is walked
+// through the API and compared with the same filter evaluated by plain SQL over the whole
+// project; the tag counts make sure both paths run.
 func TestFinanceRareTagPaths(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -26,8 +27,9 @@ func TestFinanceRareTagPaths(t *testing.T) {
 	e.exec(t, `update platform.plan_limits set max_count = 1000000 where kind = 'financial_records_per_month'`)
 	e.createProjectWithRecords(t, pt, "Rare elsewhere")
 	// 2,400 records over 400 days (six a day: ties on occurred_on are broken by id):
-	// "common" on 2,100 of them (above 2,000: the walk), "rare" on 40, "odd" on 60, "both"
-	// on 20 of the "rare" ones; a few soft-deleted "rare" ones that no page may show; and
+	// "common" on 2,100 of them (the walk), "rare" on 40, "odd" on 60, "both" on 20 of the
+	// "rare" ones (the tag index, in pages of 2: 60² < 3 × 2,400); a few soft-deleted
+	// "rare" ones that no page may show; and
 	// another project of the same organization whose "rare" records must not leak in.
 	e.exec(t, `
 		insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, tags,
@@ -41,14 +43,24 @@ func TestFinanceRareTagPaths(t *testing.T) {
 		       'card', date '2030-01-01' + g / 6, 'row ' || g, $5, $5
 		  from generate_series(1, 2400) g`,
 		pt.Org.ID, pt.Project.ID, sales.ID, rent.ID, pt.Owner.ID)
+	// "slice": the newest 12 are expenses, the 48 before them income, so that a page of 2
+	// incomes needs a second slice of ids (the first is 4 pages: 12) starting at a match.
+	e.exec(t, `
+		insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, tags,
+		                                   payment_source, occurred_on, created_by, updated_by)
+		select $1, $2, case when g <= 12 then 'expense' else 'income' end::app.finance_kind, 5, 'EUR',
+		       case when g <= 12 then $4::uuid else $3::uuid end, '{slice}', 'card', date '2031-06-01' - g, $5, $5
+		  from generate_series(1, 60) g`,
+		pt.Org.ID, pt.Project.ID, sales.ID, rent.ID, pt.Owner.ID)
 	e.exec(t, `update app.financial_records set deleted_at = now()
 	            where project_id = $1 and 'rare' = any (tags) and description in ('row 247', 'row 1087', 'row 2347')`, pt.Project.ID)
 
 	counts := map[string]int{}
-	for _, tag := range []string{"common", "rare", "odd", "both"} {
+	for _, tag := range []string{"common", "rare", "odd", "both", "slice"} {
 		counts[tag] = e.count(t, `select coalesce(sum(record_count), 0)::int from app.finance_tag_totals where project_id = $1 and tag = $2`, pt.Project.ID, tag)
 	}
-	if counts["common"] <= 2000 || counts["rare"] > 2000 || counts["rare"] == 0 || counts["both"] == 0 {
+	if ledger := 3 * 2400; counts["common"]*counts["common"] < ledger || counts["odd"]*counts["odd"] >= ledger || counts["slice"]*counts["slice"] >= ledger ||
+		counts["both"] <= 3 {
 		t.Fatalf("the fixture does not reach both paths: %v", counts)
 	}
 
@@ -57,7 +69,7 @@ func TestFinanceRareTagPaths(t *testing.T) {
 		{"tags_all=rare", `tags @> '{rare}'`},                                        // rare
 		{"tags_any=common", `tags && '{common}'`},                                    // the walk
 		{"tags_any=rare,odd", `tags && '{rare,odd}'`},                                // 100 ≤ 2,000: the tag index
-		{"tags_any=rare,common", `tags && '{rare,common}'`},                          // the sum is over 2,000: the walk
+		{"tags_any=rare,common", `tags && '{rare,common}'`},                          // the sum: the walk
 		{"tags_all=rare,common", `tags @> '{rare,common}'`},                          // the least count is rare's
 		{"tags_all=both,rare", `tags @> '{both,rare}'`},                              // rare
 		{"tags_all=rare,nosuchtag", `tags @> '{rare,nosuchtag}'`},                    // a tag nobody carries: none
@@ -66,10 +78,15 @@ func TestFinanceRareTagPaths(t *testing.T) {
 		{"tags_any=odd&kind=income", `tags && '{odd}' and kind = 'income'`},          // slices that hold few matches
 		{"tags_any=rare,odd&to=2030-08-01", `tags && '{rare,odd}' and occurred_on <= '2030-08-01'`},
 		{"tags_any=rare,odd&from=2030-03-01&to=2030-09-01&min_amount=20", `tags && '{rare,odd}' and occurred_on between '2030-03-01' and '2030-09-01' and amount >= 20`},
+		{"tags_any=rare,odd&min_amount=90", `tags && '{rare,odd}' and amount >= 90`}, // few per slice: several slices a page
+		{"tags_any=slice&kind=income", `tags && '{slice}' and kind = 'income'`},      // slices: see above
+		{"tags_any=odd&kind=income&min_amount=50", `tags && '{odd}' and kind = 'income' and amount >= 50`},
+		{"tags_all=odd&min_amount=70", `tags @> '{odd}' and amount >= 70`},
+		{"tags_any=rare&min_amount=40", `tags && '{rare}' and amount >= 40`},
 		{"tags_any=odd&category_id=" + rent.ID, `tags && '{odd}' and category_id = '` + rent.ID + `'`},
 	} {
 		var got []string
-		limit := "7"
+		limit := "2"
 		if strings.Contains(tc.query, "common") && !strings.Contains(tc.query, "tags_all") {
 			limit = "97" // ~2,100 records
 		}
