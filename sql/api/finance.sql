@@ -232,6 +232,7 @@ declare
   v_sort     text := current_setting('enable_sort');
   v_cache    text := current_setting('plan_cache_mode');
   v_tagged   bigint;
+  v_ledger   bigint;
   v_ids      uuid[];
   v_from     int := 0;
   v_take     int;
@@ -268,11 +269,11 @@ begin
   -- the first slice is a page of ids (four pages when other filters may drop some), each
   -- next one four times the last, until the page is full. A slice's rows come after the
   -- previous slice's in the list's order, so the page is the walk's page.
-  -- Which path costs less: the lookup reads the n tagged records, the walk about
-  -- (limit + 1) × (the ledger's live records) / n of them; the lookup when n² is below
-  -- (limit + 1) × the ledger (its size summed from the monthly rollup, a few thousand rows
-  -- at most, read only when n is between a page and 20,000). Either path gives the same
-  -- page (TestFinanceRareTagPaths); the counts only choose.
+  -- Which path costs less: the lookup reads the n tagged records plus a fixed part (two
+  -- statements and a permission read: ~300 rows' worth), the walk about
+  -- (limit + 1) × ledger / n rows and never more than the ledger (its live records summed
+  -- from the monthly rollup: at most a few thousand rows, read only when n ≤ 20,000).
+  -- Either path gives the same page (TestFinanceRareTagPaths); the counts only choose.
   if not p_deleted and (p_tags_any is not null or p_tags_all is not null) then
     select least(case when p_tags_any is not null
                       then coalesce(sum(t.record_count) filter (where t.tag = any (p_tags_any)), 0) end,
@@ -285,11 +286,13 @@ begin
      where t.org_id = app.current_org_id() and t.project_id = p_project_id
        and t.tag = any (coalesce(p_tags_any, '{}') || coalesce(p_tags_all, '{}'));
   end if;
-  if v_tagged > p_limit + 1 and v_tagged <= 20000
-     and v_tagged * v_tagged >= (p_limit + 1) * coalesce(
-           (select sum(m.record_count) from app.finance_monthly_totals m
-             where m.org_id = app.current_org_id() and m.project_id = p_project_id), 0) then
-    v_tagged := null; -- a common tag: the walk
+  if v_tagged <= 20000 then
+    select coalesce(sum(m.record_count), 0) into v_ledger
+      from app.finance_monthly_totals m
+     where m.org_id = app.current_org_id() and m.project_id = p_project_id;
+    if v_tagged + 300 >= least(v_ledger, (p_limit + 1) * v_ledger / greatest(v_tagged, 1)) then
+      v_tagged := null; -- the walk reads no more
+    end if;
   end if;
   if v_tagged <= 20000 then
     v_ids := app.finance_tagged_record_ids(p_project_id, p_tags_any, p_tags_all, v_after_on, v_after_id);

@@ -26,10 +26,10 @@ func TestFinanceRareTagPaths(t *testing.T) {
 	// This environment's database is its own (TestFinanceRecordPlanLimit lowers the limit).
 	e.exec(t, `update platform.plan_limits set max_count = 1000000 where kind = 'financial_records_per_month'`)
 	e.createProjectWithRecords(t, pt, "Rare elsewhere")
-	// 2,400 records over 400 days (six a day: ties on occurred_on are broken by id):
-	// "common" on 2,100 of them (the walk), "rare" on 40, "odd" on 60, "both" on 20 of the
-	// "rare" ones (the tag index, in pages of 2: 60² < 3 × 2,400); a few soft-deleted
-	// "rare" ones that no page may show; and
+	// 12,000 records over 2,000 days (six a day: ties on occurred_on are broken by id):
+	// "common" on 10,500 of them (the walk), "rare" on 20, "odd" on 30, "both" on 10 of
+	// the "rare" ones (the tag index: in pages of 2 the walk would read 3 × 12,000 / n);
+	// a few soft-deleted "rare" ones that no page may show; and
 	// another project of the same organization whose "rare" records must not leak in.
 	e.exec(t, `
 		insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, tags,
@@ -37,11 +37,11 @@ func TestFinanceRareTagPaths(t *testing.T) {
 		select $1, $2, case when g % 3 = 0 then 'income' else 'expense' end::app.finance_kind, 1 + g % 97, 'EUR',
 		       case when g % 3 = 0 then $3::uuid else $4::uuid end,
 		       array_remove(array[case when g % 8 <> 0 then 'common' end,
-		                          case when g % 60 = 7 then 'rare' end,
-		                          case when g % 40 = 3 then 'odd' end,
-		                          case when g % 120 = 7 then 'both' end], null),
+		                          case when g % 600 = 7 then 'rare' end,
+		                          case when g % 400 = 3 then 'odd' end,
+		                          case when g % 1200 = 7 then 'both' end], null),
 		       'card', date '2030-01-01' + g / 6, 'row ' || g, $5, $5
-		  from generate_series(1, 2400) g`,
+		  from generate_series(1, 12000) g`,
 		pt.Org.ID, pt.Project.ID, sales.ID, rent.ID, pt.Owner.ID)
 	// "slice": the newest 12 are expenses, the 48 before them income, so that a page of 2
 	// incomes needs a second slice of ids (the first is 4 pages: 12) starting at a match.
@@ -49,18 +49,21 @@ func TestFinanceRareTagPaths(t *testing.T) {
 		insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, tags,
 		                                   payment_source, occurred_on, created_by, updated_by)
 		select $1, $2, case when g <= 12 then 'expense' else 'income' end::app.finance_kind, 5, 'EUR',
-		       case when g <= 12 then $4::uuid else $3::uuid end, '{slice}', 'card', date '2031-06-01' - g, $5, $5
+		       case when g <= 12 then $4::uuid else $3::uuid end, '{slice}', 'card', date '2036-06-01' - g, $5, $5
 		  from generate_series(1, 60) g`,
 		pt.Org.ID, pt.Project.ID, sales.ID, rent.ID, pt.Owner.ID)
 	e.exec(t, `update app.financial_records set deleted_at = now()
-	            where project_id = $1 and 'rare' = any (tags) and description in ('row 247', 'row 1087', 'row 2347')`, pt.Project.ID)
+	            where project_id = $1 and 'rare' = any (tags) and description in ('row 607', 'row 4207', 'row 9607')`, pt.Project.ID)
 
 	counts := map[string]int{}
 	for _, tag := range []string{"common", "rare", "odd", "both", "slice"} {
 		counts[tag] = e.count(t, `select coalesce(sum(record_count), 0)::int from app.finance_tag_totals where project_id = $1 and tag = $2`, pt.Project.ID, tag)
 	}
-	if ledger := 3 * 2400; counts["common"]*counts["common"] < ledger || counts["odd"]*counts["odd"] >= ledger || counts["slice"]*counts["slice"] >= ledger ||
-		counts["both"] <= 3 {
+	// The rule of sql/api/finance.sql, pages of 2: the lookup when n + 300 is below what
+	// the walk reads, min(ledger, 3 × ledger / n).
+	lookup := func(n int) bool { ledger := 12060; return n+300 < min(ledger, 3*ledger/max(n, 1)) }
+	if lookup(counts["common"]) || !lookup(counts["rare"]) || !lookup(counts["odd"]) || !lookup(counts["slice"]) ||
+		!lookup(counts["both"]) {
 		t.Fatalf("the fixture does not reach both paths: %v", counts)
 	}
 
@@ -88,7 +91,7 @@ func TestFinanceRareTagPaths(t *testing.T) {
 		var got []string
 		limit := "2"
 		if strings.Contains(tc.query, "common") && !strings.Contains(tc.query, "tags_all") {
-			limit = "97" // ~2,100 records
+			limit = "197" // ~10,500 records
 		}
 		for _, r := range walkPages[record](t, e, pt.financePath("/records?limit="+limit+"&"+tc.query), pt.Member.Token, 400) {
 			got = append(got, r.ID)
