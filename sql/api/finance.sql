@@ -96,16 +96,14 @@ comment on function api.archive_finance_category(uuid, uuid) is
   'POST …/categories/{category_id}/archive: finance MANAGE. Its records keep it; new records cannot use it.';
 
 -- ----- records ---------------------------------------------------------------------------
+-- row_to_json over a row type (migration 030) rather than json_build_object of 34
+-- arguments: the same keys in the same order, ~30 % less CPU per record (issue 19).
 create function api.financial_record_json(r app.financial_records) returns json
 language sql stable as $$
-  select json_build_object(
-           'id', r.id, 'project_id', r.project_id, 'kind', r.kind, 'amount', r.amount::text,
-           'currency', r.currency, 'category_id', r.category_id, 'tags', r.tags,
-           'payment_source', r.payment_source, 'payment_reference', r.payment_reference,
-           'occurred_on', r.occurred_on, 'description', r.description,
-           'created_by', r.created_by, 'updated_by', r.updated_by,
-           'created_at', r.created_at, 'updated_at', r.updated_at, 'deleted_at', r.deleted_at,
-           'version', r.version)
+  select row_to_json(row(r.id, r.project_id, r.kind, r.amount::text, r.currency, r.category_id, r.tags,
+                         r.payment_source, r.payment_reference, r.occurred_on, r.description,
+                         r.created_by, r.updated_by, r.created_at, r.updated_at, r.deleted_at,
+                         r.version)::app.financial_record_answer)
 $$;
 
 -- A new record's category (or a changed one) must be a live category of the project and

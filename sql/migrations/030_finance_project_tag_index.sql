@@ -27,11 +27,24 @@ create index financial_records_project_tags_idx on app.financial_records
   using gin (app.finance_tag_keys(project_id, tags));
 drop index app.financial_records_tags_idx;
 
+-- A record's JSON answer as a row type: api.financial_record_json builds it with
+-- row_to_json over this type, ~30 % less CPU per row than json_build_object of the same 17
+-- keys (which looks up the type of each of its 34 arguments for every row); a page of 51
+-- records is most of a records page's JSON (issue 19). Same keys, same order, same values.
+create type app.financial_record_answer as (
+  id uuid, project_id uuid, kind app.finance_kind, amount text, currency text, category_id uuid,
+  tags text[], payment_source app.payment_source, payment_reference text, occurred_on date,
+  description text, created_by uuid, updated_by uuid, created_at timestamptz, updated_at timestamptz,
+  deleted_at timestamptz, version int);
+comment on type app.financial_record_answer is
+  'The keys of a financial record''s JSON answer, in order (api.financial_record_json).';
+
 reset role;
 
 ---- create above / drop below ----
 
 set local role rowguard_owner;
+drop type app.financial_record_answer;
 create index financial_records_tags_idx on app.financial_records using gin (tags);
 drop index app.financial_records_project_tags_idx;
 drop function app.finance_tag_keys(uuid, text[]);
