@@ -196,10 +196,12 @@ create policy exchange_rates_delete on app.exchange_rates for delete to rowguard
 comment on policy exchange_rates_delete on app.exchange_rates is 'Org OWNER and ADMIN delete exchange rates.';
 
 -- ----- functions ------------------------------------------------------------------------
-grant execute on function app.is_iso_currency(text), app.tags_valid(text[]) to rowguard_api;
+-- app.finance_tag_keys: the expression of index financial_records_project_tags_idx, evaluated
+-- by every write of a record's tags (migration 030).
+grant execute on function app.is_iso_currency(text), app.tags_valid(text[]), app.finance_tag_keys(uuid, text[]) to rowguard_api;
 -- The currency CHECK of the rollups (migration 023) runs as the trigger that writes them;
 -- the records' CHECKs run as app.change_finance_tag when it rewrites tags.
-grant execute on function app.is_iso_currency(text), app.tags_valid(text[]) to rowguard_kernel;
+grant execute on function app.is_iso_currency(text), app.tags_valid(text[]), app.finance_tag_keys(uuid, text[]) to rowguard_kernel;
 grant execute on function
   api.list_finance_categories(uuid, app.finance_kind, boolean),
   api.create_finance_category(uuid, jsonb),

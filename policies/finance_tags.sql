@@ -27,7 +27,8 @@ grant execute on function
   api.rename_finance_tag(uuid, text, text),
   api.delete_finance_tag(uuid, text),
   api.change_finance_tag(uuid, text, text),
-  app.change_finance_tag(uuid, text, text)
+  app.change_finance_tag(uuid, text, text),
+  app.finance_tagged_record_ids(uuid, text[], text[], date, uuid)
 to rowguard_api;
 -- app.audit_tag_operation is not granted: only app.change_finance_tag writes a summary.
 

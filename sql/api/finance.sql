@@ -96,16 +96,14 @@ comment on function api.archive_finance_category(uuid, uuid) is
   'POST …/categories/{category_id}/archive: finance MANAGE. Its records keep it; new records cannot use it.';
 
 -- ----- records ---------------------------------------------------------------------------
+-- row_to_json over a row type (migration 031) rather than json_build_object of 34
+-- arguments: the same keys in the same order, ~30 % less CPU per record (issue 19).
 create function api.financial_record_json(r app.financial_records) returns json
 language sql stable as $$
-  select json_build_object(
-           'id', r.id, 'project_id', r.project_id, 'kind', r.kind, 'amount', r.amount::text,
-           'currency', r.currency, 'category_id', r.category_id, 'tags', r.tags,
-           'payment_source', r.payment_source, 'payment_reference', r.payment_reference,
-           'occurred_on', r.occurred_on, 'description', r.description,
-           'created_by', r.created_by, 'updated_by', r.updated_by,
-           'created_at', r.created_at, 'updated_at', r.updated_at, 'deleted_at', r.deleted_at,
-           'version', r.version)
+  select row_to_json(row(r.id, r.project_id, r.kind, r.amount::text, r.currency, r.category_id, r.tags,
+                         r.payment_source, r.payment_reference, r.occurred_on, r.description,
+                         r.created_by, r.updated_by, r.created_at, r.updated_at, r.deleted_at,
+                         r.version)::app.financial_record_answer)
 $$;
 
 -- A new record's category (or a changed one) must be a live category of the project and
@@ -236,6 +234,13 @@ declare
   v_keys     text[];
   v_sort     text := current_setting('enable_sort');
   v_cache    text := current_setting('plan_cache_mode');
+  v_tagged   bigint;
+  v_ledger   bigint;
+  v_ids      uuid[];
+  v_from     int := 0;
+  v_take     int;
+  v_part     json[];
+  v_part_keys text[];
 begin
   perform api.require_project_level(p_project_id, 'finance', case when p_deleted then 'MANAGE' else 'READ' end::app.domain_level);
   perform api.require_currency(p_currency, 'currency');
@@ -257,6 +262,83 @@ begin
   if p_min_amount is not null then v_where := v_where || ' and r.amount >= $13'; end if;
   if p_max_amount is not null then v_where := v_where || ' and r.amount <= $14'; end if;
   if p_q is not null then v_where := v_where || ' and r.description ilike $15'; end if;
+  -- A rare tag: the walk reads (limit + 1) / (the tags' share) entries of the paging
+  -- index, a heap row each: ~25,000 for a tag on 0.2 % of a 1,000,000-record ledger. The
+  -- live records carrying the tags are counted exactly in app.finance_tag_totals (for
+  -- tags_any the sum of their counts, for tags_all the least); when they are few against
+  -- the ledger, the kernel finds them through the project's tag index instead
+  -- (app.finance_tagged_record_ids: their ids after the keyset, newest first) and the page
+  -- reads them here, under the policies and with every filter, in slices of that order:
+  -- the first slice is a page of ids (four pages when other filters may drop some), each
+  -- next one four times the last, until the page is full. A slice's rows come after the
+  -- previous slice's in the list's order, so the page is the walk's page.
+  -- Which path costs less: the lookup reads the n tagged records plus a fixed part (two
+  -- statements and a permission read: ~300 rows' worth), the walk about
+  -- (limit + 1) × ledger / n rows and never more than the ledger (its live records summed
+  -- from the monthly rollup: at most a few thousand rows, read only when n ≤ 20,000).
+  -- Either path gives the same page (TestFinanceRareTagPaths); the counts only choose.
+  if not p_deleted and (p_tags_any is not null or p_tags_all is not null) then
+    select least(case when p_tags_any is not null
+                      then coalesce(sum(t.record_count) filter (where t.tag = any (p_tags_any)), 0) end,
+                 case when p_tags_all is not null
+                      then case when count(*) filter (where t.tag = any (p_tags_all))
+                                     < cardinality(array(select distinct unnest(p_tags_all)))
+                                then 0 else min(t.record_count) filter (where t.tag = any (p_tags_all)) end end)
+      into v_tagged
+      from app.finance_tag_totals t
+     where t.org_id = app.current_org_id() and t.project_id = p_project_id
+       and t.tag = any (coalesce(p_tags_any, '{}') || coalesce(p_tags_all, '{}'));
+  end if;
+  if v_tagged <= 20000 then
+    select coalesce(sum(m.record_count), 0) into v_ledger
+      from app.finance_monthly_totals m
+     where m.org_id = app.current_org_id() and m.project_id = p_project_id;
+    if v_tagged + 300 >= least(v_ledger, (p_limit + 1) * v_ledger / greatest(v_tagged, 1)) then
+      v_tagged := null; -- the walk reads no more
+    end if;
+  end if;
+  if v_tagged <= 20000 then
+    v_ids := app.finance_tagged_record_ids(p_project_id, p_tags_any, p_tags_all, v_after_on, v_after_id);
+    -- Filters besides the tags: a slice holds fewer matches than ids, so start wider.
+    v_take := (p_limit + 1) * case when num_nonnulls(p_kind, p_category_id, p_currency, p_payment_source, p_from,
+                                                    p_min_amount, p_max_amount, p_q) > 0 then 4 else 1 end;
+    v_items := '{}';
+    v_keys := '{}';
+    -- One static statement, its plan kept (force_generic_plan, as for the unfiltered page:
+    -- planning it was most of a small ledger's page): the ids drive it through the primary
+    -- key whatever the filters, which are then checked on the slice's rows only.
+    perform set_config('plan_cache_mode', 'force_generic_plan', true);
+    while v_from < cardinality(v_ids) and cardinality(v_keys) <= p_limit loop
+      select array_agg(api.financial_record_json(r) order by r.occurred_on desc, r.id desc),
+             array_agg(r.occurred_on::text || '_' || r.id::text order by r.occurred_on desc, r.id desc)
+        into v_part, v_part_keys
+        from (select * from app.financial_records r
+               where r.id = any (v_ids[v_from + 1 : v_from + v_take])
+                 and r.org_id = app.current_org_id() and r.project_id = p_project_id and r.deleted_at is null
+                 and (r.occurred_on, r.id) < (v_after_on, v_after_id)
+                 and (p_kind is null or r.kind = p_kind)
+                 and (p_category_id is null or r.category_id = p_category_id)
+                 and (p_tags_any is null or r.tags && p_tags_any)
+                 and (p_tags_all is null or r.tags @> p_tags_all)
+                 and (p_currency is null or r.currency = p_currency)
+                 and (p_payment_source is null or r.payment_source = p_payment_source)
+                 and (p_from is null or r.occurred_on >= p_from)
+                 and (p_min_amount is null or r.amount >= p_min_amount)
+                 and (p_max_amount is null or r.amount <= p_max_amount)
+                 and (p_q is null or r.description ilike
+                        '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+               order by r.occurred_on desc, r.id desc
+               limit p_limit + 1 - cardinality(v_keys)) r;
+      v_items := v_items || coalesce(v_part, '{}');
+      v_keys := v_keys || coalesce(v_part_keys, '{}');
+      v_from := v_from + v_take;
+      v_take := v_take * 4;
+    end loop;
+    perform set_config('plan_cache_mode', v_cache, true);
+    return json_build_object(
+             'items', coalesce(array_to_json(v_items[1:p_limit]), '[]'::json),
+             'next_cursor', case when cardinality(v_keys) > p_limit then v_keys[p_limit] end);
+  end if;
   -- Only for this statement's plan; restored right after (an error ends the transaction,
   -- and the settings with it).
   perform set_config('enable_sort', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true);

@@ -148,6 +148,7 @@ begin
                      else pg_catalog.array_replace(r.tags, p_from, p_to) end,
          updated_by = nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid
    where r.org_id = app.current_org_id() and r.project_id = p_project_id
+     and app.finance_tag_keys(r.project_id, r.tags) operator(pg_catalog.@>) app.finance_tag_keys(p_project_id, array[p_from])
      and r.tags operator(pg_catalog.@>) array[p_from];
   get diagnostics v_records = row_count;
   v_set := pg_catalog.set_config('app.audit_tag_summary', '', true);
@@ -159,6 +160,49 @@ end
 $$;
 comment on function app.change_finance_tag(uuid, text, text) is
   'POST …/tags/rename and DELETE …/tags/{name}: finance MANAGE in the project; renames p_from to p_to (merging) or removes it (p_to null) in every record of the project, audited once (app.audit_tag_operation). Returns how many records changed.';
+
+-- The live records of a project that carry the tags of a records page's filter (any of
+-- p_tags_any, all of p_tags_all; at least one given), after its keyset position, newest
+-- first: their ids, for api.list_financial_records when the tags are rare in the project
+-- (app.finance_tag_totals says so). Found through index financial_records_project_tags_idx
+-- (one posting list per project and tag), so it costs as many rows as carry the tags,
+-- where the paging walk reads (page size) / (their share) entries. The kernel runs it
+-- because the API role cannot use that index: under its policy a filter that is not
+-- LEAKPROOF (array && and @> are not) is evaluated only after the policy, never as an
+-- index condition. It proposes ids and nothing else: the page reads the rows under the
+-- records' policies with every filter again. Finance READ in the project, as the list.
+create or replace function app.finance_tagged_record_ids(
+  p_project_id uuid, p_tags_any text[], p_tags_all text[], p_after_on date, p_after_id uuid
+) returns uuid[]
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_any text[] := app.finance_tag_keys(p_project_id, p_tags_any);
+  v_all text[] := app.finance_tag_keys(p_project_id, p_tags_all);
+begin
+  if not (p_project_id operator(pg_catalog.=) any (app.my_domain_project_ids('finance', 'READ'))) then
+    raise exception 'finance READ in this project is needed' using errcode = 'RG403';
+  end if;
+  if v_any is null and v_all is null then
+    raise exception 'tags_any or tags_all is needed' using errcode = '22023';
+  end if;
+  -- The tag index alone finds the rows (OFFSET 0 keeps the rest out of the scan: with the
+  -- project's condition beside it the planner ANDs the bitmap with one read off the
+  -- paging index, every entry of the project); the project and the organization are
+  -- then checked on those rows only (a key names its project: this is the second word).
+  return array(
+    select r.id
+      from (select r.id, r.org_id, r.project_id, r.deleted_at, r.occurred_on
+              from app.financial_records r
+             where app.finance_tag_keys(r.project_id, r.tags) operator(pg_catalog.&&) coalesce(v_any, v_all)
+               and (v_all is null or app.finance_tag_keys(r.project_id, r.tags) operator(pg_catalog.@>) v_all)
+            offset 0) r
+     where r.org_id = app.current_org_id() and r.project_id = p_project_id and r.deleted_at is null
+       and (r.occurred_on, r.id) < (p_after_on, p_after_id)
+     order by r.occurred_on desc, r.id desc);
+end
+$$;
+comment on function app.finance_tagged_record_ids(uuid, text[], text[], date, uuid) is
+  'The ids of the live records of a project (finance READ) carrying any of p_tags_any and all of p_tags_all, before (p_after_on, p_after_id) in the list''s order, newest first; through the project''s tag index. api.list_financial_records reads those rows under the policies when the tags are rare.';
 
 set local role rowguard_owner;
 

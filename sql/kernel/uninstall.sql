@@ -4,8 +4,9 @@
 --
 -- What goes: every policy in the rowguard schemas, every trigger whose function lives
 -- there, and every function there that no table needs. What stays: the functions a column
--- default or a CHECK constraint depends on (app.uuid_v7, app.is_iso_currency,
--- app.tags_valid), which belong to their migrations. The api schema is dropped separately.
+-- default, a CHECK constraint or an index depends on (app.uuid_v7, app.is_iso_currency,
+-- app.tags_valid, app.finance_tag_keys), which belong to their migrations. The api schema
+-- is dropped separately.
 do $$
 declare
   r record;
@@ -36,7 +37,8 @@ begin
                      where d.refclassid = 'pg_catalog.pg_proc'::regclass
                        and d.refobjid = f.oid
                        and d.classid in ('pg_catalog.pg_attrdef'::regclass,
-                                         'pg_catalog.pg_constraint'::regclass))
+                                         'pg_catalog.pg_constraint'::regclass,
+                                         'pg_catalog.pg_class'::regclass))
   loop
     execute format('drop function %s', r.fn);
   end loop;
