@@ -33,6 +33,9 @@ type Options struct {
 	// Ephemeral trades durability for speed (fsync=off and friends): for test
 	// clusters that are thrown away. Never use it for data you want to keep.
 	Ephemeral bool
+	// Settings are extra server settings, "name=value" each, given on the server's
+	// command line (e.g. a benchmark's shared_buffers sized to its data).
+	Settings []string
 }
 
 // Cluster is a running private PostgreSQL server reachable on a Unix socket.
@@ -44,7 +47,8 @@ type Cluster struct {
 	port      int
 	runAs     *syscall.Credential
 	log       io.Writer
-	started   bool // this process started the server (see Stop)
+	settings  []string // Options.Settings
+	started   bool     // this process started the server (see Stop)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -87,7 +91,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{install: in, dir: dir, dataDir: filepath.Join(dir, "data"), runAs: runAs, log: logw}
+	c := &Cluster{install: in, dir: dir, dataDir: filepath.Join(dir, "data"), runAs: runAs, log: logw, settings: opts.Settings}
 	if runAs != nil {
 		if err := c.prepareForPostgresUser(); err != nil {
 			return nil, err
@@ -307,6 +311,9 @@ func (c *Cluster) start(ctx context.Context, ephemeral bool) error {
 	}
 	if ephemeral {
 		opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
+	}
+	for _, kv := range c.settings {
+		opts = append(opts, "-c "+shellQuote(kv))
 	}
 	fmt.Fprintf(c.log, "pgcluster: starting PostgreSQL %d on %s\n", c.install.Major, c.socketDir)
 	out, err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "120", "-D", c.dataDir, "-l", c.LogFile(), "-o", strings.Join(opts, " "))

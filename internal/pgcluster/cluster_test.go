@@ -312,3 +312,22 @@ func TestEnsurePgTAP(t *testing.T) {
 		t.Fatalf("select plan(1) = %q, %v", plan, err)
 	}
 }
+
+// Options.Settings reach the server's command line, quoted: a value with a space too.
+func TestSettingsReachTheServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Dir: tempDir(t), Log: testWriter{t}, Ephemeral: true,
+		Settings: []string{"work_mem=7MB", "application_name=load bench"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	url := c.URL("postgres", Superuser)
+	if got := query(t, url, "show work_mem"); got != "7MB" {
+		t.Errorf("work_mem = %q, want 7MB", got)
+	}
+	if got := query(t, url, "select setting from pg_settings where name = 'application_name'"); got != "load bench" {
+		t.Errorf("application_name default = %q, want %q", got, "load bench")
+	}
+}

@@ -45,7 +45,7 @@ func StartStandby(ctx context.Context, primary *Cluster, opts StandbyOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{install: primary.install, dir: dir, dataDir: filepath.Join(dir, "data"), runAs: primary.runAs, log: logw}
+	c := &Cluster{install: primary.install, dir: dir, dataDir: filepath.Join(dir, "data"), runAs: primary.runAs, log: logw, settings: primary.settings}
 	if c.runAs != nil {
 		if err := c.prepareForPostgresUser(); err != nil {
 			return nil, err

@@ -89,7 +89,13 @@ func setup(ctx context.Context, cfg *config, stderr io.Writer, progress func(str
 			}
 		}
 		progress("starting a private ephemeral PostgreSQL cluster in %s", dir)
-		c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "pg"), Log: setupLog, Ephemeral: true})
+		var settings []string
+		for _, kv := range strings.Split(cfg.pgSettings, ",") {
+			if kv = strings.TrimSpace(kv); kv != "" {
+				settings = append(settings, kv)
+			}
+		}
+		c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "pg"), Log: setupLog, Ephemeral: true, Settings: settings})
 		if err != nil {
 			return e, err
 		}
@@ -99,7 +105,11 @@ func setup(ctx context.Context, cfg *config, stderr io.Writer, progress func(str
 			return e, err
 		}
 		adminURL = c.URL(loadDatabase, pgcluster.Superuser)
-		e.dbSource = "private ephemeral cluster (fsync=off, Unix socket)"
+		e.dbSource = "private ephemeral cluster (fsync=off, Unix socket"
+		if len(settings) > 0 {
+			e.dbSource += ", " + strings.Join(settings, ", ")
+		}
+		e.dbSource += ")"
 	}
 
 	e.adminURL = adminURL
