@@ -228,7 +228,7 @@ grant execute on function
   api.insert_financial_record(uuid, jsonb),
   api.lock_financial_record(uuid, uuid, int),
   api.money(numeric),
-  api.finance_whole_months(date, date),
+  api.finance_period_parts(date, date),
   api.rate_on(text, text, date),
   api.exchange_rate_json(app.exchange_rates)
 to rowguard_api;
