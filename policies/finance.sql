@@ -8,7 +8,8 @@
 --                           create, change, soft delete, restore: finance MANAGE   hard delete: nobody
 --   finance_idempotency_keys  the caller's own keys, where they hold finance MANAGE (deleted
 --                             once expired)
---   finance_daily_totals, finance_daily_currency_totals, finance_monthly_totals
+--   finance_daily_totals, finance_daily_currency_totals, finance_monthly_totals,
+--   finance_monthly_currency_totals
 --                           read: analytics READ     written only by the kernel trigger
 --   exchange_rates          read: every member of the organization    write: org OWNER/ADMIN
 -- Rows are always compared with the current organization too.
@@ -169,6 +170,22 @@ grant select, insert, update, delete on app.finance_monthly_totals to rowguard_k
 create policy finance_monthly_totals_all_kernel on app.finance_monthly_totals for all to rowguard_kernel
   using (true) with check (true);
 comment on policy finance_monthly_totals_all_kernel on app.finance_monthly_totals is
+  'Only app.maintain_finance_totals (the statement trigger of financial_records) writes the rollup, from the rows the statement changed.';
+
+-- ----- app.finance_monthly_currency_totals ----------------------------------------------
+alter table app.finance_monthly_currency_totals enable row level security;
+alter table app.finance_monthly_currency_totals force row level security;
+grant select on app.finance_monthly_currency_totals to rowguard_api;
+create policy finance_monthly_currency_totals_select on app.finance_monthly_currency_totals for select to rowguard_api
+  using (org_id = (select app.current_org_id())
+         and project_id = any ((select app.my_domain_project_ids('analytics', 'READ'))::uuid[]));
+comment on policy finance_monthly_currency_totals_select on app.finance_monthly_currency_totals is
+  'Analytics READ reads a project''s per-currency monthly rollup (the months of a summary or a monthly trend).';
+
+grant select, insert, update, delete on app.finance_monthly_currency_totals to rowguard_kernel;
+create policy finance_monthly_currency_totals_all_kernel on app.finance_monthly_currency_totals for all to rowguard_kernel
+  using (true) with check (true);
+comment on policy finance_monthly_currency_totals_all_kernel on app.finance_monthly_currency_totals is
   'Only app.maintain_finance_totals (the statement trigger of financial_records) writes the rollup, from the rows the statement changed.';
 
 -- ----- app.exchange_rates ---------------------------------------------------------------

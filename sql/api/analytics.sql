@@ -1,11 +1,12 @@
 -- Analytics of a project's ledger, computed from the rollups (never the ledger itself):
--- the calendar months of a period from app.finance_monthly_totals, and at most 16 days of
--- each partial first and last month from app.finance_daily_currency_totals (summary,
--- trends) or app.finance_daily_totals (per category: the breakdown), added, or subtracted
--- from their month (api.finance_period_parts); analytics READ (their select policies). A
--- 24-month period of any ledger reads at most 26 months × categories × kinds × currencies
--- monthly rows and 32 days of daily ones, whatever its size (issue 19: at 1,000,000
--- records, ~4,000 and ~26,000 daily rows before). Amounts are decimal strings; a period is
+-- the calendar months of a period from app.finance_monthly_currency_totals (summary,
+-- trends; migration 031) or app.finance_monthly_totals (per category: the breakdown), and
+-- at most 16 days of each partial first and last month from the daily rollups of the same
+-- grain (app.finance_daily_currency_totals, app.finance_daily_totals), added, or
+-- subtracted from their month (api.finance_period_parts); analytics READ (their select
+-- policies). A 24-month period of any ledger reads at most 26 months × kinds × currencies
+-- (× categories) monthly rows and 32 days of daily ones, whatever its size (issue 19: at
+-- 1,000,000 records, ~4,000 and ~26,000 daily rows before). Amounts are decimal strings; a period is
 -- [from, to], both dates inclusive; currencies are never added together except in a
 -- requested base currency, at the organization's rates. Numeric sums, differences and
 -- products are exact, so a month's total is the sum of its days' to the last digit: the
@@ -129,7 +130,7 @@ begin
                    coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
                    coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
               from (select m.currency, m.kind, m.record_count, m.amount_sum
-                      from app.finance_monthly_totals m
+                      from app.finance_monthly_currency_totals m
                      where m.org_id = app.current_org_id() and m.project_id = p_project_id
                        and m.month >= v_mlo and m.month < v_mhi and m.record_count > 0
                     union all
@@ -167,7 +168,7 @@ begin
              and x.rate_date <> date_trunc('month', x.rate_date)::date) u;
   with buckets as (
          select m.month as day, m.currency, m.kind, m.record_count, m.amount_sum
-           from app.finance_monthly_totals m
+           from app.finance_monthly_currency_totals m
           where m.org_id = app.current_org_id() and m.project_id = p_project_id
             and m.month >= v_mlo and m.month < v_mhi and m.record_count > 0
             and (cardinality(v_umonths) = 0
@@ -311,8 +312,8 @@ begin
   if (p_to - p_from) > 3700 then
     raise exception 'a trend spans at most 10 years' using errcode = 'RG422', column = 'to';
   end if;
-  -- Monthly periods: the months from the monthly rollup (summed over categories), the
-  -- partial first and last read as api.finance_period_parts says. Weeks: the days (none
+  -- Monthly periods: the months from the per-currency monthly rollup, the partial first
+  -- and last read as api.finance_period_parts says. Weeks: the days (none
   -- is a whole month).
   if p_interval = 'month' then
     select w.m_lo, w.m_hi, w.days into v_mlo, v_mhi, v_days from api.finance_period_parts(p_from, p_to) w;
@@ -322,7 +323,7 @@ begin
   end if;
   with buckets as (
          select m.month as day, m.currency, m.kind, m.record_count, m.amount_sum
-           from app.finance_monthly_totals m
+           from app.finance_monthly_currency_totals m
           where m.org_id = app.current_org_id() and m.project_id = p_project_id
             and m.month >= v_mlo and m.month < v_mhi and m.record_count > 0
          union all

@@ -1,5 +1,5 @@
 -- Finance: record versions (If-Match) and the rollups analytics read (daily, and monthly
--- for the whole months of a period: migration 029).
+-- for the months of a period: migrations 029 and 031).
 -- Part of the kernel code package (install.sql).
 
 create or replace function app.bump_financial_record_version() returns trigger
@@ -27,7 +27,7 @@ declare
 begin
   -- (Dynamic: a trigger on INSERT has no old_rows, one on DELETE no new_rows.)
   -- Sorted, so concurrent statements lock rollup rows in one order (no deadlock). Rows of
-  -- a project being deleted are skipped: its rollup goes with it. The three rollups in one
+  -- a project being deleted are skipped: its rollup goes with it. The four rollups in one
   -- statement; the keys whose count fell to 0 come back for the clean-up below (days and
   -- months in one array: a month is its first day, and each clean-up only removes rows
   -- whose count is 0).
@@ -72,12 +72,26 @@ begin
          set record_count = t.record_count + excluded.record_count,
              amount_sum   = t.amount_sum + excluded.amount_sum
       returning t.org_id, t.project_id, t.month, t.record_count),
+    by_month_currency as (
+      insert into app.finance_monthly_currency_totals as t
+             (org_id, project_id, month, kind, currency, record_count, amount_sum)
+      select d.org_id, d.project_id, date_trunc('month', d.day)::date, d.kind, d.currency, sum(d.n), sum(d.amount)
+        from deltas d
+       group by 1, 2, 3, 4, 5
+      having sum(d.n) <> 0 or sum(d.amount) <> 0
+       order by 1, 2, 3, 4, 5
+      on conflict (org_id, project_id, month, kind, currency) do update
+         set record_count = t.record_count + excluded.record_count,
+             amount_sum   = t.amount_sum + excluded.amount_sum
+      returning t.org_id, t.project_id, t.month, t.record_count),
     emptied as (
       select u.org_id, u.project_id, u.day from by_category u where u.record_count = 0
       union all
       select u.org_id, u.project_id, u.day from by_currency u where u.record_count = 0
       union all
-      select u.org_id, u.project_id, u.month from by_month u where u.record_count = 0)
+      select u.org_id, u.project_id, u.month from by_month u where u.record_count = 0
+      union all
+      select u.org_id, u.project_id, u.month from by_month_currency u where u.record_count = 0)
     select array_agg(distinct u.org_id), array_agg(distinct u.project_id), array_agg(distinct u.day)
       from emptied u$q$,
     case tg_op when 'INSERT' then v_new when 'DELETE' then v_old else v_old || ' union all ' || v_new end)
@@ -94,12 +108,15 @@ begin
     delete from app.finance_monthly_totals t
      where t.org_id = any (v_orgs) and t.project_id = any (v_projects) and t.month = any (v_days)
        and t.record_count = 0;
+    delete from app.finance_monthly_currency_totals t
+     where t.org_id = any (v_orgs) and t.project_id = any (v_projects) and t.month = any (v_days)
+       and t.record_count = 0;
   end if;
   return null;
 end
 $$;
 comment on function app.maintain_finance_totals() is
-  'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows to app.finance_daily_totals, app.finance_daily_currency_totals and app.finance_monthly_totals in the same transaction.';
+  'AFTER INSERT / UPDATE / DELETE (per statement) on financial_records: applies the change of the live rows to app.finance_daily_totals, app.finance_daily_currency_totals, app.finance_monthly_totals and app.finance_monthly_currency_totals in the same transaction.';
 grant execute on function app.maintain_finance_totals() to rowguard_owner;
 
 set local role rowguard_owner;

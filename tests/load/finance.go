@@ -342,7 +342,7 @@ func prepareLedgers(ctx context.Context, cfg *config, e *env, admin *pgx.Conn, t
 		}
 	}
 	progress("vacuum analyze")
-	if _, err := admin.Exec(ctx, `vacuum analyze app.financial_records, app.finance_daily_totals, app.finance_daily_currency_totals, app.finance_monthly_totals, app.exchange_rates`); err != nil {
+	if _, err := admin.Exec(ctx, `vacuum analyze app.financial_records, app.finance_daily_totals, app.finance_daily_currency_totals, app.finance_monthly_totals, app.finance_monthly_currency_totals, app.exchange_rates`); err != nil {
 		return nil, err
 	}
 	return ledgers, nil
