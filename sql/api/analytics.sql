@@ -99,8 +99,14 @@ language sql stable as $$
       order by x.rate_date desc limit 1)) end
 $$;
 
+-- Summary, breakdown and trends run their statements on generic plans, planned once per
+-- connection (plan_cache_mode, set for the call): each is a range scan of a rollup's
+-- primary key from (org, project, first month or day), the right plan for any tenant's
+-- size. Left to choose, PL/pgSQL's plan cache sometimes kept re-planning them per call (a
+-- custom plan each time: the summary in a base currency planned in ~1 ms of its ~3,
+-- tests/load; dev loop at 100k records: summary 1.0 -> 0.5 ms with the plan kept).
 create function api.finance_summary(p_project_id uuid, p_from date, p_to date, p_base_currency text) returns json
-language plpgsql stable as $$
+language plpgsql stable set plan_cache_mode = force_generic_plan as $$
 declare
   v_by_currency json;
   v_base        json;
@@ -254,7 +260,7 @@ comment on function api.finance_summary(uuid, date, date, text) is
   'GET …/analytics/summary: analytics READ. Income, expense, net and counts per currency in [from, to]; with base, the totals converted at each day''s rate (NULL amounts and missing_rates when a rate is missing).';
 
 create function api.finance_category_breakdown(p_project_id uuid, p_from date, p_to date, p_kind app.finance_kind) returns json
-language plpgsql stable as $$
+language plpgsql stable set plan_cache_mode = force_generic_plan as $$
 declare
   v_items  json;
   v_mlo    date;
@@ -295,7 +301,7 @@ comment on function api.finance_category_breakdown(uuid, date, date, app.finance
   'GET …/analytics/categories: analytics READ. Total and count per category, kind and currency in [from, to], each with its share (0–1, 4 decimals) of its kind and currency.';
 
 create function api.finance_trends(p_project_id uuid, p_interval text, p_from date, p_to date) returns json
-language plpgsql stable as $$
+language plpgsql stable set plan_cache_mode = force_generic_plan as $$
 declare
   v_step  interval := case p_interval when 'week' then interval '1 week' else interval '1 month' end;
   v_first  date;
