@@ -8,7 +8,8 @@
 --                           create, change, soft delete, restore: finance MANAGE   hard delete: nobody
 --   finance_idempotency_keys  the caller's own keys, where they hold finance MANAGE (deleted
 --                             once expired)
---   finance_daily_totals, finance_daily_currency_totals, finance_monthly_totals
+--   finance_daily_totals, finance_daily_currency_totals, finance_monthly_totals,
+--   finance_monthly_currency_totals
 --                           read: analytics READ     written only by the kernel trigger
 --   exchange_rates          read: every member of the organization    write: org OWNER/ADMIN
 -- Rows are always compared with the current organization too.
@@ -171,6 +172,22 @@ create policy finance_monthly_totals_all_kernel on app.finance_monthly_totals fo
 comment on policy finance_monthly_totals_all_kernel on app.finance_monthly_totals is
   'Only app.maintain_finance_totals (the statement trigger of financial_records) writes the rollup, from the rows the statement changed.';
 
+-- ----- app.finance_monthly_currency_totals ----------------------------------------------
+alter table app.finance_monthly_currency_totals enable row level security;
+alter table app.finance_monthly_currency_totals force row level security;
+grant select on app.finance_monthly_currency_totals to rowguard_api;
+create policy finance_monthly_currency_totals_select on app.finance_monthly_currency_totals for select to rowguard_api
+  using (org_id = (select app.current_org_id())
+         and project_id = any ((select app.my_domain_project_ids('analytics', 'READ'))::uuid[]));
+comment on policy finance_monthly_currency_totals_select on app.finance_monthly_currency_totals is
+  'Analytics READ reads a project''s per-currency monthly rollup (the months of a summary or a monthly trend).';
+
+grant select, insert, update, delete on app.finance_monthly_currency_totals to rowguard_kernel;
+create policy finance_monthly_currency_totals_all_kernel on app.finance_monthly_currency_totals for all to rowguard_kernel
+  using (true) with check (true);
+comment on policy finance_monthly_currency_totals_all_kernel on app.finance_monthly_currency_totals is
+  'Only app.maintain_finance_totals (the statement trigger of financial_records) writes the rollup, from the rows the statement changed.';
+
 -- ----- app.exchange_rates ---------------------------------------------------------------
 alter table app.exchange_rates enable row level security;
 alter table app.exchange_rates force row level security;
@@ -230,7 +247,7 @@ grant execute on function
   api.insert_financial_record(uuid, jsonb),
   api.lock_financial_record(uuid, uuid, int),
   api.money(numeric),
-  api.finance_whole_months(date, date),
+  api.finance_period_parts(date, date),
   api.rate_on(text, text, date),
   api.exchange_rate_json(app.exchange_rates)
 to rowguard_api;

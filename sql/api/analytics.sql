@@ -1,26 +1,84 @@
 -- Analytics of a project's ledger, computed from the rollups (never the ledger itself):
--- the whole calendar months of a period from app.finance_monthly_totals, its partial first
--- and last months day by day from app.finance_daily_currency_totals (summary, trends) or
--- app.finance_daily_totals (per category: the breakdown); analytics READ (their select
--- policies). A 24-month period of any ledger reads at most 24 months × categories × kinds
--- × currencies monthly rows and two partial months of daily ones, whatever its size
--- (issue 19: at 1,000,000 records, ~4,000 and ~26,000 daily rows before). Amounts are
--- decimal strings; a period is [from, to], both dates inclusive; currencies are never
--- added together except in a requested base currency, at the organization's rates.
--- Numeric sums and products are exact, so a month's total is the sum of its days' to the
--- last digit: the answers are those of the daily rollups (tests/e2e/finance_oracle_test.go
--- compares both on random ledgers).
+-- the calendar months of a period from app.finance_monthly_currency_totals (summary,
+-- trends; migration 032) or app.finance_monthly_totals (per category: the breakdown), and
+-- at most 16 days of each partial first and last month from the daily rollups of the same
+-- grain (app.finance_daily_currency_totals, app.finance_daily_totals), added, or
+-- subtracted from their month (api.finance_period_parts); analytics READ (their select
+-- policies). A 24-month period of any ledger reads at most 26 months × kinds × currencies
+-- (× categories) monthly rows and 32 days of daily ones, whatever its size (issue 19: at
+-- 1,000,000 records, ~4,000 and ~26,000 daily rows before). Amounts are decimal strings; a period is
+-- [from, to], both dates inclusive; currencies are never added together except in a
+-- requested base currency, at the organization's rates. Numeric sums, differences and
+-- products are exact, so a month's total is the sum of its days' to the last digit: the
+-- answers are those of the daily rollups (tests/e2e/finance_oracle_test.go compares both
+-- on random ledgers).
 
--- The whole calendar months inside [p_from, p_to] (NULL: unbounded) as [m_from, m_to):
--- both the first day of a month; both 'infinity' (none) when no month fits. The days of
--- [p_from, p_to] outside it are the partial edge months.
-create function api.finance_whole_months(p_from date, p_to date, out m_from date, out m_to date)
-language sql immutable as $$
-  select case when f < t then f else 'infinity' end, case when f < t then t else 'infinity' end
-    from (select case when p_from is null then '-infinity'::date
-                      else (date_trunc('month', p_from - 1) + interval '1 month')::date end as f,
-                 case when p_to is null then 'infinity'::date
-                      else date_trunc('month', p_to + 1)::date end as t) b
+-- How a period [p_from, p_to] (NULL: unbounded) is read: the months [m_lo, m_hi) from the
+-- monthly rollup, and the days in `days` from the daily rollups, each day *added* when it
+-- lies outside [m_lo, m_hi) and *subtracted* when inside. The whole calendar months of the
+-- period are always in [m_lo, m_hi). A partial first or last month is read the cheaper way:
+-- its days in the period (added), or, when fewer days of that month lie outside the
+-- period, the whole month minus those (issue 19: from the 2nd of a month, the month minus
+-- its 1st, one day instead of 30). Numeric sums are exact, so either way the totals are
+-- those of the days in the period to the last digit; a month read at most 16 days of
+-- daily rows whatever the edges. [m_lo, m_hi) stays one range (the partial months are
+-- next to the whole ones); both are 'infinity' and days empty when the period is empty.
+create function api.finance_period_parts(p_from date, p_to date, out m_lo date, out m_hi date, out days date[])
+language plpgsql immutable as $$
+declare
+  v_f     date;  -- the whole months: [v_f, v_t)
+  v_t     date;
+  v_parts daterange[] := '{}';
+  v_part  daterange;
+  v_first date;
+  v_last  date;
+  v_a     date;
+  v_b     date;
+begin
+  days := '{}';
+  if p_from > p_to then
+    m_lo := 'infinity';
+    m_hi := 'infinity';
+    return;
+  end if;
+  v_f := case when p_from is null then '-infinity' else (date_trunc('month', p_from - 1) + interval '1 month')::date end;
+  v_t := case when p_to is null then 'infinity' else date_trunc('month', p_to + 1)::date end;
+  if v_f < v_t then
+    m_lo := v_f;
+    m_hi := v_t;
+    if p_from < v_f then
+      v_parts := v_parts || daterange(p_from, v_f);
+    end if;
+    if p_to >= v_t then
+      v_parts := v_parts || daterange(v_t, p_to, '[]');
+    end if;
+  else
+    -- No whole month: one partial month, or two next to each other. The empty range sits
+    -- at the last one's month, so that taking either whole keeps [m_lo, m_hi) one range.
+    m_lo := date_trunc('month', p_to)::date;
+    m_hi := m_lo;
+    if m_lo <= p_from then
+      v_parts := array[daterange(p_from, p_to, '[]')];
+    else
+      v_parts := array[daterange(p_from, m_lo), daterange(m_lo, p_to, '[]')];
+    end if;
+  end if;
+  foreach v_part in array v_parts loop
+    v_a := lower(v_part);
+    v_b := upper(v_part) - 1;
+    v_first := date_trunc('month', v_a)::date;
+    v_last := (v_first + interval '1 month')::date - 1;
+    if (v_a - v_first) + (v_last - v_b) + 1 < v_b - v_a + 1 then
+      -- The month (one more row per group) minus the days outside the period.
+      m_lo := least(m_lo, v_first);
+      m_hi := greatest(m_hi, v_last + 1);
+      days := days || array(select d::date from generate_series(v_first, v_a - 1, interval '1 day') d)
+                   || array(select d::date from generate_series(v_b + 1, v_last, interval '1 day') d);
+    else
+      days := days || array(select d::date from generate_series(v_a, v_b, interval '1 day') d);
+    end if;
+  end loop;
+end
 $$;
 
 create function api.money(p numeric) returns text
@@ -41,71 +99,117 @@ language sql stable as $$
       order by x.rate_date desc limit 1)) end
 $$;
 
+-- Summary, breakdown and trends run their statements on generic plans, planned once per
+-- connection (plan_cache_mode, set for the call): each is a range scan of a rollup's
+-- primary key from (org, project, first month or day), the right plan for any tenant's
+-- size. Left to choose, PL/pgSQL's plan cache sometimes re-planned them on every call (a
+-- custom plan each time; at 100k records, backend CPU per call, custom plans vs the kept
+-- generic one: summary 2.4 vs 0.5 ms, in a base currency 5.1 vs 1.6, breakdown 4.1 vs
+-- 1.6; the plain summary left to choose: 1.0).
 create function api.finance_summary(p_project_id uuid, p_from date, p_to date, p_base_currency text) returns json
-language plpgsql stable as $$
+language plpgsql stable set plan_cache_mode = force_generic_plan as $$
 declare
   v_by_currency json;
   v_base        json;
   v_lo          date := coalesce(p_from, '-infinity');
   v_hi          date := coalesce(p_to, 'infinity');
-  v_mfrom       date;
-  v_mto         date;
+  v_mlo         date;
+  v_mhi         date;
+  v_days        date[];
+  v_umonths     date[];
+  v_ucurrencies text[];
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
   perform api.require_currency(p_base_currency, 'base');
-  select w.m_from, w.m_to into v_mfrom, v_mto from api.finance_whole_months(p_from, p_to) w;
-  -- One pass over the rollup: per currency, and per day too when a base currency is asked
-  -- for (each day at its rate); without one, day is NULL and there are as many groups as
-  -- currencies (tests/load, 1,000,000 rows: summary p50 5.1 → 2.5 ms).
-  -- Each day's rate is api.rate_on's (the latest direct rate on or before the day, else
-  -- the inverse of the latest opposite one), found in one sorted pass instead of two
-  -- index probes per day and currency: the organization's rates to and from the base
-  -- are merged into the days in date order, and every day takes the last rate seen
-  -- before it (rates of the same date come first). tests/load, 24 months at 1,000,000
-  -- records: hundreds of ms → a few ms.
+  select w.m_lo, w.m_hi, w.days into v_mlo, v_mhi, v_days from api.finance_period_parts(p_from, p_to) w;
+  if p_base_currency is null then
+    -- Per currency only: the months and the signed days (api.finance_period_parts) summed
+    -- in one pass; a currency whose days in the period hold no record is not listed.
+    select coalesce(json_agg(json_build_object(
+             'currency', c.currency,
+             'income', api.money(c.income), 'expense', api.money(c.expense), 'net', api.money(c.income - c.expense),
+             'income_count', c.income_count, 'expense_count', c.expense_count, 'count', c.income_count + c.expense_count)
+             order by c.currency), '[]'::json)
+      into v_by_currency
+      from (select t.currency,
+                   coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
+                   coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
+                   coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
+                   coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
+              from (select m.currency, m.kind, m.record_count, m.amount_sum
+                      from app.finance_monthly_currency_totals m
+                     where m.org_id = app.current_org_id() and m.project_id = p_project_id
+                       and m.month >= v_mlo and m.month < v_mhi and m.record_count > 0
+                    union all
+                    select d.currency, d.kind,
+                           case when d.day >= v_mlo and d.day < v_mhi then -d.record_count else d.record_count end,
+                           case when d.day >= v_mlo and d.day < v_mhi then -d.amount_sum else d.amount_sum end
+                      from unnest(v_days) x(day)
+                     join app.finance_daily_currency_totals d on d.day = x.day
+                     where d.org_id = app.current_org_id() and d.project_id = p_project_id
+                       and d.record_count > 0) t
+             group by t.currency
+            having sum(t.record_count) > 0) c;
+    return json_build_object('from', p_from, 'to', p_to, 'currencies', v_by_currency, 'base', null);
+  end if;
+  -- In a base currency every day's amounts are converted at that day's rate: api.rate_on's
+  -- (the latest direct rate on or before the day, else the inverse of the latest opposite
+  -- one), found in one sorted pass instead of two index probes per day and currency: the
+  -- organization's rates to and from the base are merged into the buckets in date order,
+  -- and every bucket takes the last rate seen before it (rates of the same date first).
   --
-  -- A whole month counts as one day, its first, at that day's rate: exact when the rate
-  -- of every day of the month is the same, i.e. when no rate between that currency and
-  -- the base is dated inside the month after its first day. The (month, currency) pairs
-  -- where one is ("unsteady") are read day by day instead, as all days were before.
-  with unsteady as (
-         select distinct date_trunc('month', x.rate_date)::date as month,
-                case when x.to_currency = p_base_currency then x.from_currency else x.to_currency end as currency
-           from app.exchange_rates x
-          where p_base_currency is not null and x.org_id = app.current_org_id()
-            and (x.to_currency = p_base_currency or x.from_currency = p_base_currency)
-            and x.rate_date > v_mfrom and x.rate_date < v_mto
-            and x.rate_date <> date_trunc('month', x.rate_date)::date),
-       buckets as (
+  -- A month read from the monthly rollup (with the days subtracted from it) is one bucket
+  -- on its first day, at that day's rate: exact when the rate of every day of the month
+  -- is the same, i.e. when no rate between that currency and the base is dated inside the
+  -- month after its first day (numeric products are exact: a×r − b×r = (a−b)×r). The
+  -- (month, currency) pairs where one is ("unsteady") are read day by day instead: their
+  -- days in the period, each its own bucket.
+  select coalesce(array_agg(u.month), '{}'), coalesce(array_agg(u.currency), '{}')
+    into v_umonths, v_ucurrencies
+    from (select distinct date_trunc('month', x.rate_date)::date as month,
+                 case when x.to_currency = p_base_currency then x.from_currency else x.to_currency end as currency
+            from app.exchange_rates x
+           where x.org_id = app.current_org_id()
+             and (x.to_currency = p_base_currency or x.from_currency = p_base_currency)
+             and x.rate_date > v_mlo and x.rate_date < v_mhi
+             and x.rate_date <> date_trunc('month', x.rate_date)::date) u;
+  with buckets as (
          select m.month as day, m.currency, m.kind, m.record_count, m.amount_sum
-           from app.finance_monthly_totals m
+           from app.finance_monthly_currency_totals m
           where m.org_id = app.current_org_id() and m.project_id = p_project_id
-            and m.month >= v_mfrom and m.month < v_mto and m.record_count > 0
-            and not exists (select from unsteady u where u.month = m.month and u.currency = m.currency)
+            and m.month >= v_mlo and m.month < v_mhi and m.record_count > 0
+            and (cardinality(v_umonths) = 0
+                 or not exists (select from unnest(v_umonths, v_ucurrencies) u(month, currency)
+                                 where u.month = m.month and u.currency = m.currency))
          union all
-         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
-           from app.finance_daily_currency_totals t
-          where t.org_id = app.current_org_id() and t.project_id = p_project_id
-            and t.day >= v_lo and t.day <= v_hi and t.day < v_mfrom and t.record_count > 0
+         -- A day inside [v_mlo, v_mhi) is subtracted from its month's bucket.
+         select case when d.day >= v_mlo and d.day < v_mhi then date_trunc('month', d.day)::date else d.day end,
+                d.currency, d.kind,
+                case when d.day >= v_mlo and d.day < v_mhi then -d.record_count else d.record_count end,
+                case when d.day >= v_mlo and d.day < v_mhi then -d.amount_sum else d.amount_sum end
+           from unnest(v_days) x(day)
+          join app.finance_daily_currency_totals d on d.day = x.day
+          where d.org_id = app.current_org_id() and d.project_id = p_project_id
+            and d.record_count > 0
+            and (cardinality(v_umonths) = 0
+                 or not exists (select from unnest(v_umonths, v_ucurrencies) u(month, currency)
+                                 where u.month = date_trunc('month', d.day)::date and u.currency = d.currency))
          union all
-         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
-           from app.finance_daily_currency_totals t
-          where t.org_id = app.current_org_id() and t.project_id = p_project_id
-            and t.day >= v_lo and t.day <= v_hi and t.day >= v_mto and t.record_count > 0
-         union all
-         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
-           from unsteady u
-           join app.finance_daily_currency_totals t
-             on t.org_id = app.current_org_id() and t.project_id = p_project_id and t.currency = u.currency
-            and t.day >= u.month and t.day < (u.month + interval '1 month')::date and t.record_count > 0),
+         select d.day, d.currency, d.kind, d.record_count, d.amount_sum
+           from unnest(v_umonths, v_ucurrencies) u(month, currency)
+           join app.finance_daily_currency_totals d
+             on d.org_id = app.current_org_id() and d.project_id = p_project_id and d.currency = u.currency
+            and d.day >= greatest(u.month, v_lo) and d.day <= least((u.month + interval '1 month')::date - 1, v_hi)
+            and d.record_count > 0),
        g as (
-         select case when p_base_currency is not null then t.day end as day, t.currency,
+         select t.day, t.currency,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
                 coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
                 coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
            from buckets t
-          group by 1, 2),
+          group by 1, 2
+         having sum(t.record_count) > 0),
        events as (
          select g.day, g.currency, true as is_day, null::numeric as direct, null::numeric as inverse,
                 g.income, g.expense, g.income_count, g.expense_count
@@ -113,45 +217,43 @@ begin
          union all
          select x.rate_date, x.from_currency, false, x.rate, null, null, null, null, null
            from app.exchange_rates x
-          where p_base_currency is not null and x.org_id = app.current_org_id() and x.to_currency = p_base_currency
-            and x.rate_date <= coalesce(p_to, 'infinity')
+          where x.org_id = app.current_org_id() and x.to_currency = p_base_currency and x.rate_date <= v_hi
          union all
          select x.rate_date, x.to_currency, false, null, 1 / x.rate, null, null, null, null
            from app.exchange_rates x
-          where p_base_currency is not null and x.org_id = app.current_org_id() and x.from_currency = p_base_currency
-            and x.rate_date <= coalesce(p_to, 'infinity')),
+          where x.org_id = app.current_org_id() and x.from_currency = p_base_currency and x.rate_date <= v_hi),
        marked as (
          select e.*, count(e.direct) over w as direct_seen, count(e.inverse) over w as inverse_seen
            from events e
          window w as (partition by e.currency order by e.day, e.is_day)),
        per_day as (
-         select m.day, m.currency, m.income, m.expense, m.income_count, m.expense_count, m.is_day,
-                case when p_base_currency is null then null
-                     when m.currency = p_base_currency then 1
+         select m.day, m.currency, m.income, m.expense, m.income_count, m.expense_count,
+                case when m.currency = p_base_currency then 1
                      else coalesce(max(m.direct) over (partition by m.currency, m.direct_seen),
-                                   max(m.inverse) over (partition by m.currency, m.inverse_seen)) end as rate
+                                   max(m.inverse) over (partition by m.currency, m.inverse_seen)) end as rate,
+                m.is_day
            from marked m),
        per_currency as (
          select d.currency, sum(d.income) as income, sum(d.expense) as expense,
-                sum(d.income_count) as income_count, sum(d.expense_count) as expense_count
+                sum(d.income_count) as income_count, sum(d.expense_count) as expense_count,
+                bool_and(d.rate is not null) as rated,
+                sum(d.income * d.rate) as base_income, sum(d.expense * d.rate) as base_expense,
+                sum((d.income - d.expense) * d.rate) as base_net
            from per_day d where d.is_day group by d.currency)
-  select (select coalesce(json_agg(json_build_object(
-                   'currency', c.currency,
-                   'income', api.money(c.income), 'expense', api.money(c.expense), 'net', api.money(c.income - c.expense),
-                   'income_count', c.income_count, 'expense_count', c.expense_count, 'count', c.income_count + c.expense_count)
-                   order by c.currency), '[]'::json)
-            from per_currency c),
-         -- Converted only when every day has a rate; the currencies lacking one are named.
-         (select json_build_object(
-                   'currency', p_base_currency,
-                   'income', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum(d.income * d.rate)) end,
-                   'expense', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum(d.expense * d.rate)) end,
-                   'net', case when coalesce(bool_and(d.rate is not null), true) then api.money(sum((d.income - d.expense) * d.rate)) end,
-                   'missing_rates', coalesce(array_to_json(array_agg(distinct d.currency) filter (where d.rate is null)), '[]'::json))
-            from per_day d
-           where p_base_currency is not null and d.is_day
-          having p_base_currency is not null)
-    into v_by_currency, v_base;
+  select coalesce(json_agg(json_build_object(
+           'currency', c.currency,
+           'income', api.money(c.income), 'expense', api.money(c.expense), 'net', api.money(c.income - c.expense),
+           'income_count', c.income_count, 'expense_count', c.expense_count, 'count', c.income_count + c.expense_count)
+           order by c.currency), '[]'::json),
+         -- Converted only when every bucket has a rate; the currencies lacking one are named.
+         json_build_object(
+           'currency', p_base_currency,
+           'income', case when coalesce(bool_and(c.rated), true) then api.money(sum(c.base_income)) end,
+           'expense', case when coalesce(bool_and(c.rated), true) then api.money(sum(c.base_expense)) end,
+           'net', case when coalesce(bool_and(c.rated), true) then api.money(sum(c.base_net)) end,
+           'missing_rates', coalesce(array_to_json(array_agg(c.currency order by c.currency) filter (where not c.rated)), '[]'::json))
+    into v_by_currency, v_base
+    from per_currency c;
   return json_build_object('from', p_from, 'to', p_to, 'currencies', v_by_currency, 'base', v_base);
 end
 $$;
@@ -159,16 +261,15 @@ comment on function api.finance_summary(uuid, date, date, text) is
   'GET …/analytics/summary: analytics READ. Income, expense, net and counts per currency in [from, to]; with base, the totals converted at each day''s rate (NULL amounts and missing_rates when a rate is missing).';
 
 create function api.finance_category_breakdown(p_project_id uuid, p_from date, p_to date, p_kind app.finance_kind) returns json
-language plpgsql stable as $$
+language plpgsql stable set plan_cache_mode = force_generic_plan as $$
 declare
   v_items  json;
-  v_lo     date := coalesce(p_from, '-infinity');
-  v_hi     date := coalesce(p_to, 'infinity');
-  v_mfrom  date;
-  v_mto    date;
+  v_mlo    date;
+  v_mhi    date;
+  v_days   date[];
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
-  select w.m_from, w.m_to into v_mfrom, v_mto from api.finance_whole_months(p_from, p_to) w;
+  select w.m_lo, w.m_hi, w.days into v_mlo, v_mhi, v_days from api.finance_period_parts(p_from, p_to) w;
   select coalesce(json_agg(json_build_object(
            'category_id', s.category_id, 'name', c.name, 'archived', c.archived, 'kind', s.kind,
            'currency', s.currency, 'total', api.money(s.total), 'count', s.count,
@@ -180,21 +281,19 @@ begin
             from (select m.kind, m.currency, m.category_id, m.amount_sum, m.record_count
                     from app.finance_monthly_totals m
                    where m.org_id = app.current_org_id() and m.project_id = p_project_id
-                     and m.month >= v_mfrom and m.month < v_mto
+                     and m.month >= v_mlo and m.month < v_mhi
                      and (p_kind is null or m.kind = p_kind) and m.record_count > 0
                   union all
-                  select d.kind, d.currency, d.category_id, d.amount_sum, d.record_count
-                    from app.finance_daily_totals d
+                  -- A day inside [v_mlo, v_mhi) is subtracted from its month (api.finance_period_parts).
+                  select d.kind, d.currency, d.category_id,
+                         case when d.day >= v_mlo and d.day < v_mhi then -d.amount_sum else d.amount_sum end,
+                         case when d.day >= v_mlo and d.day < v_mhi then -d.record_count else d.record_count end
+                    from unnest(v_days) x(day)
+                   join app.finance_daily_totals d on d.day = x.day
                    where d.org_id = app.current_org_id() and d.project_id = p_project_id
-                     and d.day >= v_lo and d.day <= v_hi and d.day < v_mfrom
-                     and (p_kind is null or d.kind = p_kind) and d.record_count > 0
-                  union all
-                  select d.kind, d.currency, d.category_id, d.amount_sum, d.record_count
-                    from app.finance_daily_totals d
-                   where d.org_id = app.current_org_id() and d.project_id = p_project_id
-                     and d.day >= v_lo and d.day <= v_hi and d.day >= v_mto
                      and (p_kind is null or d.kind = p_kind) and d.record_count > 0) t
-           group by t.kind, t.currency, t.category_id) s
+           group by t.kind, t.currency, t.category_id
+          having sum(t.record_count) > 0) s
     left join app.finance_categories c on c.org_id = app.current_org_id() and c.id = s.category_id;
   return json_build_object('from', p_from, 'to', p_to, 'kind', p_kind, 'items', v_items);
 end
@@ -203,13 +302,14 @@ comment on function api.finance_category_breakdown(uuid, date, date, app.finance
   'GET …/analytics/categories: analytics READ. Total and count per category, kind and currency in [from, to], each with its share (0–1, 4 decimals) of its kind and currency.';
 
 create function api.finance_trends(p_project_id uuid, p_interval text, p_from date, p_to date) returns json
-language plpgsql stable as $$
+language plpgsql stable set plan_cache_mode = force_generic_plan as $$
 declare
   v_step  interval := case p_interval when 'week' then interval '1 week' else interval '1 month' end;
   v_first  date;
   v_items  json;
-  v_mfrom  date;
-  v_mto    date;
+  v_mlo    date;
+  v_mhi    date;
+  v_days   date[];
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
   -- Defaults: up to today, the last 12 periods.
@@ -219,36 +319,43 @@ begin
   if (p_to - p_from) > 3700 then
     raise exception 'a trend spans at most 10 years' using errcode = 'RG422', column = 'to';
   end if;
-  -- Monthly periods: the whole months from the monthly rollup (summed over categories),
-  -- the partial first and last from the days. Weeks: the days (none is a whole month).
+  -- Monthly periods: the months from the per-currency monthly rollup, the partial first
+  -- and last read as api.finance_period_parts says. Weeks: the days (none
+  -- is a whole month).
   if p_interval = 'month' then
-    select w.m_from, w.m_to into v_mfrom, v_mto from api.finance_whole_months(p_from, p_to) w;
+    select w.m_lo, w.m_hi, w.days into v_mlo, v_mhi, v_days from api.finance_period_parts(p_from, p_to) w;
   else
-    v_mfrom := 'infinity';
-    v_mto := 'infinity';
+    v_mlo := 'infinity';
+    v_mhi := 'infinity';
   end if;
   with buckets as (
          select m.month as day, m.currency, m.kind, m.record_count, m.amount_sum
-           from app.finance_monthly_totals m
+           from app.finance_monthly_currency_totals m
           where m.org_id = app.current_org_id() and m.project_id = p_project_id
-            and m.month >= v_mfrom and m.month < v_mto and m.record_count > 0
+            and m.month >= v_mlo and m.month < v_mhi and m.record_count > 0
          union all
+         -- Monthly: the days of v_days, those inside [v_mlo, v_mhi) subtracted from their month.
+         select d.day, d.currency, d.kind,
+                case when d.day >= v_mlo and d.day < v_mhi then -d.record_count else d.record_count end,
+                case when d.day >= v_mlo and d.day < v_mhi then -d.amount_sum else d.amount_sum end
+           from unnest(v_days) x(day)
+          join app.finance_daily_currency_totals d on d.day = x.day
+          where p_interval = 'month' and d.org_id = app.current_org_id() and d.project_id = p_project_id
+            and d.record_count > 0
+         union all
+         -- Weekly: every day.
          select t.day, t.currency, t.kind, t.record_count, t.amount_sum
            from app.finance_daily_currency_totals t
-          where t.org_id = app.current_org_id() and t.project_id = p_project_id
-            and t.day between p_from and p_to and t.day < v_mfrom and t.record_count > 0
-         union all
-         select t.day, t.currency, t.kind, t.record_count, t.amount_sum
-           from app.finance_daily_currency_totals t
-          where t.org_id = app.current_org_id() and t.project_id = p_project_id
-            and t.day between p_from and p_to and t.day >= v_mto and t.record_count > 0),
+          where p_interval <> 'month' and t.org_id = app.current_org_id() and t.project_id = p_project_id
+            and t.day between p_from and p_to and t.record_count > 0),
        totals as (
          select date_trunc(p_interval, t.day::timestamp)::date as period, t.currency,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
                 sum(t.record_count) as count
            from buckets t
-          group by 1, 2),
+          group by 1, 2
+         having sum(t.record_count) > 0),
        periods as (
          select g::date as period from generate_series(v_first::timestamp, p_to::timestamp, v_step) g),
        currencies as (select distinct currency from totals)

@@ -112,11 +112,19 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 		if from > to {
 			from, to = to, from
 		}
-		if i%3 == 1 { // whole months only: from the 1st, to the last day of a month
-			f, _ := time.Parse(time.DateOnly, from)
-			l, _ := time.Parse(time.DateOnly, to)
+		f, _ := time.Parse(time.DateOnly, from)
+		l, _ := time.Parse(time.DateOnly, to)
+		switch i % 6 {
+		case 1, 4: // whole months only: from the 1st, to the last day of a month
 			from = time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 			to = time.Date(l.Year(), l.Month()+1, 0, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+		case 2: // almost whole edge months (read as the month minus the days outside)
+			from = time.Date(f.Year(), f.Month(), 1+rng.IntN(4), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+			to = time.Date(l.Year(), l.Month()+1, -rng.IntN(4), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+		case 3: // within one month, or two next to each other, either way
+			m := time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC)
+			from = m.AddDate(0, 0, rng.IntN(5)).Format(time.DateOnly)
+			to = m.AddDate(0, 1+rng.IntN(2), -1-rng.IntN(5)).Format(time.DateOnly)
 		}
 		period := "from=" + from + "&to=" + to
 		var pFrom, pTo any = from, to
@@ -178,6 +186,17 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 		}
 		summariesAsDaily(period, pFrom, pTo, "", "USD", "JPY")
 		e.sameAsDaily(t, pt, "categories?"+period, `select analytics_daily.finance_category_breakdown($1, $2, $3, null)`, pt.Project.ID, pFrom, pTo)
+	}
+	// Edge months read as the whole month minus the days outside the period, where a rate
+	// is dated inside that month (2029-11-20 EUR→USD, 2030-03-15 JPY→USD: those currencies
+	// are read day by day there), within one such month, and over two next to each other.
+	for _, p := range [][2]string{{"2029-11-03", "2030-03-28"}, {"2029-11-02", "2029-11-29"},
+		{"2030-02-03", "2030-03-30"}, {"2029-10-31", "2029-11-01"}} {
+		period := "from=" + p[0] + "&to=" + p[1]
+		summariesAsDaily(period, p[0], p[1], "", "USD", "EUR", "JPY")
+		e.sameAsDaily(t, pt, "categories?"+period, `select analytics_daily.finance_category_breakdown($1, $2, $3, null)`, pt.Project.ID, p[0], p[1])
+		e.sameAsDaily(t, pt, "trends?interval=month&"+period,
+			`select analytics_daily.finance_trends($1, $2, $3, $4)`, pt.Project.ID, "month", p[0], p[1])
 	}
 	var recent struct{ Items []record }
 	get("recent?limit=10", &recent)

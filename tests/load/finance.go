@@ -22,7 +22,9 @@ package main
 //     small ones in turn: list pages (first, middle, filtered four ways), trends,
 //     summary (with and without a base currency), the category breakdown, the tag
 //     list (GET …/tags, target ≤ 10 ms at 1M), the summary in EUR and the breakdown
-//     over ragged edges (the most days the monthly rollup leaves to the daily one), and
+//     over ragged edges (from the 2nd to the day before a month's last) and over
+//     mid-month edges (from the 16th to the 15th: the most days left to the daily
+//     rollups, an edge month being read as its days or as the month minus the others), and
 //     last a record create (every trigger; each sample adds a record). The
 //     targets: a first page ≤ 1 ms p50 for every size; analytics ≤ 3 ms p50 at 1M; no
 //     statement slower for a small tenant than for a big one.
@@ -342,7 +344,7 @@ func prepareLedgers(ctx context.Context, cfg *config, e *env, admin *pgx.Conn, t
 		}
 	}
 	progress("vacuum analyze")
-	if _, err := admin.Exec(ctx, `vacuum analyze app.financial_records, app.finance_daily_totals, app.finance_daily_currency_totals, app.finance_monthly_totals, app.exchange_rates`); err != nil {
+	if _, err := admin.Exec(ctx, `vacuum analyze app.financial_records, app.finance_daily_totals, app.finance_daily_currency_totals, app.finance_monthly_totals, app.finance_monthly_currency_totals, app.exchange_rates`); err != nil {
 		return nil, err
 	}
 	return ledgers, nil
@@ -536,7 +538,8 @@ var financeStatementNames = []string{
 	"list first page", "list middle page", "list income, tag shop", "list rare category",
 	"list tag audit (0.2%)", "list one month", "trends 24 months", "summary 24 months",
 	"summary 24 months, base EUR", "categories 24 months", "tags list",
-	"summary 23 months ragged, EUR", "categories 23 months ragged", "record create",
+	"summary 23 months ragged, EUR", "categories 23 months ragged",
+	"summary 23 months mid-month, EUR", "categories 23 months mid-month", "record create",
 }
 
 // dbStatements are timed for each ledger, named as financeStatementNames. The middle
@@ -562,6 +565,10 @@ func dbStatements(ctx context.Context, admin *pgx.Conn, l *financeLedger) []dbSt
 	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 	raggedFrom := first.AddDate(0, -23, 1).Format(time.DateOnly)
 	raggedTo := first.AddDate(0, 0, -2).Format(time.DateOnly)
+	// And the edges that leave the most days to the daily rollup when an edge month may be
+	// read as the month minus its days outside: from the 16th of a month to the 15th.
+	midFrom := first.AddDate(0, -23, 15).Format(time.DateOnly)
+	midTo := first.AddDate(0, -1, 14).Format(time.DateOnly)
 	own := checkProjectRecords(l)
 	return []dbStatement{
 		{financeStatementNames[0], api.ListRecordsSQL, list(), own},
@@ -579,9 +586,12 @@ func dbStatements(ctx context.Context, admin *pgx.Conn, l *financeLedger) []dbSt
 		{financeStatementNames[11], api.SummarySQL, []any{l.projectID, raggedFrom, raggedTo, "EUR"}, nil},
 		{financeStatementNames[12], `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
 			[]any{l.projectID, raggedFrom, raggedTo, nil}, nil},
+		{financeStatementNames[13], api.SummarySQL, []any{l.projectID, midFrom, midTo, "EUR"}, nil},
+		{financeStatementNames[14], `select api.finance_category_breakdown($1::uuid, $2::date, $3::date, $4::app.finance_kind)`,
+			[]any{l.projectID, midFrom, midTo, nil}, nil},
 		// Last: every sample adds a record (an expense 40 days back, the rollups' rows
 		// exist already), so what it costs is the write with all its triggers.
-		{financeStatementNames[13], api.CreateRecordSQL, []any{l.projectID, fmt.Sprintf(
+		{financeStatementNames[15], api.CreateRecordSQL, []any{l.projectID, fmt.Sprintf(
 			`{"kind":"expense","amount":"12.34","currency":"EUR","category_id":%q,"payment_source":"card","occurred_on":%q}`,
 			l.categories[4], now.AddDate(0, 0, -40).Format(time.DateOnly)), nil}, checkCreated(l)},
 	}

@@ -98,7 +98,7 @@ create function pg_temp.tenant_tables_without_audit() returns setof text languag
      -- Derived from audited rows (the finance rollups) or a replay of an audited write
      -- (idempotency keys): the only tenant tables not audited, by name.
      and c.oid::regclass::text not in ('app.finance_daily_totals', 'app.finance_daily_currency_totals', 'app.finance_tag_totals',
-                                       'app.finance_monthly_totals',
+                                       'app.finance_monthly_totals', 'app.finance_monthly_currency_totals',
                                        'app.finance_idempotency_keys')
      and (c.oid = 'app.organizations'::regclass
           or exists (select from pg_attribute a

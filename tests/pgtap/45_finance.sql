@@ -3,7 +3,7 @@
 -- update, soft delete, restore and hard delete in the same transaction; the plan limit.
 begin;
 create extension if not exists pgtap;
-select plan(36);
+select plan(38);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 \ir fixtures/finance.sql
@@ -22,6 +22,10 @@ create function pg_temp.totals(p_project uuid) returns text language sql as $$
          coalesce((select string_agg(format('%s %s %s %s %s', month, kind, currency, record_count, amount_sum), '; '
                                      order by month, kind, currency, category_id)
                      from app.finance_monthly_totals where project_id = p_project), '')
+         || ' | ' ||
+         coalesce((select string_agg(format('%s %s %s %s %s', month, kind, currency, record_count, amount_sum), '; '
+                                     order by month, kind, currency)
+                     from app.finance_monthly_currency_totals where project_id = p_project), '')
 $$;
 -- The same computed from the ledger by brute force.
 create function pg_temp.brute(p_project uuid) returns text language sql as $$
@@ -43,6 +47,13 @@ create function pg_temp.brute(p_project uuid) returns text language sql as $$
                                   count(*) as n, sum(amount) as s
                              from app.financial_records where project_id = p_project and deleted_at is null
                             group by 1, 2, 3, 4) x), '')
+         || ' | ' ||
+         coalesce((select string_agg(format('%s %s %s %s %s', month, kind, currency, n, s), '; '
+                                     order by month, kind, currency)
+                     from (select date_trunc('month', occurred_on)::date as month, kind, currency,
+                                  count(*) as n, sum(amount) as s
+                             from app.financial_records where project_id = p_project and deleted_at is null
+                            group by 1, 2, 3) x), '')
 $$;
 
 -- ------------------------------------------------ alice (OWNER of A) sees nothing of B
@@ -53,6 +64,8 @@ select is((select count(*) from app.finance_daily_totals where org_id = :org_b)
           + (select count(*) from app.finance_daily_currency_totals where org_id = :org_b), 0::bigint, 'A cannot see B''s rollups');
 select is((select count(*) from app.finance_monthly_totals where org_id = :org_b), 0::bigint, 'A cannot see B''s monthly rollup');
 select is((select count(*) from app.finance_monthly_totals where org_id = :org_a), 1::bigint, 'sanity: A sees its own monthly rollup');
+select is((select count(*) from app.finance_monthly_currency_totals where org_id = :org_b), 0::bigint, 'A cannot see B''s per-currency monthly rollup');
+select is((select count(*) from app.finance_monthly_currency_totals where org_id = :org_a), 1::bigint, 'sanity: A sees its own per-currency monthly rollup');
 select throws_ok($$insert into app.finance_monthly_totals (org_id, project_id, month, kind, currency, category_id, record_count, amount_sum)
                    values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', '2030-03-01', 'income', 'EUR', 'aaaaaaaa-0000-4000-8000-0000000001c1', 1, 1)$$,
                  '42501', null, 'not even an OWNER writes the monthly rollup');
@@ -111,7 +124,7 @@ select throws_ok(format($$insert into app.financial_records (org_id, project_id,
                  '23514', null, 'amount must be positive');
 
 -- ------------------------------------------------ the rollup follows the ledger
-select is(pg_temp.totals(:proj_a), '2030-03-01 income EUR 1 120.50 | 2030-03-01 income EUR 1 120.50 | 2030-03-01 income EUR 1 120.50',
+select is(pg_temp.totals(:proj_a), '2030-03-01 income EUR 1 120.50 | 2030-03-01 income EUR 1 120.50 | 2030-03-01 income EUR 1 120.50 | 2030-03-01 income EUR 1 120.50',
           'the fixture''s rollups: only the live record');
 select pg_temp.act_as(:alice, :org_a);
 insert into app.financial_records (org_id, project_id, kind, amount, currency, category_id, payment_source, occurred_on, created_by, updated_by)
@@ -129,7 +142,8 @@ select pg_temp.act_as_superuser();
 select is(pg_temp.totals(:proj_a), pg_temp.brute(:proj_a), 'after inserts, moves, soft deletes and a restore the rollup equals the ledger');
 select is((select count(*) from app.finance_daily_totals where project_id = :proj_a and record_count = 0)
           + (select count(*) from app.finance_daily_currency_totals where project_id = :proj_a and record_count = 0)
-          + (select count(*) from app.finance_monthly_totals where project_id = :proj_a and record_count = 0), 0::bigint,
+          + (select count(*) from app.finance_monthly_totals where project_id = :proj_a and record_count = 0)
+          + (select count(*) from app.finance_monthly_currency_totals where project_id = :proj_a and record_count = 0), 0::bigint,
           'no empty rollup row is left behind');
 select is((select version from app.financial_records where id = :rec_a2), 3, 'every change raises the version (rec_a2: moved, then restored)');
 delete from app.financial_records where id = :rec_a1;
@@ -140,7 +154,8 @@ select is(pg_temp.totals(:proj_a), pg_temp.brute(:proj_a), 'a hard delete of a l
 delete from app.projects where id = :proj_a;
 select is((select count(*) from app.finance_daily_totals where project_id = :proj_a)
           + (select count(*) from app.finance_daily_currency_totals where project_id = :proj_a)
-          + (select count(*) from app.finance_monthly_totals where project_id = :proj_a), 0::bigint, 'deleting the project deletes its ledger and rollups');
+          + (select count(*) from app.finance_monthly_totals where project_id = :proj_a)
+          + (select count(*) from app.finance_monthly_currency_totals where project_id = :proj_a), 0::bigint, 'deleting the project deletes its ledger and rollups');
 select is(pg_temp.totals(:proj_b), pg_temp.brute(:proj_b), 'B''s rollup is untouched and right');
 
 -- ------------------------------------------------ the plan limit

@@ -55,12 +55,12 @@ select results_eq($$select conname::text collate "default" from pg_catalog.pg_co
                     where conname::text in ('services_currency_check', 'plans_currency_check', 'financial_records_currency_check',
                                       'exchange_rates_from_currency_check', 'exchange_rates_to_currency_check',
                                       'finance_daily_totals_currency_check', 'finance_daily_currency_totals_currency_check',
-                                      'finance_monthly_totals_currency_check')
+                                      'finance_monthly_totals_currency_check', 'finance_monthly_currency_totals_currency_check')
                       and pg_catalog.pg_get_constraintdef(oid) like '%is_iso_currency%'
                     order by 1$$,
                   $$values ('exchange_rates_from_currency_check'), ('exchange_rates_to_currency_check'),
                            ('finance_daily_currency_totals_currency_check'), ('finance_daily_totals_currency_check'),
-                           ('finance_monthly_totals_currency_check'),
+                           ('finance_monthly_currency_totals_currency_check'), ('finance_monthly_totals_currency_check'),
                            ('financial_records_currency_check'), ('plans_currency_check'), ('services_currency_check')$$,
                   'each currency CHECK is named <table>_<column>_check and calls app.is_iso_currency');
 select throws_ok($$insert into platform.plans (code, name, price, currency, position) values ('pgtap_xxq', 'XXQ plan', 1, 'XXQ', 99)$$,
