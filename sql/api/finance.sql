@@ -204,6 +204,29 @@ $$;
 comment on function api.create_financial_record(uuid, jsonb, text) is
   'POST …/projects/{project_id}/records: finance MANAGE. With an Idempotency-Key, a retry of the same body within 24 hours returns the first response (one record); another body → 422.';
 
+-- The list's optional filters as one predicate, for the statements that carry them all
+-- (a rare tag's slices below, the CSV export): an inlinable SQL function, so each use is
+-- planned as if written out (the dynamic list builds only the filters present instead).
+-- "to" is optional here: the list folds it into its keyset bound.
+create function api.record_matches_filters(
+  r app.financial_records, p_kind app.finance_kind, p_category_id uuid, p_tags_any text[], p_tags_all text[],
+  p_currency text, p_payment_source app.payment_source, p_from date, p_to date,
+  p_min_amount numeric, p_max_amount numeric, p_q text
+) returns boolean
+language sql stable as $$
+  select (p_kind is null or r.kind = p_kind)
+     and (p_category_id is null or r.category_id = p_category_id)
+     and (p_tags_any is null or r.tags && p_tags_any)
+     and (p_tags_all is null or r.tags @> p_tags_all)
+     and (p_currency is null or r.currency = p_currency)
+     and (p_payment_source is null or r.payment_source = p_payment_source)
+     and (p_from is null or r.occurred_on >= p_from)
+     and (p_to is null or r.occurred_on <= p_to)
+     and (p_min_amount is null or r.amount >= p_min_amount)
+     and (p_max_amount is null or r.amount <= p_max_amount)
+     and (p_q is null or r.description ilike '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+$$;
+
 create function api.list_financial_records(
   p_project_id uuid, p_limit int, p_cursor text, p_deleted boolean,
   p_kind app.finance_kind, p_category_id uuid, p_tags_any text[], p_tags_all text[], p_currency text,
@@ -316,17 +339,8 @@ begin
                where r.id = any (v_ids[v_from + 1 : v_from + v_take])
                  and r.org_id = app.current_org_id() and r.project_id = p_project_id and r.deleted_at is null
                  and (r.occurred_on, r.id) < (v_after_on, v_after_id)
-                 and (p_kind is null or r.kind = p_kind)
-                 and (p_category_id is null or r.category_id = p_category_id)
-                 and (p_tags_any is null or r.tags && p_tags_any)
-                 and (p_tags_all is null or r.tags @> p_tags_all)
-                 and (p_currency is null or r.currency = p_currency)
-                 and (p_payment_source is null or r.payment_source = p_payment_source)
-                 and (p_from is null or r.occurred_on >= p_from)
-                 and (p_min_amount is null or r.amount >= p_min_amount)
-                 and (p_max_amount is null or r.amount <= p_max_amount)
-                 and (p_q is null or r.description ilike
-                        '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+                 and api.record_matches_filters(r, p_kind, p_category_id, p_tags_any, p_tags_all, p_currency,
+                                                p_payment_source, p_from, null, p_min_amount, p_max_amount, p_q)
                order by r.occurred_on desc, r.id desc
                limit p_limit + 1 - cardinality(v_keys)) r;
       v_items := v_items || coalesce(v_part, '{}');

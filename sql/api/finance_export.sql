@@ -30,17 +30,8 @@ begin
       left join app.finance_categories c on c.org_id = r.org_id and c.id = r.category_id
      where r.org_id = app.current_org_id() and r.project_id = p_project_id
        and (r.deleted_at is not null) = p_deleted
-       and (p_kind is null or r.kind = p_kind)
-       and (p_category_id is null or r.category_id = p_category_id)
-       and (p_tags_any is null or r.tags && p_tags_any)
-       and (p_tags_all is null or r.tags @> p_tags_all)
-       and (p_currency is null or r.currency = p_currency)
-       and (p_payment_source is null or r.payment_source = p_payment_source)
-       and (p_from is null or r.occurred_on >= p_from)
-       and (p_to is null or r.occurred_on <= p_to)
-       and (p_min_amount is null or r.amount >= p_min_amount)
-       and (p_max_amount is null or r.amount <= p_max_amount)
-       and (p_q is null or r.description ilike '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+       and api.record_matches_filters(r, p_kind, p_category_id, p_tags_any, p_tags_all, p_currency,
+                                      p_payment_source, p_from, p_to, p_min_amount, p_max_amount, p_q)
      order by r.occurred_on desc, r.id desc;
 end
 $$;
