@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,9 +34,9 @@ type Options struct {
 	// Ephemeral trades durability for speed (fsync=off and friends): for test
 	// clusters that are thrown away. Never use it for data you want to keep.
 	Ephemeral bool
-	// Settings are extra server settings, "name=value" each, given on the server's
-	// command line (e.g. a benchmark's shared_buffers sized to its data).
-	Settings []string
+	// Settings are extra server settings (name → value), given on the server's command
+	// line at every start (e.g. a benchmark's shared_buffers sized to its data).
+	Settings map[string]string
 }
 
 // Cluster is a running private PostgreSQL server reachable on a Unix socket.
@@ -47,8 +48,8 @@ type Cluster struct {
 	port      int
 	runAs     *syscall.Credential
 	log       io.Writer
-	settings  []string // Options.Settings
-	started   bool     // this process started the server (see Stop)
+	settings  map[string]string // Options.Settings
+	started   bool              // this process started the server (see Stop)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -312,8 +313,13 @@ func (c *Cluster) start(ctx context.Context, ephemeral bool) error {
 	if ephemeral {
 		opts = append(opts, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
 	}
-	for _, kv := range c.settings {
-		opts = append(opts, "-c "+shellQuote(kv))
+	names := make([]string, 0, len(c.settings))
+	for name := range c.settings {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		opts = append(opts, "-c "+shellQuote(name+"="+c.settings[name]))
 	}
 	fmt.Fprintf(c.log, "pgcluster: starting PostgreSQL %d on %s\n", c.install.Major, c.socketDir)
 	out, err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "120", "-D", c.dataDir, "-l", c.LogFile(), "-o", strings.Join(opts, " "))

@@ -318,7 +318,7 @@ func TestSettingsReachTheServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c, err := Start(ctx, Options{Dir: tempDir(t), Log: testWriter{t}, Ephemeral: true,
-		Settings: []string{"work_mem=7MB", "application_name=load bench"}})
+		Settings: map[string]string{"work_mem": "7MB", "application_name": "load bench"}})
 	if err != nil {
 		t.Fatal(err)
 	}

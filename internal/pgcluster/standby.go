@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"maps"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 )
 
 // StandbyOptions configures StartStandby.
@@ -21,8 +19,8 @@ type StandbyOptions struct {
 	Log io.Writer
 	// Ephemeral: as Options.Ephemeral (test clusters only).
 	Ephemeral bool
-	// Settings are appended to the standby's postgresql.auto.conf (name = 'value'),
-	// e.g. hot_standby_feedback or track_functions.
+	// Settings are the standby's own server settings, over the primary's
+	// Options.Settings (e.g. hot_standby_feedback or track_functions).
 	Settings map[string]string
 }
 
@@ -45,7 +43,10 @@ func StartStandby(ctx context.Context, primary *Cluster, opts StandbyOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{install: primary.install, dir: dir, dataDir: filepath.Join(dir, "data"), runAs: primary.runAs, log: logw, settings: primary.settings}
+	settings := make(map[string]string, len(primary.settings)+len(opts.Settings))
+	maps.Copy(settings, primary.settings)
+	maps.Copy(settings, opts.Settings)
+	c := &Cluster{install: primary.install, dir: dir, dataDir: filepath.Join(dir, "data"), runAs: primary.runAs, log: logw, settings: settings}
 	if c.runAs != nil {
 		if err := c.prepareForPostgresUser(); err != nil {
 			return nil, err
@@ -65,25 +66,6 @@ func StartStandby(ctx context.Context, primary *Cluster, opts StandbyOptions) (*
 	}
 	if out, err := c.run(ctx, "pg_basebackup", args...); err != nil {
 		return nil, fmt.Errorf("pgcluster: pg_basebackup: %w\n%s", err, tail(out, 3000))
-	}
-	if len(opts.Settings) > 0 {
-		names := make([]string, 0, len(opts.Settings))
-		for name := range opts.Settings {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		var b strings.Builder
-		for _, name := range names {
-			fmt.Fprintf(&b, "%s = '%s'\n", name, strings.ReplaceAll(opts.Settings[name], "'", "''"))
-		}
-		f, err := os.OpenFile(filepath.Join(c.dataDir, "postgresql.auto.conf"), os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			return nil, fmt.Errorf("pgcluster: %w", err)
-		}
-		_, werr := f.WriteString(b.String())
-		if err := errors.Join(werr, f.Close()); err != nil {
-			return nil, fmt.Errorf("pgcluster: %w", err)
-		}
 	}
 	if c.socketDir, err = c.prepareSocketDir(); err != nil {
 		return nil, err

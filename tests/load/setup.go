@@ -89,11 +89,9 @@ func setup(ctx context.Context, cfg *config, stderr io.Writer, progress func(str
 			}
 		}
 		progress("starting a private ephemeral PostgreSQL cluster in %s", dir)
-		var settings []string
-		for _, kv := range strings.Split(cfg.pgSettings, ",") {
-			if kv = strings.TrimSpace(kv); kv != "" {
-				settings = append(settings, kv)
-			}
+		settings, err := parseSettings(cfg.pgSettings)
+		if err != nil {
+			return e, err
 		}
 		c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "pg"), Log: setupLog, Ephemeral: true, Settings: settings})
 		if err != nil {
@@ -106,8 +104,8 @@ func setup(ctx context.Context, cfg *config, stderr io.Writer, progress func(str
 		}
 		adminURL = c.URL(loadDatabase, pgcluster.Superuser)
 		e.dbSource = "private ephemeral cluster (fsync=off, Unix socket"
-		if len(settings) > 0 {
-			e.dbSource += ", " + strings.Join(settings, ", ")
+		if cfg.pgSettings != "" {
+			e.dbSource += ", " + cfg.pgSettings
 		}
 		e.dbSource += ")"
 	}
@@ -297,4 +295,20 @@ func servePprof(addr string) (string, error) {
 	}
 	go func() { _ = http.Serve(ln, http.DefaultServeMux) }()
 	return ln.Addr().String(), nil
+}
+
+// parseSettings reads -pg-settings: comma-separated name=value pairs.
+func parseSettings(list string) (map[string]string, error) {
+	settings := map[string]string{}
+	for _, kv := range strings.Split(list, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("-pg-settings: %q is not name=value", kv)
+		}
+		settings[strings.TrimSpace(name)] = strings.TrimSpace(value)
+	}
+	return settings, nil
 }
