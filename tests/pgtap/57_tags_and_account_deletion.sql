@@ -7,7 +7,7 @@
 -- auth.restore_account, auth.purge_deleted_accounts (idempotent) and what they touch.
 begin;
 create extension if not exists pgtap;
-select plan(46);
+select plan(49);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 \ir fixtures/finance.sql
@@ -33,6 +33,21 @@ select is(pg_temp.tags(:proj_a), 'shop=1', 'Apollo: the live record''s tag (the 
 select is(pg_temp.tags(:proj_b), 'secret=1', 'Borealis: its own');
 select ok(not has_table_privilege('rowguard_api', 'app.finance_tag_totals', 'INSERT, UPDATE, DELETE'),
           'the API role cannot write the rollup');
+
+-- ------------------------------------------------------------ the tag index lookup (issue 19)
+-- app.finance_tagged_record_ids is SECURITY DEFINER (the API role cannot use the GIN index
+-- under RLS) and the API role may call it directly: it must answer only for a project
+-- where the caller has finance READ, in the current organization.
+select pg_temp.act_in(:alice, :'alice_sid', :org_a);
+select is(cardinality(app.finance_tagged_record_ids(:proj_a, '{shop}', null, 'infinity', 'ffffffff-ffff-ffff-ffff-ffffffffffff')),
+          1, 'alice finds Apollo''s one live "shop" record through the tag index');
+select throws_ok(format('select app.finance_tagged_record_ids(%L, %L, null, %L, %L)', :proj_b, '{secret}', 'infinity',
+                        'ffffffff-ffff-ffff-ffff-ffffffffffff'),
+                 'RG403', null, 'another tenant''s project: refused, no ids');
+select pg_temp.act_in(:alice, :'alice_sid', :org_b);
+select throws_ok(format('select app.finance_tagged_record_ids(%L, %L, null, %L, %L)', :proj_b, '{secret}', 'infinity',
+                        'ffffffff-ffff-ffff-ffff-ffffffffffff'),
+                 'RG403', null, '... also with that tenant''s organization claimed in the request context');
 
 -- ------------------------------------------------------------ list, rename, audit
 select pg_temp.act_in(:alice, :'alice_sid', :org_a);
