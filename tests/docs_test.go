@@ -152,3 +152,26 @@ func TestDocLinkReaders(t *testing.T) {
 		t.Errorf("anchors: a heading inside a code block: %v", ids)
 	}
 }
+
+// docs/dependencies.md names every module go.mod requires directly, so a dependency
+// never arrives without its reason written down.
+func TestDependenciesAreExplained(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../docs/dependencies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := regexp.MustCompile(`(?m)^\s*(?:require\s+)?([a-z0-9.\-]+\.[a-z]+/\S+) v\S+\s*$`)
+	modules := direct.FindAllStringSubmatch(string(mod), -1)
+	if len(modules) < 6 {
+		t.Fatalf("found %d direct requirements in go.mod; is the pattern right?", len(modules))
+	}
+	for _, m := range modules {
+		if !strings.Contains(string(doc), "`"+m[1]+"`") {
+			t.Errorf("go.mod requires %s, which docs/dependencies.md does not explain", m[1])
+		}
+	}
+}
