@@ -30,7 +30,7 @@ func KernelCode() fs.FS { return sub("sql/kernel") }
 
 // KernelUninstall is the SQL that removes the kernel before migrating down: every policy
 // (they call kernel functions), every trigger and every kernel function. The functions a
-// table's default or CHECK needs are schema, not kernel, and stay.
+// table's default, CHECK or index needs are schema, not kernel, and stay.
 func KernelUninstall() string {
 	b, err := sqlFiles.ReadFile("sql/kernel/uninstall.sql")
 	if err != nil {

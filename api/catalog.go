@@ -9,6 +9,10 @@ package api
 // PlanCodes are the codes of platform.plans (migration 004) a plan change may name.
 var PlanCodes = []string{"free", "pro", "business"}
 
+// InvitationStatuses are the values app.invitation_status returns (a function of an
+// invitation's timestamps, not an enum), which the status filter of the list accepts.
+var InvitationStatuses = []string{"pending", "accepted", "declined", "revoked", "expired"}
+
 // EnumCopy is a Go list of an enum type's labels.
 type EnumCopy struct {
 	Type   string // schema-qualified enum type

@@ -29,5 +29,5 @@ var (
 	orgRoles      = []string{"OWNER", "ADMIN", "MEMBER"}
 	projectRoles  = []string{"OWNER", "ADMIN", "ANALYST", "VIEWER"}
 	domainLevels  = []string{"NONE", "READ", "MANAGE"}
-	invitationSet = []string{"pending", "accepted", "declined", "revoked", "expired"}
+	invitationSet = InvitationStatuses
 )

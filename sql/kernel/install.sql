@@ -10,9 +10,9 @@
 --   * a signature change (arguments, return type, an argument's name) or a removal needs
 --     a migration that drops the old function first (`drop function if exists …`);
 --     this package then creates the new one;
---   * the three functions a table needs to exist (app.uuid_v7 in a default,
---     app.is_iso_currency and app.tags_valid in CHECKs) are schema, not kernel: they
---     stay in their migrations.
+--   * the four functions a table needs to exist (app.uuid_v7 in a default,
+--     app.is_iso_currency and app.tags_valid in CHECKs, app.finance_tag_keys in an
+--     index) are schema, not kernel: they stay in their migrations.
 --
 -- Owners: the SECURITY DEFINER helpers belong to rowguard_kernel, a role with only the
 -- grants and policies written for it in policies/ (it cannot bypass RLS); everything else

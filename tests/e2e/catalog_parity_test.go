@@ -57,6 +57,18 @@ func TestGoCopiesMatchTheCatalog(t *testing.T) {
 		t.Errorf("platform.plans has %v, api.PlanCodes %v", plans, api.PlanCodes)
 	}
 
+	// An invitation's status is computed from its timestamps: every combination of
+	// absent, past and future for each of the four gives every value it can return.
+	var statuses []string
+	if err := e.admin.QueryRow(ctx, `with t(v) as (values (null::timestamptz), (now() - interval '1 day'), (now() + interval '1 day'))
+		select array_agg(distinct app.invitation_status(e.v, a.v, d.v, r.v))
+		  from t e, t a, t d, t r`).Scan(&statuses); err != nil {
+		t.Fatal(err)
+	}
+	if !sameSet(statuses, api.InvitationStatuses) {
+		t.Errorf("app.invitation_status returns %v, api.InvitationStatuses %v", statuses, api.InvitationStatuses)
+	}
+
 	// The tag rule is a function, not a bound: hold MaxTagsPerRecord to what it accepts.
 	tags := func(n int) []string {
 		out := make([]string, n)
