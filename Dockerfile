@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-#   docker build -t rowguard --build-arg VERSION=1.0.0 .
+#   docker build -t rowguard --build-arg VERSION=1.0.0 --build-arg COMMIT=$(git rev-parse HEAD) \
+#     --build-arg DATE=$(git show -s --format=%cI) .
 #   docker run --rm -e DATABASE_URL=... -e ROWGUARD_JWT_PRIVATE_KEY="$(cat key.pem)" -p 8080:8080 rowguard
 #   docker run --rm -e MIGRATION_DATABASE_URL=... rowguard migrate
 #
@@ -12,9 +13,13 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The build context has no .git (.dockerignore), so the go command records no commit:
+# pass it, e.g. --build-arg COMMIT=$(git rev-parse HEAD) --build-arg DATE=$(git show -s --format=%cI).
 ARG VERSION=dev
+ARG COMMIT=
+ARG DATE=
 RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/rowguard/rowguard.Version=${VERSION}" \
+      -ldflags "-s -w -X github.com/rowguard/rowguard.Version=${VERSION} -X github.com/rowguard/rowguard.Commit=${COMMIT} -X github.com/rowguard/rowguard.BuildDate=${DATE}" \
       -o /out/rowguard ./cmd/rowguard
 
 FROM gcr.io/distroless/static-debian12:nonroot

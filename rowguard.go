@@ -17,6 +17,12 @@ import (
 //	go build -ldflags "-X github.com/rowguard/rowguard.Version=1.2.3" ./cmd/rowguard
 var Version = "dev"
 
+// Commit and BuildDate name the build's commit and its date where the go command
+// records none (a build outside a git checkout, as in the Docker image, whose context
+// has no .git): set with -ldflags "-X github.com/rowguard/rowguard.Commit=…" (see the
+// Dockerfile). The go command's own vcs.revision and vcs.time win when present.
+var Commit, BuildDate string
+
 //go:embed sql/migrations sql/kernel sql/api policies
 var sqlFiles embed.FS
 

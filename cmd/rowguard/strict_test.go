@@ -132,23 +132,31 @@ func TestVersionText(t *testing.T) {
 		Settings: []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "7c01b73c1f0e"},
 			{Key: "vcs.time", Value: "2026-12-03T02:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
 	want := "rowguard dev\ncommit   7c01b73c1f0e-dirty\ndate     2026-12-03T02:00:00Z\ngo       go1.26.8\n"
-	if got := versionText("dev", info); got != want {
+	if got := versionText("dev", "", "", info); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 	info.Settings[3].Value = "false"
 	info.Main.Version = "v1.4.0" // go install …@v1.4.0
-	if got := versionText("dev", info); !strings.HasPrefix(got, "rowguard v1.4.0\ncommit   7c01b73c1f0e\n") {
+	if got := versionText("dev", "", "", info); !strings.HasPrefix(got, "rowguard v1.4.0\ncommit   7c01b73c1f0e\n") {
 		t.Errorf("clean, released: %q", got)
 	}
-	if got := versionText("1.5.0", info); !strings.HasPrefix(got, "rowguard 1.5.0\n") {
+	if got := versionText("1.5.0", "", "", info); !strings.HasPrefix(got, "rowguard 1.5.0\n") {
 		t.Errorf("-ldflags -X version: %q", got)
 	}
 	info.Main.Version = "v0.0.0-20261203020000-7c01b73c1f0e+dirty" // a pseudo-version is no release
-	if got := versionText("dev", info); !strings.HasPrefix(got, "rowguard dev\n") {
+	if got := versionText("dev", "", "", info); !strings.HasPrefix(got, "rowguard dev\n") {
 		t.Errorf("pseudo-version: %q", got)
 	}
-	if got := versionText("dev", nil); got != "rowguard dev\ncommit   unknown\ndate     unknown\ngo       unknown\n" {
+	if got := versionText("dev", "", "", nil); got != "rowguard dev\ncommit   unknown\ndate     unknown\ngo       unknown\n" {
 		t.Errorf("no build information: %q", got)
+	}
+	// Outside a git checkout (the Docker build): the commit and date given at link time.
+	if got := versionText("1.5.0", "0123abcd", "2026-12-03T11:00:00Z", &debug.BuildInfo{GoVersion: "go1.26.8"}); got != "rowguard 1.5.0\ncommit   0123abcd\ndate     2026-12-03T11:00:00Z\ngo       go1.26.8\n" {
+		t.Errorf("link-time commit and date: %q", got)
+	}
+	// The go command's own record wins over them.
+	if got := versionText("dev", "0123abcd", "2026-12-03T11:00:00Z", info); !strings.Contains(got, "commit   7c01b73c1f0e\n") {
+		t.Errorf("vcs.revision and a link-time commit: %q", got)
 	}
 }
 

@@ -19,7 +19,7 @@ func versionCmd(args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		info = nil
 	}
-	fmt.Fprint(stdout, versionText(rowguard.Version, info))
+	fmt.Fprint(stdout, versionText(rowguard.Version, rowguard.Commit, rowguard.BuildDate, info))
 	return nil
 }
 
@@ -30,10 +30,17 @@ var releaseVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
 // versionText says which rowguard this is: the version (set with -ldflags, else the
 // module's release version, else "dev"), the commit it was built from (vcs.revision,
 // with -dirty when the checkout had uncommitted changes: vcs.modified) and its date
-// (vcs.time), as the go command recorded them; "unknown" when it recorded none (a
-// build outside a git checkout, or with -buildvcs=false).
-func versionText(version string, info *debug.BuildInfo) string {
+// (vcs.time), as the go command recorded them; else the commit and date given at link
+// time (ldCommit, ldDate: the Docker build's); "unknown" when neither says (a build
+// outside a git checkout, or with -buildvcs=false).
+func versionText(version, ldCommit, ldDate string, info *debug.BuildInfo) string {
 	commit, date, goVersion := "unknown", "unknown", "unknown"
+	if ldCommit != "" {
+		commit = ldCommit
+	}
+	if ldDate != "" {
+		date = ldDate
+	}
 	if info != nil {
 		if version == "dev" && releaseVersion.MatchString(info.Main.Version) {
 			version = info.Main.Version
