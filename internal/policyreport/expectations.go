@@ -222,7 +222,7 @@ var Expectations = []Expectation{
 		`update app.bookings set status = 'cancelled' where id = 'aaaaaaaa-0000-4000-8000-0000000000d1'`, ""},
 	{"app.bookings", "DELETE", "mary's a_b1", nil,
 		`delete from app.bookings where id = 'aaaaaaaa-0000-4000-8000-0000000000d1'`, ""},
-	// billing (platform admins are proven in 62_platform_admin; none of these actors is one)
+	// billing (the platform admin actor here; the admin routes are proven in 62_platform_admin)
 	{"app.subscriptions", "SELECT", "org A's", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "platform_admin"},
 		`select from app.subscriptions where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'`, ""},
 	{"app.subscriptions", "INSERT", "a second one for org A", nil,
