@@ -224,7 +224,8 @@ func TestPoliciesWhoCan(t *testing.T) {
 	for _, c := range cells {
 		got = append(got, c.Label+" "+strings.Join(c.Conditions, "; "))
 	}
-	want := []string{"org OWNER ", "org ADMIN ", "project OWNER ", "project ADMIN ", "project ANALYST live rows only", "project VIEWER live rows only", "project VIEWER with finance MANAGE "}
+	want := []string{"org OWNER ", "org ADMIN ", "project OWNER ", "project ADMIN ", "project ANALYST live rows only", "project VIEWER live rows only", "project VIEWER with finance MANAGE ",
+		"project VIEWER with analytics NONE live rows only"}
 	if !slices.Equal(got, want) {
 		t.Errorf("who reads app.financial_records: %q, want %q", got, want)
 	}
@@ -233,11 +234,12 @@ func TestPoliciesWhoCan(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "app.financial_records\n  SELECT  org OWNER\n          org ADMIN\n") ||
 		!strings.Contains(out, "          project VIEWER: live rows only\n") ||
 		!strings.Contains(out, "  DELETE  project ADMIN: only expired keys\n") ||
-		!regexp.MustCompile(`project ANALYST +ANALYST +READ +MANAGE`).MatchString(out) {
+		!regexp.MustCompile(`project ANALYST +ANALYST +READ +MANAGE`).MatchString(out) ||
+		!regexp.MustCompile(`project ANALYST with finance NONE +ANALYST +NONE +MANAGE`).MatchString(out) {
 		t.Errorf("text: exit %d\n%s", code, out)
 	}
 	code, out, _ = runArgs(t, "policies", "who-can", "--format", "markdown")
-	if code != 0 || !strings.Contains(out, "| `app.financial_records` | SELECT | org OWNER<br>org ADMIN<br>project OWNER<br>project ADMIN<br>project ANALYST: live rows only<br>project VIEWER: live rows only<br>project VIEWER with finance MANAGE |") {
+	if code != 0 || !strings.Contains(out, "| `app.financial_records` | SELECT | org OWNER<br>org ADMIN<br>project OWNER<br>project ADMIN<br>project ANALYST: live rows only<br>project VIEWER: live rows only<br>project VIEWER with finance MANAGE<br>project VIEWER with analytics NONE: live rows only |") {
 		t.Errorf("markdown: exit %d\n%s", code, out)
 	}
 	// --who-can adds the section to the whole report.
@@ -297,7 +299,8 @@ func TestPoliciesDiff(t *testing.T) {
 		t.Errorf("diff of a report with itself: exit %d\n%s%s", code, out, stderr)
 	}
 
-	// Widen: finance READ (project ANALYST and VIEWER) now reads soft-deleted records.
+	// Widen: finance READ (project ANALYST and VIEWER, and a VIEWER with analytics NONE) now
+	// reads soft-deleted records.
 	conn := connect(t, db.AdminURL)
 	if _, err := conn.Exec(context.Background(), `alter policy financial_records_select on app.financial_records
 		using (org_id = (select app.current_org_id())
@@ -312,7 +315,7 @@ func TestPoliciesDiff(t *testing.T) {
 	// ... and diff names the change, and nothing else, with exit 3.
 	t.Setenv("MIGRATION_DATABASE_URL", db.AdminURL)
 	code, out, stderr = runArgs(t, "policies", "diff", "--format", "json", "--against", db.AdminURL, before)
-	if code != 3 || !strings.Contains(stderr, "the access model changed (3 changes)") {
+	if code != 3 || !strings.Contains(stderr, "the access model changed (4 changes)") {
 		t.Fatalf("diff --against: exit %d\n%s%s", code, out, stderr)
 	}
 	var d policyreport.Diff
@@ -327,6 +330,7 @@ func TestPoliciesDiff(t *testing.T) {
 		"policy: policy financial_records_select on app.financial_records: USING changed",
 		"who-can: project ANALYST: SELECT on app.financial_records: soft-deleted rec_a2: now allowed",
 		"who-can: project VIEWER: SELECT on app.financial_records: soft-deleted rec_a2: now allowed",
+		"who-can: project VIEWER with analytics NONE: SELECT on app.financial_records: soft-deleted rec_a2: now allowed",
 	}
 	if !slices.Equal(words, wantWords) {
 		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(words, "\n"), strings.Join(wantWords, "\n"))

@@ -184,6 +184,34 @@ func (d *Diff) compareWhoCan(old, new *WhoCan) {
 	}
 	om, oldOrder := collect(old)
 	nm, newOrder := collect(new)
+	// An actor probed on one side only is a change of the matrix, not of access: it is one
+	// change (with what it may reach), not one "now allowed" per cell.
+	probed := func(w *WhoCan, name string) bool {
+		return slices.ContainsFunc(w.Actors, func(a ActorLabel) bool { return a.Name == name })
+	}
+	reach := func(m map[key][]string, name string) int {
+		n := 0
+		for _, allowed := range m {
+			if slices.Contains(allowed, name) {
+				n++
+			}
+		}
+		return n
+	}
+	for _, a := range new.Actors {
+		if !probed(old, a.Name) {
+			levels := ""
+			if i := slices.IndexFunc(new.Levels, func(l Levels) bool { return l.Actor == a.Name }); i >= 0 {
+				levels = " (" + new.Levels[i].words() + ")"
+			}
+			d.Changes = append(d.Changes, Change{Kind: "who-can", Words: fmt.Sprintf("%s: newly probed actor%s, allowed %d of %d targets", a.Label, levels, reach(nm, a.Name), len(nm))})
+		}
+	}
+	for _, a := range old.Actors {
+		if !probed(new, a.Name) {
+			d.Changes = append(d.Changes, Change{Kind: "who-can", Words: fmt.Sprintf("%s: no longer probed (was allowed %d of %d targets)", a.Label, reach(om, a.Name), len(om))})
+		}
+	}
 	for _, k := range newOrder {
 		allowedNew := nm[k]
 		allowedOld, ok := om[k]
@@ -192,6 +220,9 @@ func (d *Diff) compareWhoCan(old, new *WhoCan) {
 			continue
 		}
 		for _, a := range new.Actors {
+			if !probed(old, a.Name) {
+				continue
+			}
 			was, is := slices.Contains(allowedOld, a.Name), slices.Contains(allowedNew, a.Name)
 			if was != is {
 				d.Changes = append(d.Changes, Change{Kind: "who-can", Words: fmt.Sprintf("%s: %s on %s: %s: now %s", a.Label, k.command, k.table, k.target, allowedWord(is))})

@@ -26,9 +26,13 @@ type Actor struct {
 
 // Actors are the matrix's actors, in report order. Each is a user of the fixtures:
 // alice, adam and mary hold only an org role; olga, paul, ana and vic are org MEMBERs
-// holding one project role each in Apollo, and vera is one holding Apollo VIEWER with a
-// finance MANAGE override; bob is OWNER of org B acting with a forged org A context; sam
-// is a platform admin, member of nothing.
+// holding one project role each in Apollo, at the role's default levels. The others in
+// Apollo hold a level override, so that each finance and analytics level is an actor of
+// its own: vera, VIEWER with finance raised to MANAGE; ada, ANALYST with finance lowered
+// to NONE (analytics only); val, VIEWER with analytics NONE; nell, VIEWER with both NONE.
+// (No actor raises analytics to MANAGE: no policy asks for more than analytics READ, so it
+// would change no cell.) bob is OWNER of org B acting with a forged org A context; sam is
+// a platform admin, member of nothing.
 var Actors = []Actor{
 	{"org_owner", "org OWNER", "alice"},
 	{"org_admin", "org ADMIN", "adam"},
@@ -38,13 +42,17 @@ var Actors = []Actor{
 	{"analyst", "project ANALYST", "ana"},
 	{"viewer", "project VIEWER", "vic"},
 	{"viewer_finance_manage", "project VIEWER with finance MANAGE", "vera"},
+	{"analyst_finance_none", "project ANALYST with finance NONE", "ada"},
+	{"viewer_analytics_none", "project VIEWER with analytics NONE", "val"},
+	{"viewer_domains_none", "project VIEWER with finance and analytics NONE", "nell"},
 	{"stranger", "signed-in non-member", "bob"},
 	{"platform_admin", "platform admin", "sam"},
 	{"anonymous", "anonymous", ""},
 }
 
 // Levels is one actor's effective project role and finance/analytics level in Apollo
-// ("" = no access), as the matrix of docs/roles.md states them.
+// ("" = not in Apollo; NONE = in Apollo, with no access to that domain), as the matrix of
+// docs/roles.md states them.
 type Levels struct {
 	Actor     string `json:"actor"`
 	Role      string `json:"role"`
@@ -63,6 +71,9 @@ var PermissionExpectations = []Levels{
 	{"analyst", "ANALYST", "READ", "MANAGE"},
 	{"viewer", "VIEWER", "READ", "READ"},
 	{"viewer_finance_manage", "VIEWER", "MANAGE", "READ"},
+	{"analyst_finance_none", "ANALYST", "NONE", "MANAGE"},
+	{"viewer_analytics_none", "VIEWER", "READ", "NONE"},
+	{"viewer_domains_none", "VIEWER", "NONE", "NONE"},
 	{"stranger", "", "", ""},
 	{"platform_admin", "", "", ""},
 	{"anonymous", "", "", ""},
@@ -72,7 +83,7 @@ var PermissionExpectations = []Levels{
 // lowest first; Domains is app.permission_domain.
 var (
 	ProjectRoles = []string{"VIEWER", "ANALYST", "ADMIN", "OWNER"}
-	DomainLevels = []string{"READ", "MANAGE"}
+	DomainLevels = []string{"NONE", "READ", "MANAGE"}
 	Domains      = []string{"finance", "analytics"}
 )
 
@@ -91,13 +102,13 @@ type Expectation struct {
 // Expectations is the table itself.
 var Expectations = []Expectation{
 	// identity
-	{"auth.users", "SELECT", "a fellow member", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"auth.users", "SELECT", "a fellow member", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`select from auth.users where id = 'aa000000-0000-4000-8000-00000000000a'`, ""},
 	{"auth.users", "INSERT", "another user", nil,
 		`insert into auth.users (id, email, password_hash) values ('dd000000-0000-4000-8000-000000000001', 'new@x.test', 'x')`, ""},
 	{"auth.users", "UPDATE", "a fellow member's email", nil,
 		`update auth.users set email = email where id = 'aa000000-0000-4000-8000-00000000000a'`, "their own account only"},
-	{"auth.users", "UPDATE", "one's own account", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "stranger", "platform_admin"},
+	{"auth.users", "UPDATE", "one's own account", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none", "stranger", "platform_admin"},
 		`update auth.users set email = email where id = app.current_user_id()`, ""},
 	{"auth.users", "DELETE", "a fellow member", nil,
 		`delete from auth.users where id = 'aa000000-0000-4000-8000-00000000000a'`, ""},
@@ -110,16 +121,16 @@ var Expectations = []Expectation{
 	{"auth.sessions", "DELETE", "a fellow member's session", nil,
 		`delete from auth.sessions where user_id = 'aa000000-0000-4000-8000-00000000000a'`, ""},
 	// tenancy
-	{"app.organizations", "SELECT", "org A", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "platform_admin"},
+	{"app.organizations", "SELECT", "org A", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none", "platform_admin"},
 		`select from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000'`, ""},
-	{"app.organizations", "INSERT", "a new organization", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "stranger", "platform_admin"},
+	{"app.organizations", "INSERT", "a new organization", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none", "stranger", "platform_admin"},
 		`insert into app.organizations (name, slug) values ('Probe', 'pgtap-fixture-probe')`, ""},
 	{"app.organizations", "UPDATE", "org A", []string{"org_owner", "org_admin"},
 		`update app.organizations set name = name where id = 'aaaaaaaa-0000-4000-8000-000000000000'`, ""},
 	// No DELETE: an OWNER soft-deletes (app.soft_delete_organization), `rowguard purge-deleted` deletes.
 	{"app.organizations", "DELETE", "org A", nil,
 		`delete from app.organizations where id = 'aaaaaaaa-0000-4000-8000-000000000000'`, ""},
-	{"app.memberships", "SELECT", "nina's", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.memberships", "SELECT", "nina's", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`select from app.memberships where user_id = 'aa000000-0000-4000-8000-00000000000a'`, ""},
 	{"app.memberships", "INSERT", "nina into org B", nil,
 		`insert into app.memberships (org_id, user_id, role) values ('bbbbbbbb-0000-4000-8000-000000000000', 'aa000000-0000-4000-8000-00000000000a', 'MEMBER')`, ""},
@@ -137,10 +148,10 @@ var Expectations = []Expectation{
 		`delete from app.memberships where user_id = 'aa000000-0000-4000-8000-00000000000a'`, "their own membership only (leave)"},
 	{"app.memberships", "DELETE", "remove OWNER otto", []string{"org_owner"},
 		`delete from app.memberships where user_id = 'a4000000-0000-4000-8000-000000000004'`, "not an OWNER"},
-	{"app.memberships", "DELETE", "leave (oneself)", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.memberships", "DELETE", "leave (oneself)", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`delete from app.memberships where user_id = app.current_user_id() and org_id = app.current_org_id()`, ""},
 	// projects
-	{"app.projects", "SELECT", "Apollo", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.projects", "SELECT", "Apollo", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`select from app.projects where id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
 	{"app.projects", "SELECT", "Artemis (no project member)", []string{"org_owner", "org_admin"},
 		`select from app.projects where id = 'aaaaaaaa-0000-4000-8000-0000000000a2'`, "only the projects they are a member of"},
@@ -150,7 +161,7 @@ var Expectations = []Expectation{
 		`update app.projects set name = name where id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
 	{"app.projects", "DELETE", "Apollo", []string{"org_owner", "org_admin", "proj_owner", "proj_admin"},
 		`delete from app.projects where id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
-	{"app.project_members", "SELECT", "nora in Apollo", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.project_members", "SELECT", "nora in Apollo", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`select from app.project_members where user_id = 'a9000000-0000-4000-8000-000000000009'`, ""},
 	{"app.project_members", "INSERT", "nina as Apollo VIEWER", []string{"org_owner", "org_admin", "proj_owner", "proj_admin"},
 		`insert into app.project_members (org_id, project_id, user_id, role) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'aa000000-0000-4000-8000-00000000000a', 'VIEWER')`, ""},
@@ -176,7 +187,7 @@ var Expectations = []Expectation{
 		`delete from app.project_members where user_id = 'a9000000-0000-4000-8000-000000000009'`, "their own membership only (leave)"},
 	{"app.project_members", "DELETE", "remove OWNER olga", []string{"org_owner", "proj_owner"},
 		`delete from app.project_members where user_id = 'a5000000-0000-4000-8000-000000000005'`, "not an OWNER"},
-	{"app.project_members", "DELETE", "leave (oneself)", []string{"proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.project_members", "DELETE", "leave (oneself)", []string{"proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`delete from app.project_members where user_id = app.current_user_id()`, "not themselves (no project membership of their own)"},
 	// invitations
 	{"app.invitations", "SELECT", "inv_a", []string{"org_owner", "org_admin"},
@@ -200,7 +211,7 @@ var Expectations = []Expectation{
 	{"app.invitation_projects", "DELETE", "inv_a's grant", nil,
 		`delete from app.invitation_projects where invitation_id = 'aaaaaaaa-0000-4000-8000-0000000000f1'`, ""},
 	// services and bookings (fixtures/bookings.sql: Cut has mary's pending booking a_b1, Class has none)
-	{"app.services", "SELECT", "Cut", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.services", "SELECT", "Cut", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`select from app.services where id = 'aaaaaaaa-0000-4000-8000-0000000000c1'`, ""},
 	{"app.services", "INSERT", "a new service", []string{"org_owner", "org_admin"},
 		`insert into app.services (org_id, name, duration_minutes, price, currency) values ('aaaaaaaa-0000-4000-8000-000000000000', 'Probe', 30, 10, 'EUR')`, ""},
@@ -208,9 +219,9 @@ var Expectations = []Expectation{
 		`update app.services set name = name where id = 'aaaaaaaa-0000-4000-8000-0000000000c1'`, ""},
 	{"app.services", "DELETE", "Class", []string{"org_owner", "org_admin"},
 		`delete from app.services where id = 'aaaaaaaa-0000-4000-8000-0000000000c2'`, ""},
-	{"app.bookings", "SELECT", "mary's a_b1", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.bookings", "SELECT", "mary's a_b1", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`select from app.bookings where id = 'aaaaaaaa-0000-4000-8000-0000000000d1'`, ""},
-	{"app.bookings", "INSERT", "a pending Class booking as oneself", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.bookings", "INSERT", "a pending Class booking as oneself", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`insert into app.bookings (org_id, service_id, starts_at, customer_name, customer_email, created_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000c2', '2031-02-03 10:00+00', 'Probe', 'probe@x.test', app.current_user_id())`, ""},
 	{"app.bookings", "INSERT", "in nina's name", nil,
 		`insert into app.bookings (org_id, service_id, starts_at, customer_name, customer_email, created_by) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000c2', '2031-02-03 10:00+00', 'Probe', 'probe@x.test', 'aa000000-0000-4000-8000-00000000000a')`, "in their own name only"},
@@ -223,7 +234,7 @@ var Expectations = []Expectation{
 	{"app.bookings", "DELETE", "mary's a_b1", nil,
 		`delete from app.bookings where id = 'aaaaaaaa-0000-4000-8000-0000000000d1'`, ""},
 	// billing (the platform admin actor here; the admin routes are proven in 62_platform_admin)
-	{"app.subscriptions", "SELECT", "org A's", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "platform_admin"},
+	{"app.subscriptions", "SELECT", "org A's", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none", "platform_admin"},
 		`select from app.subscriptions where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'`, ""},
 	{"app.subscriptions", "INSERT", "a second one for org A", nil,
 		`insert into app.subscriptions (org_id) values ('aaaaaaaa-0000-4000-8000-000000000000')`, ""},
@@ -248,8 +259,11 @@ var Expectations = []Expectation{
 		`update app.audit_log set action = action where org_id = 'aaaaaaaa-0000-4000-8000-000000000000' and table_name = 'app.organizations'`, ""},
 	{"app.audit_log", "DELETE", "org A's founding", nil,
 		`delete from app.audit_log where org_id = 'aaaaaaaa-0000-4000-8000-000000000000' and table_name = 'app.organizations'`, ""},
-	// finance (fixtures/finance.sql: Apollo's Sales/Rent, live rec_a1, soft-deleted rec_a2, paul's key)
-	{"app.finance_categories", "SELECT", "Sales", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	// finance (fixtures/finance.sql: Apollo's Sales/Rent, live rec_a1, soft-deleted rec_a2, paul's key).
+	// Finance READ reads the records and their tags, analytics READ the rollups, either one
+	// the categories: ada (finance NONE) reads the rollups and categories, val (analytics
+	// NONE) the records, tags and categories, nell (both NONE) none of them.
+	{"app.finance_categories", "SELECT", "Sales", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none"},
 		`select from app.finance_categories where id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
 	{"app.finance_categories", "INSERT", "a new Apollo category", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "viewer_finance_manage"},
 		`insert into app.finance_categories (org_id, project_id, kind, name) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'income', 'Probe')`, ""},
@@ -259,7 +273,7 @@ var Expectations = []Expectation{
 		`update app.finance_categories set archived = true where id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
 	{"app.finance_categories", "DELETE", "Sales", nil,
 		`delete from app.finance_categories where id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
-	{"app.financial_records", "SELECT", "live rec_a1", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.financial_records", "SELECT", "live rec_a1", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "viewer_analytics_none"},
 		`select from app.financial_records where id = 'aaaaaaaa-0000-4000-8000-0000000002a1'`, ""},
 	{"app.financial_records", "SELECT", "soft-deleted rec_a2", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "viewer_finance_manage"},
 		`select from app.financial_records where id = 'aaaaaaaa-0000-4000-8000-0000000002a2'`, "live rows only"},
@@ -287,7 +301,7 @@ var Expectations = []Expectation{
 		`delete from app.finance_idempotency_keys where key = 'k-paul'`, "only expired keys"},
 	{"app.finance_idempotency_keys", "DELETE", "paul's expired key", []string{"proj_admin"},
 		`delete from app.finance_idempotency_keys where key = 'k-paul-old'`, ""},
-	{"app.finance_daily_totals", "SELECT", "Apollo's Sales day", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.finance_daily_totals", "SELECT", "Apollo's Sales day", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none"},
 		`select from app.finance_daily_totals where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
 	{"app.finance_daily_totals", "INSERT", "a forged total", nil,
 		`insert into app.finance_daily_totals (org_id, project_id, day, kind, currency, category_id, record_count, amount_sum) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', '2031-01-01', 'income', 'EUR', 'aaaaaaaa-0000-4000-8000-0000000001c1', 1, 1)`, ""},
@@ -295,7 +309,7 @@ var Expectations = []Expectation{
 		`update app.finance_daily_totals set amount_sum = 0 where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
 	{"app.finance_daily_totals", "DELETE", "Apollo's Sales day", nil,
 		`delete from app.finance_daily_totals where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
-	{"app.finance_tag_totals", "SELECT", "Apollo's shop tag", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.finance_tag_totals", "SELECT", "Apollo's shop tag", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "viewer_analytics_none"},
 		`select from app.finance_tag_totals where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1' and tag = 'shop'`, ""},
 	{"app.finance_tag_totals", "INSERT", "a forged tag", nil,
 		`insert into app.finance_tag_totals (org_id, project_id, tag, record_count, last_used_at) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', 'forged', 1, now())`, ""},
@@ -303,7 +317,7 @@ var Expectations = []Expectation{
 		`update app.finance_tag_totals set record_count = 0 where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
 	{"app.finance_tag_totals", "DELETE", "Apollo's shop tag", nil,
 		`delete from app.finance_tag_totals where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
-	{"app.finance_daily_currency_totals", "SELECT", "Apollo's EUR income day", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.finance_daily_currency_totals", "SELECT", "Apollo's EUR income day", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none"},
 		`select from app.finance_daily_currency_totals where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1' and currency = 'EUR'`, ""},
 	{"app.finance_daily_currency_totals", "INSERT", "a forged total", nil,
 		`insert into app.finance_daily_currency_totals (org_id, project_id, day, kind, currency, record_count, amount_sum) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', '2031-01-01', 'income', 'EUR', 1, 1)`, ""},
@@ -311,7 +325,7 @@ var Expectations = []Expectation{
 		`update app.finance_daily_currency_totals set amount_sum = 0 where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
 	{"app.finance_daily_currency_totals", "DELETE", "Apollo's days", nil,
 		`delete from app.finance_daily_currency_totals where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
-	{"app.finance_monthly_totals", "SELECT", "Apollo's Sales month", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.finance_monthly_totals", "SELECT", "Apollo's Sales month", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none"},
 		`select from app.finance_monthly_totals where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
 	{"app.finance_monthly_totals", "INSERT", "a forged total", nil,
 		`insert into app.finance_monthly_totals (org_id, project_id, month, kind, currency, category_id, record_count, amount_sum) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', '2031-01-01', 'income', 'EUR', 'aaaaaaaa-0000-4000-8000-0000000001c1', 1, 1)`, ""},
@@ -319,7 +333,7 @@ var Expectations = []Expectation{
 		`update app.finance_monthly_totals set amount_sum = 0 where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
 	{"app.finance_monthly_totals", "DELETE", "Apollo's Sales month", nil,
 		`delete from app.finance_monthly_totals where category_id = 'aaaaaaaa-0000-4000-8000-0000000001c1'`, ""},
-	{"app.finance_monthly_currency_totals", "SELECT", "Apollo's EUR income month", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.finance_monthly_currency_totals", "SELECT", "Apollo's EUR income month", []string{"org_owner", "org_admin", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none"},
 		`select from app.finance_monthly_currency_totals where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1' and currency = 'EUR'`, ""},
 	{"app.finance_monthly_currency_totals", "INSERT", "a forged total", nil,
 		`insert into app.finance_monthly_currency_totals (org_id, project_id, month, kind, currency, record_count, amount_sum) values ('aaaaaaaa-0000-4000-8000-000000000000', 'aaaaaaaa-0000-4000-8000-0000000000a1', '2031-01-01', 'income', 'EUR', 1, 1)`, ""},
@@ -327,7 +341,7 @@ var Expectations = []Expectation{
 		`update app.finance_monthly_currency_totals set amount_sum = 0 where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
 	{"app.finance_monthly_currency_totals", "DELETE", "Apollo's months", nil,
 		`delete from app.finance_monthly_currency_totals where project_id = 'aaaaaaaa-0000-4000-8000-0000000000a1'`, ""},
-	{"app.exchange_rates", "SELECT", "A's EUR→USD", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage"},
+	{"app.exchange_rates", "SELECT", "A's EUR→USD", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none"},
 		`select from app.exchange_rates where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'`, ""},
 	{"app.exchange_rates", "INSERT", "a new rate", []string{"org_owner", "org_admin"},
 		`insert into app.exchange_rates (org_id, rate_date, from_currency, to_currency, rate) values ('aaaaaaaa-0000-4000-8000-000000000000', '2030-02-01', 'EUR', 'USD', 1.2)`, ""},
@@ -336,7 +350,7 @@ var Expectations = []Expectation{
 	{"app.exchange_rates", "DELETE", "A's EUR→USD", []string{"org_owner", "org_admin"},
 		`delete from app.exchange_rates where org_id = 'aaaaaaaa-0000-4000-8000-000000000000'`, ""},
 	// platform: the price list is read by anyone signed in; the rest is the platform's
-	{"platform.plans", "SELECT", "pro", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "stranger", "platform_admin"},
+	{"platform.plans", "SELECT", "pro", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none", "stranger", "platform_admin"},
 		`select from platform.plans where code = 'pro'`, ""},
 	{"platform.plans", "INSERT", "a new plan", nil,
 		`insert into platform.plans (code, name, price, currency, position) values ('probe', 'Probe', 0, 'EUR', 99)`, ""},
@@ -344,7 +358,7 @@ var Expectations = []Expectation{
 		`update platform.plans set price = 0 where code = 'pro'`, ""},
 	{"platform.plans", "DELETE", "pro", nil,
 		`delete from platform.plans where code = 'pro'`, ""},
-	{"platform.limit_kinds", "SELECT", "services", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "stranger", "platform_admin"},
+	{"platform.limit_kinds", "SELECT", "services", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none", "stranger", "platform_admin"},
 		`select from platform.limit_kinds where kind = 'services'`, ""},
 	{"platform.limit_kinds", "INSERT", "a new kind", nil,
 		`insert into platform.limit_kinds (kind, counted_table, per_month, description) values ('probe', 'app.projects', false, 'probe')`, ""},
@@ -352,7 +366,7 @@ var Expectations = []Expectation{
 		`update platform.limit_kinds set per_month = per_month where kind = 'services'`, ""},
 	{"platform.limit_kinds", "DELETE", "services", nil,
 		`delete from platform.limit_kinds where kind = 'services'`, ""},
-	{"platform.plan_limits", "SELECT", "free services", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "stranger", "platform_admin"},
+	{"platform.plan_limits", "SELECT", "free services", []string{"org_owner", "org_admin", "org_member", "proj_owner", "proj_admin", "analyst", "viewer", "viewer_finance_manage", "analyst_finance_none", "viewer_analytics_none", "viewer_domains_none", "stranger", "platform_admin"},
 		`select from platform.plan_limits where plan_code = 'free' and kind = 'services'`, ""},
 	{"platform.plan_limits", "INSERT", "a new limit", nil,
 		`insert into platform.plan_limits (plan_code, kind, max_count) values ('business', 'services', 1000000)`, ""},

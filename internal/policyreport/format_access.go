@@ -181,7 +181,7 @@ func (w *WhoCan) writeText(b *strings.Builder) {
 			}
 		}
 	}
-	b.WriteString("\nLevels in a project (effective project role, finance, analytics; - = no access):\n")
+	b.WriteString("\nLevels in a project (effective project role, finance, analytics; - = not in the project):\n")
 	rows := [][]string{{"actor", "role", "finance", "analytics"}}
 	for _, l := range w.Levels {
 		rows = append(rows, []string{w.label(l.Actor), dash(l.Role), dash(l.Finance), dash(l.Analytics)})
@@ -221,7 +221,8 @@ func (w *WhoCan) writeMarkdown(b *strings.Builder) {
 
 // legend says who the actors are.
 const legend = "An org MEMBER holds no project role; a project OWNER/ADMIN/ANALYST/VIEWER is an org MEMBER holding " +
-	"that role in the project (one VIEWER with a finance MANAGE override); org OWNERs and ADMINs act as project " +
+	"that role in the project, at its default levels unless an override is named (finance or analytics raised to MANAGE " +
+	"or lowered to NONE); org OWNERs and ADMINs act as project " +
 	"OWNER and ADMIN in every project. A signed-in " +
 	"non-member is a user of another organization naming this one; a platform admin is a member of none. " +
 	"Conditions name what an actor is refused among the rows probed (tests/pgtap/41_role_matrix.sql)."

@@ -11,7 +11,9 @@
 --   org_owner alice, org_admin adam, org_member mary (in no project),
 --   proj_owner olga, proj_admin paul, analyst ana, viewer vic (org MEMBERs with that
 --   project role in Apollo), viewer_finance_manage vera (Apollo VIEWER with a finance
---   MANAGE override), stranger bob (OWNER of org B, with a forged org A context),
+--   MANAGE override), analyst_finance_none ada (Apollo ANALYST with finance NONE),
+--   viewer_analytics_none val (Apollo VIEWER with analytics NONE), viewer_domains_none
+--   nell (Apollo VIEWER with both NONE), stranger bob (OWNER of org B, with a forged org A context),
 --   platform_admin sam (member of nothing), anonymous (no user).
 -- "Allowed" means: a SELECT returns the target row, an INSERT succeeds, an UPDATE or
 -- DELETE touches the target row. Refused means RLS hid it, or 42501 / RG403 / RG409.
