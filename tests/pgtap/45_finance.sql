@@ -3,7 +3,7 @@
 -- update, soft delete, restore and hard delete in the same transaction; the plan limit.
 begin;
 create extension if not exists pgtap;
-select plan(38);
+select plan(43);
 \ir fixtures/tenants.sql
 \ir fixtures/projects.sql
 \ir fixtures/finance.sql
@@ -85,6 +85,19 @@ select throws_ok(format('select api.get_financial_record(%L, %L)', :proj_b, :rec
                  'the API answers 404 for B''s record');
 select throws_ok(format('select api.finance_summary(%L, null, null, null)', :proj_b), 'RG404', 'project not found',
                  'the API answers 404 for B''s analytics');
+-- The list reads its page before the guard (the guard runs only for an empty page): the
+-- answers are those of checking first.
+select throws_ok(format('select api.list_financial_records(%L, 50, null, false, null, null, null, null, null, null, null, null, null, null, null)', :proj_b),
+                 'RG404', 'project not found', 'the API answers 404 for B''s records list');
+select throws_ok(format('select api.list_financial_records(%L, 50, null, false, null, null, null, null, ''ABC'', null, null, null, null, null, null)', :proj_b),
+                 'RG404', 'project not found', '... 404 before the unknown currency''s 422');
+select throws_ok(format('select api.list_financial_records(%L, 50, null, false, null, null, null, null, ''ABC'', null, null, null, null, null, null)', :proj_a),
+                 'RG422', null, 'an unknown currency in A''s own project: 422');
+select is((api.list_financial_records(:proj_a, 50, null, true, null, null, null, null, null, null, null, null, null, null, null)::jsonb -> 'items' -> 0 ->> 'id')::uuid,
+          :rec_a2::uuid, 'finance MANAGE lists the deleted record');
+select is((api.list_financial_records(:proj_a, 50, null, false, null, null, null, null, null, null, null, null, null, null, null)::json -> 'items' -> 0)::text,
+          (select api.financial_record_json(r)::text from app.financial_records r where r.id = :rec_a1),
+          'the first page writes a record as api.financial_record_json does, byte for byte');
 
 -- ------------------------------------------------ forged context: bob names org A
 select pg_temp.act_as(:bob, :org_a);
