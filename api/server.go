@@ -372,14 +372,22 @@ func (rt *routeTable) add(method, path string, h http.Handler, auth bool) {
 	}
 	// Path before Methods: gorilla/mux v1.8.1 forgets a method mismatch when a later
 	// route with the same method fails on its path, and answers 404 instead of 405.
-	route := rt.router.Path(pattern).Methods(methods...).Handler(h).Name(path)
+	// Before the path, its shape (route_shape.go): most routes are passed over without
+	// running their regexp.
+	var pathRE *regexp.Regexp // set below, before the router serves
+	route := rt.router.NewRoute()
+	if shape, ok := newPathShape(path); ok {
+		route = route.MatcherFunc(shape.matcher(&pathRE))
+	}
+	route = route.Path(pattern).Methods(methods...).Handler(h).Name(path)
 	re, err := route.GetPathRegexp()
 	if err != nil {
 		panic("api: route " + path + ": " + err.Error())
 	}
+	pathRE = regexp.MustCompile(re)
 	rt.routes = append(rt.routes, registeredRoute{
 		Route:  Route{Method: method, Path: path, Auth: auth},
-		pathRE: regexp.MustCompile(re),
+		pathRE: pathRE,
 	})
 }
 
