@@ -116,12 +116,12 @@ declare
   v_mlo         date;
   v_mhi         date;
   v_days        date[];
-  v_umonths     date[];
-  v_ucurrencies text[];
+  v_first       date;  -- the period's first bucket day: the rates are read from the latest on or before it
 begin
   perform api.require_project_level(p_project_id, 'analytics', 'READ');
   perform api.require_currency(p_base_currency, 'base');
   select w.m_lo, w.m_hi, w.days into v_mlo, v_mhi, v_days from api.finance_period_parts(p_from, p_to) w;
+  v_first := least(v_mlo, v_lo);
   if p_base_currency is null then
     -- Per currency only: the months and the signed days (api.finance_period_parts) summed
     -- in one pass; a currency whose days in the period hold no record is not listed.
@@ -154,92 +154,104 @@ begin
   end if;
   -- In a base currency every day's amounts are converted at that day's rate: api.rate_on's
   -- (the latest direct rate on or before the day, else the inverse of the latest opposite
-  -- one), found in one sorted pass instead of two index probes per day and currency: the
-  -- organization's rates to and from the base are merged into the buckets in date order,
-  -- and every bucket takes the last rate seen before it (rates of the same date first).
+  -- one). The rates are read per currency of the period, each direction as two arrays
+  -- sorted by date (`rated`): the latest rate on or before the period's first bucket and
+  -- those after it up to the period's end, two index probes each (the primary key: org,
+  -- from, to, date), however long the organization's history; a bucket takes
+  -- rates[width_bucket(day, dates)] (the last date on or before its day; 0, i.e. NULL,
+  -- before the first).
   --
   -- A month read from the monthly rollup (with the days subtracted from it) is one bucket
   -- on its first day, at that day's rate: exact when the rate of every day of the month
   -- is the same, i.e. when no rate between that currency and the base is dated inside the
   -- month after its first day (numeric products are exact: a×r − b×r = (a−b)×r). The
-  -- (month, currency) pairs where one is ("unsteady") are read day by day instead: their
-  -- days in the period, each its own bucket.
-  select coalesce(array_agg(u.month), '{}'), coalesce(array_agg(u.currency), '{}')
-    into v_umonths, v_ucurrencies
-    from (select distinct date_trunc('month', x.rate_date)::date as month,
-                 case when x.to_currency = p_base_currency then x.from_currency else x.to_currency end as currency
-            from app.exchange_rates x
-           where x.org_id = app.current_org_id()
-             and (x.to_currency = p_base_currency or x.from_currency = p_base_currency)
-             and x.rate_date > v_mlo and x.rate_date < v_mhi
-             and x.rate_date <> date_trunc('month', x.rate_date)::date) u;
-  with buckets as (
-         select m.month as day, m.currency, m.kind, m.record_count, m.amount_sum
+  -- (month, currency) pairs where one is (`unsteady`, found in the same arrays) are read
+  -- day by day instead: their days in the period, each its own bucket. Buckets are not
+  -- grouped: each row is converted at its bucket's rate and summed per currency (exact
+  -- again); a bucket is missing its rate only if records remain in it (a bucket's count,
+  -- the records of its days in the period, is never negative, so a currency is rated
+  -- when its rows without a rate add up to no record).
+  with parts as (
+         select m.month as day, m.month, m.currency, m.kind, m.record_count, m.amount_sum
            from app.finance_monthly_currency_totals m
           where m.org_id = app.current_org_id() and m.project_id = p_project_id
             and m.month >= v_mlo and m.month < v_mhi and m.record_count > 0
-            and (cardinality(v_umonths) = 0
-                 or not exists (select from unnest(v_umonths, v_ucurrencies) u(month, currency)
-                                 where u.month = m.month and u.currency = m.currency))
          union all
          -- A day inside [v_mlo, v_mhi) is subtracted from its month's bucket.
          select case when d.day >= v_mlo and d.day < v_mhi then date_trunc('month', d.day)::date else d.day end,
-                d.currency, d.kind,
+                date_trunc('month', d.day)::date, d.currency, d.kind,
                 case when d.day >= v_mlo and d.day < v_mhi then -d.record_count else d.record_count end,
                 case when d.day >= v_mlo and d.day < v_mhi then -d.amount_sum else d.amount_sum end
            from unnest(v_days) x(day)
           join app.finance_daily_currency_totals d on d.day = x.day
           where d.org_id = app.current_org_id() and d.project_id = p_project_id
-            and d.record_count > 0
-            and (cardinality(v_umonths) = 0
-                 or not exists (select from unnest(v_umonths, v_ucurrencies) u(month, currency)
-                                 where u.month = date_trunc('month', d.day)::date and u.currency = d.currency))
-         union all
-         select d.day, d.currency, d.kind, d.record_count, d.amount_sum
-           from unnest(v_umonths, v_ucurrencies) u(month, currency)
-           join app.finance_daily_currency_totals d
-             on d.org_id = app.current_org_id() and d.project_id = p_project_id and d.currency = u.currency
-            and d.day >= greatest(u.month, v_lo) and d.day <= least((u.month + interval '1 month')::date - 1, v_hi)
             and d.record_count > 0),
-       g as (
-         select t.day, t.currency,
+       rated as (
+         select c.currency, r.d_dates, r.d_rates, r.i_dates, r.i_rates
+           from (select distinct p.currency from parts p where p.currency <> p_base_currency) c
+          cross join lateral (
+                 select array_agg(x.rate_date order by x.rate_date) filter (where x.direct) as d_dates,
+                        array_agg(x.rate order by x.rate_date) filter (where x.direct) as d_rates,
+                        array_agg(x.rate_date order by x.rate_date) filter (where not x.direct) as i_dates,
+                        array_agg(1 / x.rate order by x.rate_date) filter (where not x.direct) as i_rates
+                   from ((select true as direct, x.rate_date, x.rate from app.exchange_rates x
+                           where x.org_id = app.current_org_id() and x.from_currency = c.currency
+                             and x.to_currency = p_base_currency and x.rate_date <= v_first
+                           order by x.rate_date desc limit 1)
+                         union all
+                         select true, x.rate_date, x.rate from app.exchange_rates x
+                          where x.org_id = app.current_org_id() and x.from_currency = c.currency
+                            and x.to_currency = p_base_currency and x.rate_date > v_first and x.rate_date <= v_hi
+                         union all
+                         (select false, x.rate_date, x.rate from app.exchange_rates x
+                           where x.org_id = app.current_org_id() and x.from_currency = p_base_currency
+                             and x.to_currency = c.currency and x.rate_date <= v_first
+                           order by x.rate_date desc limit 1)
+                         union all
+                         select false, x.rate_date, x.rate from app.exchange_rates x
+                          where x.org_id = app.current_org_id() and x.from_currency = p_base_currency
+                            and x.to_currency = c.currency and x.rate_date > v_first and x.rate_date <= v_hi) x) r),
+       -- Rates dated after v_hi change no day of the period; those dated inside a month
+       -- after v_hi (a last month read as the month minus its days after the period) leave
+       -- its days in the period at the month's first day's rate: steady for the answer.
+       unsteady as (
+         select distinct r.currency, date_trunc('month', x.day)::date as month
+           from rated r
+          cross join lateral unnest(r.d_dates || r.i_dates) x(day)
+          where x.day > v_mlo and x.day < v_mhi and x.day <> date_trunc('month', x.day)::date),
+       buckets as (
+         select p.day, p.currency, p.kind, p.record_count, p.amount_sum
+           from parts p
+          where not exists (select from unsteady u where u.month = p.month and u.currency = p.currency)
+         union all
+         -- An unsteady month's days in the period, one index range each (offset 0: a
+         -- nested loop, never a scan of the project's every day).
+         select d.day, d.currency, d.kind, d.record_count, d.amount_sum
+           from unsteady u
+          cross join lateral (
+                 select d.day, d.currency, d.kind, d.record_count, d.amount_sum
+                   from app.finance_daily_currency_totals d
+                  where d.org_id = app.current_org_id() and d.project_id = p_project_id and d.currency = u.currency
+                    and d.day >= greatest(u.month, v_lo) and d.day <= least((u.month + interval '1 month')::date - 1, v_hi)
+                    and d.record_count > 0
+                 offset 0) d),
+       per_currency as (
+         select t.currency,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'income'), 0) as income,
                 coalesce(sum(t.amount_sum) filter (where t.kind = 'expense'), 0) as expense,
                 coalesce(sum(t.record_count) filter (where t.kind = 'income'), 0) as income_count,
-                coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count
+                coalesce(sum(t.record_count) filter (where t.kind = 'expense'), 0) as expense_count,
+                coalesce(sum(t.record_count) filter (where k.rate is null), 0) = 0 as rated,
+                coalesce(sum(t.amount_sum * k.rate) filter (where t.kind = 'income'), 0) as base_income,
+                coalesce(sum(t.amount_sum * k.rate) filter (where t.kind = 'expense'), 0) as base_expense
            from buckets t
-          group by 1, 2
-         having sum(t.record_count) > 0),
-       events as (
-         select g.day, g.currency, true as is_day, null::numeric as direct, null::numeric as inverse,
-                g.income, g.expense, g.income_count, g.expense_count
-           from g
-         union all
-         select x.rate_date, x.from_currency, false, x.rate, null, null, null, null, null
-           from app.exchange_rates x
-          where x.org_id = app.current_org_id() and x.to_currency = p_base_currency and x.rate_date <= v_hi
-         union all
-         select x.rate_date, x.to_currency, false, null, 1 / x.rate, null, null, null, null
-           from app.exchange_rates x
-          where x.org_id = app.current_org_id() and x.from_currency = p_base_currency and x.rate_date <= v_hi),
-       marked as (
-         select e.*, count(e.direct) over w as direct_seen, count(e.inverse) over w as inverse_seen
-           from events e
-         window w as (partition by e.currency order by e.day, e.is_day)),
-       per_day as (
-         select m.day, m.currency, m.income, m.expense, m.income_count, m.expense_count,
-                case when m.currency = p_base_currency then 1
-                     else coalesce(max(m.direct) over (partition by m.currency, m.direct_seen),
-                                   max(m.inverse) over (partition by m.currency, m.inverse_seen)) end as rate,
-                m.is_day
-           from marked m),
-       per_currency as (
-         select d.currency, sum(d.income) as income, sum(d.expense) as expense,
-                sum(d.income_count) as income_count, sum(d.expense_count) as expense_count,
-                bool_and(d.rate is not null) as rated,
-                sum(d.income * d.rate) as base_income, sum(d.expense * d.rate) as base_expense,
-                sum((d.income - d.expense) * d.rate) as base_net
-           from per_day d where d.is_day group by d.currency)
+           left join rated r on r.currency = t.currency
+          cross join lateral (
+                 select case when t.currency = p_base_currency then 1
+                             else coalesce(r.d_rates[width_bucket(t.day, r.d_dates)],
+                                           r.i_rates[width_bucket(t.day, r.i_dates)]) end as rate) k
+          group by t.currency
+         having sum(t.record_count) > 0)
   select coalesce(json_agg(json_build_object(
            'currency', c.currency,
            'income', api.money(c.income), 'expense', api.money(c.expense), 'net', api.money(c.income - c.expense),
@@ -250,7 +262,7 @@ begin
            'currency', p_base_currency,
            'income', case when coalesce(bool_and(c.rated), true) then api.money(sum(c.base_income)) end,
            'expense', case when coalesce(bool_and(c.rated), true) then api.money(sum(c.base_expense)) end,
-           'net', case when coalesce(bool_and(c.rated), true) then api.money(sum(c.base_net)) end,
+           'net', case when coalesce(bool_and(c.rated), true) then api.money(sum(c.base_income) - sum(c.base_expense)) end,
            'missing_rates', coalesce(array_to_json(array_agg(c.currency order by c.currency) filter (where not c.rated)), '[]'::json))
     into v_by_currency, v_base
     from per_currency c;

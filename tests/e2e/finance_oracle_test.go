@@ -198,6 +198,24 @@ func TestFinanceAnalyticsOracle(t *testing.T) {
 		e.sameAsDaily(t, pt, "trends?interval=month&"+period,
 			`select analytics_daily.finance_trends($1, $2, $3, $4)`, pt.Project.ID, "month", p[0], p[1])
 	}
+	// A rate dated just before the period and one inside it: the summary reads each
+	// currency's rates from the latest on or before the period's first bucket, so the one
+	// before must be found and none inside skipped. EUR→USD changes on 2029-11-20 (the day
+	// before the first period, its first day in the second, mid-month before the whole
+	// months of the third) and 2030-01-01 (inside each); in JPY, USD is converted at the
+	// inverse of JPY→USD until USD→JPY starts on 2030-02-01 (inside the fourth); JPY→USD
+	// changes on 2030-03-15, the day before the fifth (from the 16th: its month is read
+	// as the month minus its first half, the rate inside that month).
+	for _, p := range [][2]string{{"2029-11-21", "2030-01-15"}, {"2029-11-20", "2030-01-01"},
+		{"2029-12-01", "2030-02-28"}, {"2030-01-15", "2030-03-14"}, {"2030-03-16", "2030-04-30"}} {
+		summariesAsDaily("from="+p[0]+"&to="+p[1], p[0], p[1], "USD", "EUR", "JPY")
+		var s summary
+		get("summary?base=USD&from="+p[0]+"&to="+p[1], &s)
+		income, expense := o.inBase(p[0], p[1])
+		if s.Base == nil || s.Base.Income == nil || *s.Base.Income != income || *s.Base.Expense != expense {
+			t.Errorf("summary in USD %s..%s: got %s, want income %s expense %s", p[0], p[1], must(jsonString(s.Base)), income, expense)
+		}
+	}
 	var recent struct{ Items []record }
 	get("recent?limit=10", &recent)
 	var got []string
