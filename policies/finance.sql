@@ -249,6 +249,5 @@ grant execute on function
   api.lock_financial_record(uuid, uuid, int),
   api.money(numeric),
   api.finance_period_parts(date, date),
-  api.rate_on(text, text, date),
   api.exchange_rate_json(app.exchange_rates)
 to rowguard_api;

@@ -86,19 +86,6 @@ language sql immutable as $$
   select round(coalesce(p, 0), 2)::text
 $$;
 
--- The rate of 1 p_from in p_to on p_day: the latest entered on or before it, directly or
--- as the inverse of the opposite rate; NULL when none.
-create function api.rate_on(p_from text, p_to text, p_day date) returns numeric
-language sql stable as $$
-  select case when p_from = p_to then 1 else coalesce(
-    (select x.rate from app.exchange_rates x
-      where x.org_id = app.current_org_id() and x.from_currency = p_from and x.to_currency = p_to and x.rate_date <= p_day
-      order by x.rate_date desc limit 1),
-    (select 1 / x.rate from app.exchange_rates x
-      where x.org_id = app.current_org_id() and x.from_currency = p_to and x.to_currency = p_from and x.rate_date <= p_day
-      order by x.rate_date desc limit 1)) end
-$$;
-
 -- Summary, breakdown and trends run their statements on generic plans, planned once per
 -- connection (plan_cache_mode, set for the call): each is a range scan of a rollup's
 -- primary key from (org, project, first month or day), the right plan for any tenant's
@@ -152,9 +139,9 @@ begin
             having sum(t.record_count) > 0) c;
     return json_build_object('from', p_from, 'to', p_to, 'currencies', v_by_currency, 'base', null);
   end if;
-  -- In a base currency every day's amounts are converted at that day's rate: api.rate_on's
-  -- (the latest direct rate on or before the day, else the inverse of the latest opposite
-  -- one). The rates are read per currency of the period, each direction as two arrays
+  -- In a base currency every day's amounts are converted at that day's rate: the latest
+  -- direct rate (currency → base) on or before the day, else the inverse of the latest
+  -- opposite one (base → currency); none, and the currency is listed in missing_rates. The rates are read per currency of the period, each direction as two arrays
   -- sorted by date (`rated`): the latest rate on or before the period's first bucket and
   -- those after it up to the period's end, two index probes each (the primary key: org,
   -- from, to, date), however long the organization's history; a bucket takes

@@ -14,7 +14,7 @@ begin
   -- One pass over the rollup: per currency, and per day too when a base currency is asked
   -- for (each day at its rate); without one, day is NULL and there are as many groups as
   -- currencies (tests/load, 1,000,000 rows: summary p50 5.1 → 2.5 ms).
-  -- Each day's rate is api.rate_on's (the latest direct rate on or before the day, else
+  -- Each day's rate is the latest direct rate on or before the day, else
   -- the inverse of the latest opposite one), found in one sorted pass instead of two
   -- index probes per day and currency: the organization's rates to and from the base
   -- are merged into the days in date order, and every day takes the last rate seen
