@@ -242,6 +242,7 @@ grant execute on function
   api.require_project_level(uuid, app.permission_domain, app.domain_level),
   api.finance_category_json(app.finance_categories),
   api.financial_record_json(app.financial_records),
+  api.contains_pattern(text),
   api.record_matches_filters(app.financial_records, app.finance_kind, uuid, text[], text[], text, app.payment_source, date, date, numeric, numeric, text),
   api.check_record_category(uuid, uuid, app.finance_kind),
   api.tags_of(jsonb),

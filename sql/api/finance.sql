@@ -204,6 +204,13 @@ $$;
 comment on function api.create_financial_record(uuid, jsonb, text) is
   'POST …/projects/{project_id}/records: finance MANAGE. With an Idempotency-Key, a retry of the same body within 24 hours returns the first response (one record); another body → 422.';
 
+-- The ILIKE pattern of a search text q: "description contains q" with q's own \, % and _
+-- taken literally. One rule for every statement that filters by q.
+create function api.contains_pattern(p_q text) returns text
+language sql immutable as $$
+  select '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+$$;
+
 -- The list's optional filters as one predicate, for the statements that carry them all
 -- (a rare tag's slices below, the CSV export): an inlinable SQL function, so each use is
 -- planned as if written out (the dynamic list builds only the filters present instead).
@@ -224,7 +231,7 @@ language sql stable as $$
      and (p_to is null or r.occurred_on <= p_to)
      and (p_min_amount is null or r.amount >= p_min_amount)
      and (p_max_amount is null or r.amount <= p_max_amount)
-     and (p_q is null or r.description ilike '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%')
+     and (p_q is null or r.description ilike api.contains_pattern(p_q))
 $$;
 
 create function api.list_financial_records(
@@ -266,6 +273,7 @@ declare
   v_part_keys text[];
   v_page     json;
   v_rows     bigint;
+  v_level    app.domain_level := case when p_deleted then 'MANAGE' else 'READ' end;
 begin
   -- The guard (404 / 403) and the currency check (422) come first only where the tags'
   -- totals are read before the page. Elsewhere the page is read first, under the
@@ -276,7 +284,7 @@ begin
   -- their order are those of checking first. A page of rows reads the caller's
   -- permissions once (the policy's) instead of twice (issue 19).
   if p_tags_any is not null or p_tags_all is not null then
-    perform api.require_project_level(p_project_id, 'finance', case when p_deleted then 'MANAGE' else 'READ' end::app.domain_level);
+    perform api.require_project_level(p_project_id, 'finance', v_level);
     perform api.require_currency(p_currency, 'currency');
   end if;
   -- "to" is where the walk starts: folded into the keyset bound (occurred_on ≤ to is
@@ -410,7 +418,7 @@ begin
       into v_items, v_keys
       using app.current_org_id(), p_project_id, v_after_on, v_after_id, p_kind, p_category_id, p_tags_any, p_tags_all,
             p_currency, p_payment_source, p_from, p_to, p_min_amount, p_max_amount,
-            '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%', p_limit + 1;
+            api.contains_pattern(p_q), p_limit + 1;
     v_rows := coalesce(cardinality(v_keys), 0);
     v_page := json_build_object(
                 'items', coalesce(array_to_json(v_items[1:p_limit]), '[]'::json),
@@ -418,7 +426,7 @@ begin
   end if;
   perform set_config('enable_sort', v_sort, true), set_config('plan_cache_mode', v_cache, true);
   if v_rows = 0 and p_tags_any is null and p_tags_all is null then
-    perform api.require_project_level(p_project_id, 'finance', case when p_deleted then 'MANAGE' else 'READ' end::app.domain_level);
+    perform api.require_project_level(p_project_id, 'finance', v_level);
     perform api.require_currency(p_currency, 'currency');
   end if;
   return v_page;
